@@ -1,0 +1,26 @@
+"""The FastAPI application: Dify's Knowledge API under /v1."""
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routers import datasets, models, tags
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Knowledge-base service",
+        version="0.1.0",
+        description="Dify-compatible Knowledge (datasets) API with hybrid retrieval.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
+    for router in (tags.router, datasets.router, models.router):
+        app.include_router(router, prefix="/v1")
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,58 @@
+"""FastAPI dependencies, as `Annotated` aliases so route signatures read like the contract."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from core.api_keys import service as api_keys
+from core.api_keys.service import Caller
+from core.database import open_session
+from core.datasets import service as datasets
+from core.datasets.models import Dataset
+from core.errors import NotFound, Unauthorized
+
+
+def get_session() -> Iterator[Session]:
+    session = open_session()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("Authorization")
+    if not header or " " not in header:
+        raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
+    scheme, token = header.split(None, 1)
+    if scheme.lower() != "bearer":
+        raise Unauthorized("Authorization scheme must be 'Bearer'")
+    return token.strip()
+
+
+def get_caller(request: Request, session: SessionDep) -> Caller:
+    return api_keys.authenticate(session, bearer_token(request))
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def parse_uuid(value: str) -> str:
+    """Dify types path ids as UUIDs: any other segment is a routing miss (plain 404)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise NotFound() from None
+
+
+def get_dataset(dataset_id: str, caller: CallerDep, session: SessionDep) -> Dataset:
+    return datasets.get_dataset(session, caller.workspace.id, parse_uuid(dataset_id))
+
+
+DatasetDep = Annotated[Dataset, Depends(get_dataset)]

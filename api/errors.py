@@ -1,0 +1,92 @@
+"""Every error leaves the API in Dify's envelope `{"code", "message", "status"}`, never as HTML."""
+
+import logging
+import re
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+INVALID_JSON = "Invalid JSON payload received or JSON payload is empty."
+# Werkzeug's descriptions, which Dify returns for routing errors.
+HTTP_MESSAGES = {
+    404: "The requested URL was not found on the server. "
+    "If you entered the URL manually please check your spelling and try again.",
+    405: "The method is not allowed for the requested URL.",
+    500: "The server encountered an internal error and was unable to complete your request. "
+    "Either the server is overloaded or there is an error in the application.",
+}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "request_entity_too_large",
+    415: "unsupported_media_type",
+    500: "internal_server_error",
+}
+
+
+def error_response(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, "status": status}, status_code=status, headers=headers
+    )
+
+
+def _service_error(_request: Request, error: ServiceError) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status == 401 else None
+    return error_response(error.code, error.message, error.status, headers)
+
+
+def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    code = HTTP_CODES.get(error.status_code, _snake_case(type(error).__name__))
+    message = (
+        HTTP_MESSAGES.get(error.status_code)
+        if error.detail in (None, "Not Found", "Method Not Allowed")
+        else None
+    )
+    return error_response(
+        code, message or str(error.detail), error.status_code, getattr(error, "headers", None)
+    )
+
+
+def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    return error_response("invalid_param", validation_message(error.errors()), 400)
+
+
+def _unhandled_error(_request: Request, error: Exception) -> JSONResponse:
+    logger.exception("unhandled error", exc_info=error)
+    return error_response("internal_server_error", HTTP_MESSAGES[500], 500)
+
+
+def validation_message(errors: list[dict] | tuple) -> str:
+    """One readable sentence from pydantic's errors, like the ValueError text Dify returns."""
+    first = errors[0] if errors else {}
+    kind = first.get("type", "")
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    if kind == "json_invalid" or (kind == "missing" and location == [] and first.get("loc") == ("body",)):
+        return INVALID_JSON
+    message = str(first.get("msg", "Invalid parameter."))
+    message = message.removeprefix("Value error, ")
+    if kind.startswith("value_error") or not location:
+        return message
+    return f"{'.'.join(location)}: {message}"
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unhandled_error)

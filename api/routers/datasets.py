@@ -1,0 +1,65 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import CallerDep, DatasetDep, SessionDep
+from api.schemas.datasets import DatasetOut, DatasetPage, DatasetTags
+from core.datasets import service as datasets
+from core.datasets import views
+from core.datasets.schemas import DatasetCreate, DatasetUpdate
+from core.tags import service as tags
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+@router.post("", response_model=DatasetOut, response_model_exclude_unset=True)
+def create_dataset(body: DatasetCreate, caller: CallerDep, session: SessionDep) -> dict:
+    dataset = datasets.create_dataset(session, caller, body)
+    return views.describe_dataset(session, dataset)
+
+
+@router.get("", response_model=DatasetPage, response_model_exclude_unset=True)
+def list_datasets(
+    caller: CallerDep,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 20,
+    keyword: Annotated[str | None, Query(max_length=255)] = None,
+    tag_ids: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006 - FastAPI copies defaults
+    include_all: bool = False,
+) -> dict:
+    limit = min(limit, datasets.MAX_PAGE_SIZE)
+    rows, total = datasets.list_datasets(
+        session, caller, page=page, limit=limit, keyword=keyword, tag_ids=tag_ids, include_all=include_all
+    )
+    return {
+        "data": views.describe_datasets(session, rows),
+        "has_more": page * limit < total,
+        "limit": limit,
+        "total": total,
+        "page": page,
+    }
+
+
+@router.get("/{dataset_id}", response_model=DatasetOut, response_model_exclude_unset=True)
+def get_dataset(dataset: DatasetDep, session: SessionDep) -> dict:
+    return views.describe_dataset(session, dataset)
+
+
+@router.patch("/{dataset_id}", response_model=DatasetOut, response_model_exclude_unset=True)
+def update_dataset(body: DatasetUpdate, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    dataset = datasets.update_dataset(session, caller, dataset, body)
+    view = views.describe_dataset(session, dataset, with_members=True)
+    return view
+
+
+@router.delete("/{dataset_id}", status_code=204)
+def delete_dataset(dataset: DatasetDep, session: SessionDep) -> Response:
+    datasets.delete_dataset(session, dataset)
+    return Response(status_code=204)
+
+
+@router.get("/{dataset_id}/tags", response_model=DatasetTags)
+def list_dataset_tags(dataset: DatasetDep, session: SessionDep) -> dict:
+    bound = tags.tags_by_dataset(session, [dataset.id]).get(dataset.id, [])
+    return {"data": [{"id": tag.id, "name": tag.name} for tag in bound], "total": len(bound)}

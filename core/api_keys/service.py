@@ -1,0 +1,92 @@
+"""Dataset API keys: minted once as `ds-` + 24 alphanumerics, stored as a SHA-256 hash."""
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.api_keys.models import ApiKey
+from core.database import utcnow
+from core.errors import InvalidParam, NotFound, Unauthorized
+from core.workspaces import service as workspaces
+from core.workspaces.models import Account, Workspace, WorkspaceStatus
+
+KEY_PREFIX = "ds-"
+KEY_ALPHABET = string.ascii_letters + string.digits
+MAX_ACTIVE_KEYS_PER_WORKSPACE = 10
+# last_used_at is a hint for humans; writing it on every request would turn reads into writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a request acts as: the key's workspace, through its owner account (as Dify does)."""
+
+    workspace: Workspace
+    account: Account
+    api_key_id: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mask_token(token: str) -> str:
+    return f"{token[:6]}...{token[-4:]}"
+
+
+def create_key(session: Session, workspace: Workspace) -> str:
+    active = session.scalar(
+        select(func.count(ApiKey.id)).where(ApiKey.workspace_id == workspace.id, ApiKey.revoked_at.is_(None))
+    )
+    if active >= MAX_ACTIVE_KEYS_PER_WORKSPACE:
+        raise InvalidParam(
+            f"Cannot create more than {MAX_ACTIVE_KEYS_PER_WORKSPACE} API keys for a workspace."
+        )
+    token = KEY_PREFIX + "".join(secrets.choice(KEY_ALPHABET) for _ in range(24))
+    session.add(
+        ApiKey(workspace_id=workspace.id, token_hash=hash_token(token), masked_token=mask_token(token))
+    )
+    session.commit()
+    return token
+
+
+def authenticate(session: Session, token: str) -> Caller:
+    api_key = session.scalar(
+        select(ApiKey).where(
+            ApiKey.token_hash == hash_token(token), ApiKey.type == "dataset", ApiKey.revoked_at.is_(None)
+        )
+    )
+    if api_key is None:
+        raise Unauthorized("Access token is invalid")
+    workspace = session.get(Workspace, api_key.workspace_id)
+    if workspace is None or workspace.status != WorkspaceStatus.NORMAL:
+        raise Unauthorized("Tenant does not exist.")
+    owner = workspaces.find_owner(session, workspace.id)
+    if owner is None:
+        raise Unauthorized("Tenant owner account does not exist.")
+    now = utcnow()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+        session.commit()
+    return Caller(workspace=workspace, account=owner, api_key_id=api_key.id)
+
+
+def list_keys(session: Session, workspace: Workspace) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.workspace_id == workspace.id).order_by(ApiKey.created_at, ApiKey.id)
+        ).all()
+    )
+
+
+def revoke_key(session: Session, key_id: str) -> None:
+    api_key = session.get(ApiKey, key_id)
+    if api_key is None:
+        raise NotFound(f"API key {key_id!r} not found.")
+    api_key.revoked_at = api_key.revoked_at or utcnow()
+    session.commit()

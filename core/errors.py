@@ -1,0 +1,68 @@
+"""Domain errors. Each carries the code, message and HTTP status of Dify's error envelope,
+so that adapters (HTTP, CLI) can report them without knowing the domain."""
+
+
+class ServiceError(Exception):
+    code = "internal_server_error"
+    status = 500
+    default_message = "Internal server error."
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class InvalidParam(ServiceError):
+    code = "invalid_param"
+    status = 400
+    default_message = "Invalid parameter."
+
+
+class BadRequest(ServiceError):
+    code = "bad_request"
+    status = 400
+    default_message = "The browser (or proxy) sent a request that this server could not understand."
+
+
+class Unauthorized(ServiceError):
+    code = "unauthorized"
+    status = 401
+    default_message = "Access token is invalid"
+
+
+class Forbidden(ServiceError):
+    code = "forbidden"
+    status = 403
+    default_message = "You don't have the permission to access the requested resource."
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+    status = 404
+    default_message = (
+        "The requested URL was not found on the server. "
+        "If you entered the URL manually please check your spelling and try again."
+    )
+
+
+class DatasetNameDuplicate(ServiceError):
+    code = "dataset_name_duplicate"
+    status = 409
+    default_message = "The dataset name already exists. Please modify your dataset name."
+
+
+class DatasetInUse(ServiceError):
+    code = "dataset_in_use"
+    status = 409
+    default_message = (
+        "The dataset is being used by some apps. Please remove the dataset from the apps before deleting it."
+    )
+
+
+class DatasetIndexingInProgress(ServiceError):
+    code = "dataset_indexing_in_progress"
+    status = 409
+    default_message = (
+        "Some documents in this dataset are still being indexed. "
+        "Wait for indexing to finish or pause the documents before deleting the dataset."
+    )

@@ -1,0 +1,30 @@
+"""Imports every ORM model so that the metadata Alembic compares against is complete."""
+
+from core.api_keys.models import ApiKey
+from core.database import Base
+from core.datasets.models import Dataset, DatasetMember
+from core.documents.models import Document, ProcessRule, UploadFile
+from core.metadata.models import MetadataBinding, MetadataField
+from core.queries.models import DatasetQuery
+from core.segments.models import ChildChunk, Segment
+from core.tags.models import Tag, TagBinding
+from core.workspaces.models import Account, Workspace
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "ChildChunk",
+    "Dataset",
+    "DatasetMember",
+    "DatasetQuery",
+    "Document",
+    "MetadataBinding",
+    "MetadataField",
+    "ProcessRule",
+    "Segment",
+    "Tag",
+    "TagBinding",
+    "UploadFile",
+    "Workspace",
+]

@@ -1,0 +1,53 @@
+"""The Celery app owned by `core`, and sending tasks only after the database commit.
+
+`core` sends work by task name; `worker/` registers the functions under those names.
+Tasks queued on a session are dropped if it rolls back, so no task can see a row that is not there.
+"""
+
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.settings import Settings, get_settings
+
+DATASET_QUEUE = "dataset"
+INDEX_DOCUMENT_TASK = "index_document"
+
+celery_app = Celery("kb")
+
+
+def configure_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    celery_app.conf.update(
+        broker_url=settings.celery_broker_url,
+        task_default_queue=DATASET_QUEUE,
+        task_ignore_result=True,
+        # A task whose worker dies mid-run is redelivered rather than lost; tasks are idempotent.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"polling_interval": 0.2},
+        worker_hijack_root_logger=False,
+    )
+    return celery_app
+
+
+def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
+    session.info.setdefault("pending_tasks", []).append((task_name, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_pending_tasks(session: Session) -> None:
+    for task_name, args in session.info.pop("pending_tasks", []):
+        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending_tasks(session: Session) -> None:
+    session.info.pop("pending_tasks", None)
+
+
+configure_celery()

@@ -1,0 +1,76 @@
+"""One typed settings object, read from the environment and an optional `.env` file.
+
+Leaving DATABASE_URL, REDIS_URL and QDRANT_URL unset selects the embedded defaults: a SQLite file
+and Qdrant local mode under the data directory, and a worker inside the API process.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MEGABYTE = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    kb_data_dir: Path = Field(default=Path("data"))
+    database_url: str | None = None
+    redis_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_path: Path | None = None
+
+    # Run the Celery worker inside the API process; defaults to "no Redis configured".
+    kb_embedded_worker: bool | None = None
+
+    embedding_provider: str = "sentence_transformers"
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_api_base_url: str | None = None
+    embedding_api_key: str | None = None
+    rerank_provider: str | None = None
+    rerank_model: str | None = None
+
+    upload_file_size_limit: int = 15  # MB
+    upload_file_batch_limit: int = 5
+    top_k_max_value: int = 10
+    indexing_max_segmentation_tokens_length: int = 4000
+
+    @property
+    def data_dir(self) -> Path:
+        return self.kb_data_dir.resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'kb.sqlite3'}"
+
+    @property
+    def resolved_qdrant_path(self) -> Path:
+        return (self.qdrant_path or self.data_dir / "qdrant").resolve()
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def embedded_worker(self) -> bool:
+        if self.kb_embedded_worker is not None:
+            return self.kb_embedded_worker
+        return self.redis_url is None
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.redis_url or "memory://"
+
+    @property
+    def upload_file_size_limit_bytes(self) -> int:
+        return self.upload_file_size_limit * MEGABYTE
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,3 @@
+"""Extraction, cleaning and splitting: bytes or text in, chunks out.
+
+Knows no database, HTTP server or queue."""

@@ -1,0 +1,161 @@
+"""`kb`: the command line of the knowledge-base service (serve, worker, migrate, keys, workspaces)."""
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import get_settings
+
+app = typer.Typer(help="Knowledge-base service.", no_args_is_help=True)
+keys_app = typer.Typer(help="Dataset API keys.", no_args_is_help=True)
+workspaces_app = typer.Typer(help="Workspaces and their plans.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(workspaces_app, name="workspaces")
+console = Console()
+
+DEFAULT_WORKSPACE = "default"
+PlanOption = Annotated[str | None, typer.Option(help="sandbox, professional or team")]
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations."""
+    from core.migrate import upgrade_database
+
+    upgrade_database()
+    console.print("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 5001,
+    workers: Annotated[int, typer.Option(help="API processes (server mode only)")] = 1,
+) -> None:
+    """Serve the API; without DATABASE_URL/REDIS_URL/QDRANT_URL it runs fully embedded."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.database_url is None:
+        from core.migrate import upgrade_database
+
+        upgrade_database()
+    _print_first_key()
+    if not settings.embedded_worker:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        return
+    if workers != 1:
+        raise typer.BadParameter(
+            "the embedded worker needs a single API process; set REDIS_URL and QDRANT_URL"
+        )
+    from api.app import create_app
+    from worker.embedded import EmbeddedWorker
+    from worker.recovery import sweep_unfinished_documents
+
+    embedded = EmbeddedWorker().start()
+    sweep_unfinished_documents()
+    try:
+        uvicorn.run(create_app(), host=host, port=port)
+    finally:
+        embedded.stop()
+
+
+@app.command("worker")
+def run_worker(concurrency: Annotated[int, typer.Option(help="tasks run at once")] = 1) -> None:
+    """Run a Celery worker on queue `dataset` (server mode: needs REDIS_URL)."""
+    if get_settings().redis_url is None:
+        raise typer.BadParameter(
+            "kb worker needs REDIS_URL; the embedded mode runs its worker inside `kb serve`"
+        )
+    import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
+    import worker.tasks  # noqa: F401 - registers the task functions
+    from core.queue import DATASET_QUEUE, celery_app
+
+    celery_app.worker_main(["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--loglevel=INFO"])
+
+
+@keys_app.command("create")
+def create_key(
+    workspace: Annotated[str, typer.Option(help="workspace name")], plan: PlanOption = None
+) -> None:
+    """Create a key (and the workspace if missing, default plan team); prints it once."""
+    from core.api_keys import service as api_keys
+    from core.database import session_scope
+    from core.workspaces import service as workspaces
+
+    with session_scope() as session:
+        ws = workspaces.get_or_create_workspace(session, workspace, _plan(plan))
+        token = api_keys.create_key(session, ws)
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def list_keys(workspace: Annotated[str, typer.Option(help="workspace name")]) -> None:
+    """List a workspace's keys, masked."""
+    from core.api_keys import service as api_keys
+    from core.database import session_scope
+    from core.workspaces import service as workspaces
+
+    table = Table("id", "key", "created", "last used", "revoked")
+    with session_scope() as session:
+        for key in api_keys.list_keys(session, workspaces.find_workspace(session, workspace)):
+            table.add_row(
+                key.id,
+                key.masked_token,
+                str(key.created_at),
+                str(key.last_used_at or "-"),
+                str(key.revoked_at or "-"),
+            )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: str) -> None:
+    """Revoke a key by id; requests with it fail at once."""
+    from core.api_keys import service as api_keys
+    from core.database import session_scope
+
+    with session_scope() as session:
+        api_keys.revoke_key(session, key_id)
+    console.print(f"revoked {key_id}")
+
+
+@workspaces_app.command("set-plan")
+def set_plan(workspace: str, plan: str) -> None:
+    """Change a workspace's plan (sandbox, professional, team)."""
+    from core.database import session_scope
+    from core.workspaces import service as workspaces
+
+    with session_scope() as session:
+        workspaces.set_plan(session, workspace, plan)
+    console.print(f"{workspace}: plan {plan}")
+
+
+def _plan(plan: str | None):
+    from core.workspaces.models import Plan
+
+    if plan is None:
+        return None
+    if plan not in set(Plan):
+        raise typer.BadParameter(f"plan must be one of {', '.join(Plan)}")
+    return Plan(plan)
+
+
+def _print_first_key() -> None:
+    from core.api_keys import service as api_keys
+    from core.database import session_scope
+    from core.workspaces import service as workspaces
+
+    with session_scope() as session:
+        if workspaces.count_workspaces(session):
+            return
+        ws = workspaces.get_or_create_workspace(session, DEFAULT_WORKSPACE)
+        token = api_keys.create_key(session, ws)
+    console.print(f"First start: created workspace '{DEFAULT_WORKSPACE}' (plan team). API key, shown once:")
+    console.print(token, markup=False, highlight=False)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Retrieval engines: embedders, rerankers, vector store, keyword index. Knows no HTTP server or queue."""

@@ -1,0 +1,54 @@
+"""A Celery worker running on a thread of the current process.
+
+The embedded mode has no Redis: tasks travel over Celery's in-memory transport, which only a
+worker in the same process can consume. Qdrant local mode also locks its directory to one
+process, so the worker has to live beside the API anyway. Tests use it with the real Redis broker.
+"""
+
+import threading
+
+from celery.utils.nodenames import anon_nodename
+from celery.worker import WorkController, state
+
+import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
+import worker.tasks  # noqa: F401 - registers the task functions
+from core.queue import DATASET_QUEUE, celery_app
+
+START_TIMEOUT_SECONDS = 30
+
+
+class _ThreadWorkController(WorkController):
+    def __init__(self, *args, **kwargs):
+        self.consuming = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def on_consumer_ready(self, consumer) -> None:
+        self.consuming.set()
+
+
+class EmbeddedWorker:
+    def __init__(self, concurrency: int = 1):
+        self._controller = _ThreadWorkController(
+            app=celery_app,
+            hostname=anon_nodename(),
+            concurrency=concurrency,
+            pool="solo" if concurrency == 1 else "threads",
+            queues=[DATASET_QUEUE],
+            loglevel="WARNING",
+            without_heartbeat=True,
+            without_mingle=True,
+            without_gossip=True,
+        )
+        self._thread = threading.Thread(target=self._controller.start, name="kb-worker", daemon=True)
+
+    def start(self) -> "EmbeddedWorker":
+        self._thread.start()
+        if not self._controller.consuming.wait(START_TIMEOUT_SECONDS):
+            raise RuntimeError("the embedded worker did not start consuming in time")
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        # Celery's own thread-worker shutdown: the consumer loop exits when should_terminate is set.
+        state.should_terminate = 0
+        self._thread.join(timeout)
+        state.should_terminate = None
