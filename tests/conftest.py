@@ -1,0 +1,105 @@
+"""Shared fixtures: the API against SQLite and PostgreSQL, real Redis, workspaces with keys.
+
+Migrations run once per session per database; each test starts from empty tables.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.app import create_app
+from core import database
+from core.api_keys import service as api_keys
+from core.database import session_scope
+from core.migrate import upgrade_database
+from core.models import Base
+from core.settings import get_settings
+from core.workspaces import service as workspaces
+from tests.helpers import WorkspaceKey
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+POSTGRES_TEST_DB = os.environ.get("TEST_POSTGRES_DB", "kb_test")
+POSTGRES_URL = os.environ.get(
+    "TEST_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{POSTGRES_TEST_DB}"
+)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (POSTGRES_TEST_DB,)
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{POSTGRES_TEST_DB}"')
+    upgrade_database(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "kb.sqlite3"
+    upgrade_database(f"sqlite:///{path}")
+    database.dispose_engines()
+    return path
+
+
+def _truncate_postgres(url: str) -> None:
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with database.get_engine(url).begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, monkeypatch) -> Iterator[str]:
+    """A migrated, empty database of each kind; the settings point at it for the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "kb.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _truncate_postgres(url)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    if request.param == "sqlite" and url in database._engines:
+        database._engines.pop(url).dispose()
+
+
+@pytest.fixture
+def client(database_url) -> Iterator[TestClient]:
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_workspace(database_url):
+    def make(name: str = "acme", plan: str | None = None) -> WorkspaceKey:
+        with session_scope() as session:
+            workspace = workspaces.get_or_create_workspace(session, name, plan)
+            key = api_keys.create_key(session, workspace)
+            return WorkspaceKey(workspace.id, name, key)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_workspace) -> WorkspaceKey:
+    return make_workspace("acme")
+
+
+@pytest.fixture
+def other_tenant(make_workspace) -> WorkspaceKey:
+    return make_workspace("globex")
