@@ -38,10 +38,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    if settings.database_url is None:
-        from core.migrate import upgrade_database
-
-        upgrade_database()
+    _prepare_embedded_database()
     _print_first_key()
     if not settings.embedded_worker:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
@@ -81,6 +78,7 @@ def create_key(
     workspace: Annotated[str, typer.Option(help="workspace name")], plan: PlanOption = None
 ) -> None:
     """Create a key (and the workspace if missing, default plan team); prints it once."""
+    _prepare_embedded_database()
     from core.api_keys import service as api_keys
     from core.database import session_scope
     from core.workspaces import service as workspaces
@@ -94,6 +92,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys(workspace: Annotated[str, typer.Option(help="workspace name")]) -> None:
     """List a workspace's keys, masked."""
+    _prepare_embedded_database()
     from core.api_keys import service as api_keys
     from core.database import session_scope
     from core.workspaces import service as workspaces
@@ -114,6 +113,7 @@ def list_keys(workspace: Annotated[str, typer.Option(help="workspace name")]) ->
 @keys_app.command("revoke")
 def revoke_key(key_id: str) -> None:
     """Revoke a key by id; requests with it fail at once."""
+    _prepare_embedded_database()
     from core.api_keys import service as api_keys
     from core.database import session_scope
 
@@ -125,12 +125,21 @@ def revoke_key(key_id: str) -> None:
 @workspaces_app.command("set-plan")
 def set_plan(workspace: str, plan: str) -> None:
     """Change a workspace's plan (sandbox, professional, team)."""
+    _prepare_embedded_database()
     from core.database import session_scope
     from core.workspaces import service as workspaces
 
     with session_scope() as session:
         workspaces.set_plan(session, workspace, plan)
     console.print(f"{workspace}: plan {plan}")
+
+
+def _prepare_embedded_database() -> None:
+    """The embedded SQLite database is created and migrated by whichever command touches it first."""
+    if get_settings().database_url is None:
+        from core.migrate import upgrade_database
+
+        upgrade_database()
 
 
 def _plan(plan: str | None):
@@ -157,5 +166,15 @@ def _print_first_key() -> None:
     console.print(token, markup=False, highlight=False)
 
 
+def main() -> None:
+    from core.errors import ServiceError
+
+    try:
+        app()
+    except ServiceError as error:
+        console.print(f"[red]error:[/red] {error.message}")
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

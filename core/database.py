@@ -56,6 +56,9 @@ def build_engine(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
+    # Foreign keys name tables of other domains: every model must be registered before the first query.
+    import core.models  # noqa: F401
+
     url = url or get_settings().resolved_database_url
     if url not in _engines:
         if url.startswith("sqlite:///"):

@@ -36,6 +36,8 @@ def configure_celery(settings: Settings | None = None) -> Celery:
 
 
 def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
+    if not session.in_transaction():
+        session.begin()  # so that a rollback has a transaction to end, and drops the task
     session.info.setdefault("pending_tasks", []).append((task_name, args))
 
 
@@ -45,9 +47,11 @@ def _send_pending_tasks(session: Session) -> None:
         celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE)
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending_tasks(session: Session) -> None:
-    session.info.pop("pending_tasks", None)
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending_tasks(session: Session, transaction) -> None:
+    # Runs after after_commit, so only tasks of a transaction that did not commit are left here.
+    if transaction.parent is None:
+        session.info.pop("pending_tasks", None)
 
 
 configure_celery()

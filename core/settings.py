@@ -28,8 +28,6 @@ class Settings(BaseSettings):
 
     embedding_provider: str = "sentence_transformers"
     embedding_model: str = "all-MiniLM-L6-v2"
-    embedding_api_base_url: str | None = None
-    embedding_api_key: str | None = None
     rerank_provider: str | None = None
     rerank_model: str | None = None
 

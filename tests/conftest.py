@@ -19,7 +19,8 @@ from core.api_keys import service as api_keys
 from core.database import session_scope
 from core.migrate import upgrade_database
 from core.models import Base
-from core.settings import get_settings
+from core.queue import configure_celery
+from core.settings import Settings, get_settings
 from core.workspaces import service as workspaces
 from tests.helpers import WorkspaceKey
 
@@ -31,6 +32,9 @@ POSTGRES_URL = os.environ.get(
     "TEST_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{POSTGRES_TEST_DB}"
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Every task the tests cause travels through the real Redis broker (a database of its own).
+configure_celery(Settings(redis_url=TEST_REDIS_URL))
 
 
 @pytest.fixture(scope="session")

@@ -134,16 +134,6 @@ def delete_dataset(session: Session, dataset: Dataset) -> None:
     session.commit()
 
 
-def partial_member_ids(session: Session, dataset_id: str) -> list[str]:
-    return list(
-        session.scalars(
-            select(DatasetMember.account_id)
-            .where(DatasetMember.dataset_id == dataset_id)
-            .order_by(DatasetMember.id)
-        ).all()
-    )
-
-
 def _visible_to(account_id: str):
     members = select(DatasetMember.dataset_id).where(DatasetMember.account_id == account_id)
     return or_(

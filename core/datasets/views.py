@@ -152,7 +152,7 @@ def _metadata_fields(session: Session, ids: list[str]) -> dict[str, list[Metadat
 
 def _members(session: Session, ids: list[str]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = defaultdict(list)
-    query = select(DatasetMember).where(DatasetMember.dataset_id.in_(ids)).order_by(DatasetMember.id)
+    query = select(DatasetMember).where(DatasetMember.dataset_id.in_(ids)).order_by(DatasetMember.account_id)
     for member in session.scalars(query):
         grouped[member.dataset_id].append(member.account_id)
     return grouped

@@ -1,0 +1,149 @@
+"""`kb` end to end: the embedded `kb serve` with its in-process worker, and `kb keys` beside it."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from core.documents.models import Document
+from core.workspaces.models import Account, Workspace
+
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "KB_DATA_DIR", "KB_EMBEDDED_WORKER")
+
+
+def _embedded_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+
+
+def _kb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *args],
+        cwd=cwd,
+        env=_embedded_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, cwd: Path):
+        self.port = _free_port()
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kb", "serve", "--port", str(self.port)],
+            cwd=cwd,
+            env=_embedded_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError("kb serve did not come up:\n" + "".join(self.output))
+
+    def first_key(self) -> str | None:
+        return next((line.strip() for line in self.output if line.startswith("ds-")), None)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    return tmp_path
+
+
+def test_keys_create_makes_workspace_with_plan(workdir):
+    result = _kb("keys", "create", "--workspace", "research", "--plan", "sandbox", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    key = result.stdout.strip()
+    assert key.startswith("ds-") and len(key) == 27
+    engine = create_engine(f"sqlite:///{workdir / 'data' / 'kb.sqlite3'}")
+    with Session(engine) as session:
+        assert session.scalar(select(Workspace.plan).where(Workspace.name == "research")) == "sandbox"
+    assert _kb("workspaces", "set-plan", "research", "professional", cwd=workdir).returncode == 0
+    with Session(engine) as session:
+        assert session.scalar(select(Workspace.plan).where(Workspace.name == "research")) == "professional"
+    listing = _kb("keys", "list", "--workspace", "research", cwd=workdir)
+    assert key[:6] in listing.stdout and key not in listing.stdout
+    refused = _kb("keys", "create", "--workspace", "research", "--plan", "gold", cwd=workdir)
+    assert refused.returncode != 0 and "plan must be one of" in refused.stderr
+
+
+def test_embedded_serve_end_to_end(workdir):
+    server = RunningServer(workdir)
+    try:
+        key = server.first_key()
+        assert key, "the first start prints an API key:\n" + "".join(server.output)
+        headers = {"Authorization": f"Bearer {key}"}
+        created = httpx.post(f"{server.url}/v1/datasets", json={"name": "docs"}, headers=headers)
+        assert created.status_code == 200, created.text
+        listing = httpx.get(f"{server.url}/v1/datasets", headers=headers).json()
+        assert [d["name"] for d in listing["data"]] == ["docs"]
+
+        # `kb keys create` writes to the same SQLite database while the server runs.
+        second = _kb("keys", "create", "--workspace", "second", cwd=workdir).stdout.strip()
+        response = httpx.get(f"{server.url}/v1/datasets", headers={"Authorization": f"Bearer {second}"})
+        assert response.status_code == 200 and response.json()["total"] == 0
+        assert httpx.get(f"{server.url}/docs").status_code == 200
+    finally:
+        server.stop()
+    assert (workdir / "data" / "kb.sqlite3").exists()
+
+    # A document left waiting while the server was down is picked up by the embedded worker on start.
+    document_id = _insert_waiting_document(workdir / "data" / "kb.sqlite3", created.json()["id"])
+    server = RunningServer(workdir)
+    try:
+        assert server.first_key() is None, "a key is printed on the first start only"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _status(workdir, document_id) == "waiting":
+            time.sleep(0.2)
+        assert _status(workdir, document_id) == "error"
+    finally:
+        server.stop()
+
+
+def _insert_waiting_document(path: Path, dataset_id: str) -> str:
+    with Session(create_engine(f"sqlite:///{path}")) as session:
+        account = session.scalars(select(Account)).first()
+        document = Document(
+            workspace_id=account.workspace_id,
+            dataset_id=dataset_id,
+            position=1,
+            data_source_type="notion_import",
+            batch="20261121000000123456",
+            name="left behind",
+            created_by=account.id,
+        )
+        session.add(document)
+        session.commit()
+        return document.id
+
+
+def _status(workdir: Path, document_id: str) -> str:
+    with Session(create_engine(f"sqlite:///{workdir / 'data' / 'kb.sqlite3'}")) as session:
+        return session.get(Document, document_id).indexing_status
