@@ -66,3 +66,65 @@ class DatasetIndexingInProgress(ServiceError):
         "Some documents in this dataset are still being indexed. "
         "Wait for indexing to finish or pause the documents before deleting the dataset."
     )
+
+
+class ArchivedDocumentImmutable(ServiceError):
+    code = "archived_document_immutable"
+    status = 403
+    default_message = "The archived document is not editable."
+
+
+class DocumentIndexing(ServiceError):
+    code = "document_indexing"
+    status = 400
+    default_message = "The document is being processed and cannot be edited."
+
+
+class DocumentAlreadyFinished(ServiceError):
+    code = "document_already_finished"
+    status = 400
+    default_message = (
+        "The document has been processed. Please refresh the page or go to the document details."
+    )
+
+
+class InvalidAction(ServiceError):
+    code = "invalid_action"
+    status = 400
+    default_message = "Invalid action."
+
+
+class InvalidMetadata(ServiceError):
+    code = "invalid_metadata"
+    status = 400
+    default_message = "The metadata content is incorrect. Please check and verify."
+
+
+class NoFileUploaded(ServiceError):
+    code = "no_file_uploaded"
+    status = 400
+    default_message = "Please upload your file."
+
+
+class TooManyFiles(ServiceError):
+    code = "too_many_files"
+    status = 400
+    default_message = "Only one file is allowed."
+
+
+class FilenameNotExists(ServiceError):
+    code = "filename_not_exists_error"
+    status = 400
+    default_message = "The specified filename does not exist."
+
+
+class FileTooLarge(ServiceError):
+    code = "file_too_large"
+    status = 413
+    default_message = "File size exceeded."
+
+
+class UnsupportedFileType(ServiceError):
+    code = "unsupported_file_type"
+    status = 415
+    default_message = "File type not allowed."

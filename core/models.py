@@ -4,6 +4,7 @@ from core.api_keys.models import ApiKey
 from core.database import Base
 from core.datasets.models import Dataset, DatasetMember
 from core.documents.models import Document, ProcessRule, UploadFile
+from core.indexing.models import EmbeddingCacheEntry, KeywordNode, KeywordPosting
 from core.metadata.models import MetadataBinding, MetadataField
 from core.queries.models import DatasetQuery
 from core.segments.models import ChildChunk, Segment
@@ -19,6 +20,9 @@ __all__ = [
     "DatasetMember",
     "DatasetQuery",
     "Document",
+    "EmbeddingCacheEntry",
+    "KeywordNode",
+    "KeywordPosting",
     "MetadataBinding",
     "MetadataField",
     "ProcessRule",

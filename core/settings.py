@@ -28,8 +28,23 @@ class Settings(BaseSettings):
 
     embedding_provider: str = "sentence_transformers"
     embedding_model: str = "all-MiniLM-L6-v2"
+    # Directory of a sentence-transformers model; unset means the bundled all-MiniLM-L6-v2.
+    embedding_model_path: Path | None = None
+    embedding_api_base_url: str | None = None
+    embedding_api_key: str | None = None
+    embedding_batch_size: int = 32
     rerank_provider: str | None = None
     rerank_model: str | None = None
+
+    etl_type: str = "default"
+    unstructured_api_url: str | None = None
+    unstructured_api_key: str | None = None
+    # OpenAI-compatible chat endpoint that writes Q&A pairs for qa_model documents.
+    qa_llm_base_url: str | None = None
+    qa_llm_api_key: str | None = None
+    qa_llm_model: str | None = None
+
+    kb_worker_concurrency: int = 2
 
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5

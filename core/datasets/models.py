@@ -55,6 +55,8 @@ class Dataset(Base):
     enable_api: Mapped[bool] = mapped_column(default=True)
     is_multimodal: Mapped[bool] = mapped_column(default=False)
     maintainer: Mapped[str | None] = mapped_column(String(36))
+    # The Qdrant collection holding this dataset's vectors; a new one is built when the model changes.
+    vector_collection: Mapped[str | None] = mapped_column(String(128))
     external_knowledge_api_id: Mapped[str | None] = mapped_column(String(36))
     external_knowledge_id: Mapped[str | None] = mapped_column(String(255))
     external_retrieval_model: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -1,0 +1,69 @@
+"""The process-wide vector store and the embedders, built once from the settings."""
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+from core import model_providers
+from core.errors import InvalidParam
+from core.settings import get_settings
+from retrieval.embedders import (
+    Embedder,
+    OpenAICompatibleEmbedder,
+    SentenceTransformerEmbedder,
+    bundled_minilm_path,
+)
+from retrieval.vector_store import QdrantVectorStore
+
+_stores: dict[tuple[str | None, str], QdrantVectorStore] = {}
+_stores_lock = threading.Lock()
+
+
+def get_vector_store() -> QdrantVectorStore:
+    settings = get_settings()
+    key = (settings.qdrant_url, str(settings.resolved_qdrant_path))
+    with _stores_lock:
+        if key not in _stores:
+            _stores[key] = QdrantVectorStore.connect(
+                settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path
+            )
+        return _stores[key]
+
+
+def close_vector_stores() -> None:
+    """Local mode locks its directory until the client closes (tests switch directories)."""
+    with _stores_lock:
+        for store in _stores.values():
+            store.close()
+        _stores.clear()
+
+
+def collection_name(dataset_id: str, generation: int = 1) -> str:
+    return f"kb_{dataset_id.replace('-', '')}_{generation}"
+
+
+def get_embedder(provider: str, model: str) -> Embedder:
+    settings = get_settings()
+    if not model_providers.is_available(settings, model_providers.TEXT_EMBEDDING, provider, model):
+        raise InvalidParam(f"Embedding model {provider}/{model} is not configured on this server.")
+    return _build_embedder(
+        model_providers.provider_short_name(model_providers.normalize_provider(provider)),
+        model,
+        str(settings.embedding_model_path or bundled_minilm_path()),
+        settings.embedding_api_base_url,
+        settings.embedding_api_key,
+        settings.embedding_batch_size,
+    )
+
+
+@lru_cache(maxsize=8)
+def _build_embedder(
+    provider: str, model: str, model_path: str, api_base_url: str | None, api_key: str | None, batch_size: int
+) -> Embedder:
+    if provider == "sentence_transformers":
+        return SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size)
+    if provider == "openai_api_compatible":
+        if not api_base_url:
+            raise InvalidParam("EMBEDDING_API_BASE_URL is required for the openai_api_compatible provider.")
+        return OpenAICompatibleEmbedder(model, api_base_url, api_key, batch_size=batch_size)
+    raise InvalidParam(f"Unknown embedding provider: {provider}")

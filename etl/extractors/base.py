@@ -1,0 +1,56 @@
+from dataclasses import dataclass, field
+
+import charset_normalizer
+
+
+@dataclass
+class ExtractedPart:
+    text: str
+    metadata: dict = field(default_factory=dict)
+
+
+class ExtractionError(ValueError):
+    """A file that cannot be read: corrupt, encrypted, empty or of the wrong type."""
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM) when valid, else the encoding charset-normalizer detects."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise ExtractionError("The file is not text in any encoding that could be detected.")
+    return str(best)
+
+
+def rows_to_text(header: list[str], rows: list[list[str]]) -> str:
+    """A table as readable text: one row a line, each value named by its column header."""
+    lines = []
+    for row in rows:
+        cells = [
+            f"{name}: {value}" if name else value
+            for name, value in zip(header + [""] * (len(row) - len(header)), row, strict=False)
+            if value != ""
+        ]
+        if cells:
+            lines.append("; ".join(cells))
+    return "\n".join(lines)
+
+
+def cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def table_text(rows: list[list[object]]) -> str:
+    """The first non-empty row names the columns of the rows below it."""
+    texts = [[cell_text(cell) for cell in row] for row in rows]
+    texts = [row for row in texts if any(row)]
+    if not texts:
+        return ""
+    return rows_to_text(texts[0], texts[1:]) if len(texts) > 1 else "; ".join(filter(None, texts[0]))

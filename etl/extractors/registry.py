@@ -1,0 +1,78 @@
+"""Which extractor reads which extension, under each ETL type (contract section 9)."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+from etl.extractors import documents, email_formats, markup, text_formats
+from etl.extractors.base import ExtractedPart, ExtractionError
+from etl.extractors.unstructured_api import extract_with_unstructured_api
+
+Extractor = Callable[[Path], list[ExtractedPart]]
+
+_DEFAULT: dict[str, Extractor] = {
+    "txt": text_formats.extract_plain_text,
+    "markdown": text_formats.extract_plain_text,
+    "md": text_formats.extract_plain_text,
+    "mdx": text_formats.extract_plain_text,
+    "properties": text_formats.extract_plain_text,
+    "vtt": text_formats.extract_vtt,
+    "csv": text_formats.extract_csv,
+    "html": markup.extract_html,
+    "htm": markup.extract_html,
+    "pdf": documents.extract_pdf,
+    "docx": documents.extract_docx,
+    "xlsx": documents.extract_xlsx,
+    "xls": documents.extract_xls,
+}
+# Formats Dify reads only through Unstructured; here each has a library of its own, so they work offline.
+_EXTENDED: dict[str, Extractor] = {
+    "eml": email_formats.extract_eml,
+    "msg": email_formats.extract_msg,
+    "pptx": documents.extract_pptx,
+    "xml": markup.extract_xml,
+    "epub": markup.extract_epub,
+    "doc": documents.extract_doc,
+}
+# With ETL_TYPE=unstructured these go to the Unstructured API; the rest stay local, as in Dify.
+_SENT_TO_UNSTRUCTURED = {"md", "markdown", "mdx", "doc", "msg", "eml", "ppt", "pptx", "xml", "epub"}
+
+
+def supported_extensions(etl_type: str = "default", unstructured_api_url: str | None = None) -> set[str]:
+    if etl_type == "unstructured":
+        extensions = set(_DEFAULT) | (_SENT_TO_UNSTRUCTURED - {"ppt"})
+        return extensions | {"ppt"} if unstructured_api_url else extensions
+    extensions = set(_DEFAULT) | set(_EXTENDED)
+    return extensions if documents.doc_converter() else extensions - {"doc"}
+
+
+def extract_file(
+    path: Path,
+    extension: str,
+    *,
+    etl_type: str = "default",
+    unstructured_api_url: str | None = None,
+    unstructured_api_key: str | None = None,
+) -> list[ExtractedPart]:
+    extension = extension.lower().lstrip(".")
+    if extension not in supported_extensions(etl_type, unstructured_api_url):
+        raise ExtractionError(f"File type not allowed: .{extension}")
+    if etl_type == "unstructured" and extension in _SENT_TO_UNSTRUCTURED:
+        if not unstructured_api_url:
+            raise ExtractionError("ETL_TYPE=unstructured needs UNSTRUCTURED_API_URL to read this file type.")
+        parts = extract_with_unstructured_api(path, unstructured_api_url, unstructured_api_key)
+    else:
+        parts = {**_DEFAULT, **_EXTENDED}[extension](path)
+    parts = [part for part in parts if part.text.strip()]
+    if not parts:
+        raise ExtractionError("No text could be extracted from the file.")
+    return parts
+
+
+def read_table_rows(path: Path, extension: str) -> list[list[str]] | None:
+    """The raw rows of a csv, xlsx or xls file (first sheet), for Q&A tables; None for other types."""
+    extension = extension.lower().lstrip(".")
+    if extension == "csv":
+        return text_formats.read_csv_rows(path)
+    if extension in ("xlsx", "xls"):
+        return documents.first_sheet_rows(path, extension)
+    return None

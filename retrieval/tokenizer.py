@@ -1,0 +1,55 @@
+"""Terms for the inverted index: jieba words for CJK text; lower-cased, stop-worded, Snowball-stemmed
+words for Latin text. Index and query go through the same function, so they always agree."""
+
+import logging
+import re
+from functools import lru_cache
+
+# Lucene's English stop set, the one Anserini's BM25 baselines use.
+ENGLISH_STOP_WORDS = frozenset(
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+     "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+     "will", "with"]
+)  # fmt: skip
+CHINESE_STOP_WORDS = frozenset(
+    ["的", "了", "和", "是", "在", "就", "都", "而", "及", "与", "着", "或", "一个", "没有", "我们", "你们", "他们",
+     "这", "那", "之", "也", "被", "把", "让", "对"]
+)  # fmt: skip
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_WORD = re.compile(r"[^\W_]+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    terms: list[str] = []
+    position = 0
+    for match in _CJK_RUN.finditer(text):
+        terms.extend(_latin_terms(text[position : match.start()]))
+        terms.extend(_cjk_terms(match.group(0)))
+        position = match.end()
+    terms.extend(_latin_terms(text[position:]))
+    return terms
+
+
+def _latin_terms(text: str) -> list[str]:
+    words = [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
+    return _stemmer().stemWords(words) if words else []
+
+
+def _cjk_terms(text: str) -> list[str]:
+    return [word for word in _jieba().lcut(text) if word.strip() and word not in CHINESE_STOP_WORDS]

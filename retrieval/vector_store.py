@@ -1,0 +1,152 @@
+"""Vectors in Qdrant: a server through `url`, or local mode on disk (one process at a time).
+
+Point ids derive from our own ids (uuid5), so writing the same chunk twice overwrites, never duplicates.
+"""
+
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
+UPSERT_BATCH = 256
+KEYWORD_PAYLOAD_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
+
+
+@dataclass(frozen=True)
+class VectorPoint:
+    key: str  # our id of the embedded text (segment or child chunk)
+    vector: np.ndarray
+    payload: dict
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    key: str
+    score: float
+    payload: dict
+
+
+def point_id(key: str) -> str:
+    return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+
+class QdrantVectorStore:
+    def __init__(self, client: QdrantClient, *, serialize: bool = False):
+        # Local mode is an in-process implementation that is not safe to call from several threads.
+        self._lock = threading.RLock() if serialize else nullcontext()
+        self._client = _LockedClient(client, self._lock)
+
+    @classmethod
+    def connect(cls, url: str | None, api_key: str | None, path: Path) -> "QdrantVectorStore":
+        if url:
+            return cls(QdrantClient(url=url, api_key=api_key, timeout=60))
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(QdrantClient(path=str(path)), serialize=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ensure_collection(self, name: str, dimension: int) -> None:
+        if self._client.collection_exists(name):
+            return
+        self._client.create_collection(
+            name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+        )
+        for field in KEYWORD_PAYLOAD_FIELDS:
+            self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+
+    def drop_collection(self, name: str) -> None:
+        if self._client.collection_exists(name):
+            self._client.delete_collection(name)
+
+    def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = points[start : start + UPSERT_BATCH]
+            self._client.upsert(
+                name,
+                points=[
+                    models.PointStruct(
+                        id=point_id(p.key), vector=p.vector.tolist(), payload={**p.payload, "key": p.key}
+                    )
+                    for p in batch
+                ],
+                wait=True,
+            )
+
+    def delete_keys(self, name: str, keys: Iterable[str]) -> None:
+        ids = [point_id(key) for key in keys]
+        if ids and self._client.collection_exists(name):
+            self._client.delete(name, points_selector=models.PointIdsList(points=ids), wait=True)
+
+    def delete_where(self, name: str, **equals: str) -> None:
+        if self._client.collection_exists(name):
+            self._client.delete(
+                name, points_selector=models.FilterSelector(filter=match_all(**equals)), wait=True
+            )
+
+    def count(self, name: str, **equals: str) -> int:
+        if not self._client.collection_exists(name):
+            return 0
+        return self._client.count(
+            name, count_filter=match_all(**equals) if equals else None, exact=True
+        ).count
+
+    def keys(self, name: str, **equals: str) -> set[str]:
+        if not self._client.collection_exists(name):
+            return set()
+        found: set[str] = set()
+        offset = None
+        while True:
+            points, offset = self._client.scroll(
+                name, scroll_filter=match_all(**equals) if equals else None, limit=1024, offset=offset,
+                with_payload=["key"], with_vectors=False,
+            )  # fmt: skip
+            found.update(point.payload["key"] for point in points)
+            if offset is None:
+                return found
+
+    def search(
+        self, name: str, vector: np.ndarray, limit: int, query_filter: models.Filter | None = None
+    ) -> list[VectorHit]:
+        if not self._client.collection_exists(name):
+            return []
+        response = self._client.query_points(
+            name, query=vector.tolist(), query_filter=query_filter, limit=limit, with_payload=True
+        )
+        return [
+            VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
+        ]
+
+
+def match_all(**equals: str) -> models.Filter:
+    return models.Filter(
+        must=[
+            models.FieldCondition(key=key, match=models.MatchValue(value=value))
+            for key, value in equals.items()
+        ]
+    )
+
+
+class _LockedClient:
+    """Forwards every client call under the store's lock."""
+
+    def __init__(self, client: QdrantClient, lock):
+        self._client = client
+        self._lock = lock
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args, **kwargs):
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
