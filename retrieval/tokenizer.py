@@ -7,13 +7,13 @@ from functools import lru_cache
 
 # Lucene's English stop set, the one Anserini's BM25 baselines use.
 ENGLISH_STOP_WORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
-     "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
-     "will", "with"]
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no",
+     "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to",
+     "was", "will", "with"]
 )  # fmt: skip
 CHINESE_STOP_WORDS = frozenset(
-    ["的", "了", "和", "是", "在", "就", "都", "而", "及", "与", "着", "或", "一个", "没有", "我们", "你们", "他们",
-     "这", "那", "之", "也", "被", "把", "让", "对"]
+    ["的", "了", "和", "是", "在", "就", "都", "而", "及", "与", "着", "或", "一个", "没有",
+     "我们", "你们", "他们", "这", "那", "之", "也", "被", "把", "让", "对"]
 )  # fmt: skip
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
 _WORD = re.compile(r"[^\W_]+")
