@@ -9,7 +9,8 @@ from core.api_keys.service import Caller
 from core.database import utcnow
 from core.datasets.models import Dataset, DatasetMember, DatasetPermission, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import DatasetCreate, DatasetUpdate, RetrievalModel
-from core.documents.models import UNFINISHED_STATUSES, Document
+from core.documents import uploads
+from core.documents.models import UNFINISHED_STATUSES, Document, UploadFile
 from core.errors import (
     DatasetIndexingInProgress,
     DatasetNameDuplicate,
@@ -17,6 +18,7 @@ from core.errors import (
     InvalidParam,
     NotFound,
 )
+from core.indexing.vectors import get_vector_store
 from core.settings import get_settings
 from core.tags import service as tags
 from core.tags.models import TagBinding
@@ -53,7 +55,7 @@ def create_dataset(session: Session, caller: Caller, params: DatasetCreate) -> D
         provider=params.provider,
         permission=params.permission,
         indexing_technique=params.indexing_technique,
-        retrieval_model=_checked_retrieval_model(params.retrieval_model),
+        retrieval_model=checked_retrieval_model(params.retrieval_model),
         summary_index_setting=params.summary_index_setting.model_dump()
         if params.summary_index_setting
         else None,
@@ -61,7 +63,7 @@ def create_dataset(session: Session, caller: Caller, params: DatasetCreate) -> D
         updated_by=caller.account.id,
     )
     if params.indexing_technique == IndexingTechnique.HIGH_QUALITY:
-        _set_embedding_model(dataset, params.embedding_model, params.embedding_model_provider)
+        set_embedding_model(dataset, params.embedding_model, params.embedding_model_provider)
     session.add(dataset)
     _commit_unique(session)
     return dataset
@@ -106,7 +108,7 @@ def update_dataset(session: Session, caller: Caller, dataset: Dataset, params: D
     if "permission" in changes and params.permission is not None:
         dataset.permission = params.permission
     if "retrieval_model" in changes and params.retrieval_model is not None:
-        dataset.retrieval_model = _checked_retrieval_model(params.retrieval_model)
+        dataset.retrieval_model = checked_retrieval_model(params.retrieval_model)
     if "summary_index_setting" in changes:
         setting = params.summary_index_setting
         dataset.summary_index_setting = setting.model_dump() if setting else None
@@ -130,8 +132,18 @@ def delete_dataset(session: Session, dataset: Dataset) -> None:
     if indexing:
         raise DatasetIndexingInProgress()
     tags.delete_bindings_of_target(session, dataset.id)
+    upload_ids = select(Document.upload_file_id).where(Document.dataset_id == dataset.id)
+    storage_keys = set(
+        session.scalars(select(UploadFile.storage_key).where(UploadFile.id.in_(upload_ids))).all()
+    )
+    session.execute(delete(UploadFile).where(UploadFile.id.in_(upload_ids)))
     session.delete(dataset)
     session.commit()
+    # Files and vectors live outside the database: removed once the rows are gone.
+    for storage_key in storage_keys:
+        uploads.delete_stored_file_if_unused(session, get_settings(), storage_key)
+    if dataset.vector_collection:
+        get_vector_store().drop_collection(dataset.vector_collection)
 
 
 def _visible_to(account_id: str):
@@ -160,7 +172,7 @@ def _commit_unique(session: Session) -> None:
         raise DatasetNameDuplicate() from error
 
 
-def _set_embedding_model(dataset: Dataset, model: str | None, provider: str | None) -> None:
+def set_embedding_model(dataset: Dataset, model: str | None, provider: str | None) -> None:
     settings = get_settings()
     if model is None and provider is None:
         default = model_providers.default_embedding_model(settings)
@@ -173,7 +185,7 @@ def _set_embedding_model(dataset: Dataset, model: str | None, provider: str | No
     dataset.embedding_model_provider = model_providers.normalize_provider(provider)
 
 
-def _checked_retrieval_model(retrieval_model: RetrievalModel | None) -> dict | None:
+def checked_retrieval_model(retrieval_model: RetrievalModel | None) -> dict | None:
     if retrieval_model is None:
         return None
     reranking = retrieval_model.reranking_model
@@ -195,7 +207,7 @@ def _update_indexing(dataset: Dataset, params: DatasetUpdate, changes: set[str])
         dataset.embedding_model = None
         dataset.embedding_model_provider = None
     elif technique == IndexingTechnique.HIGH_QUALITY and (model_given or dataset.embedding_model is None):
-        _set_embedding_model(dataset, params.embedding_model, params.embedding_model_provider)
+        set_embedding_model(dataset, params.embedding_model, params.embedding_model_provider)
     dataset.indexing_technique = technique
 
 

@@ -103,3 +103,5 @@ class Document(Base):
     doc_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     doc_form: Mapped[str] = mapped_column(String(32), default="text_model")
     doc_language: Mapped[str | None] = mapped_column(String(64))
+    # Bumped by every indexing run that claims the document; segments carry the generation that wrote them.
+    index_generation: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -39,6 +39,7 @@ class Segment(Base):
     completed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     stopped_at: Mapped[datetime | None]
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ChildChunk(Base):

@@ -1,8 +1,8 @@
-"""embedding cache, inverted index, vector collection
+"""embedding cache, inverted index, indexing generations
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 06:25:08.483574
+Create Date: 2026-11-21 06:26:14.507590
 """
 
 import sqlalchemy as sa
@@ -56,8 +56,20 @@ def upgrade() -> None:
     with op.batch_alter_table("datasets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("vector_collection", sa.String(length=128), nullable=True))
 
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("index_generation", sa.Integer(), nullable=False, server_default="0"))
+
+    with op.batch_alter_table("segments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("segments", schema=None) as batch_op:
+        batch_op.drop_column("generation")
+
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_column("index_generation")
+
     with op.batch_alter_table("datasets", schema=None) as batch_op:
         batch_op.drop_column("vector_collection")
 

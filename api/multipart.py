@@ -1,0 +1,172 @@
+"""Streaming multipart parsing for document uploads.
+
+Starlette's form parser spools a whole file before the handler runs; this parser feeds the `file`
+part straight into the upload writer, which stops at the size limit, and checks the file name and
+type before the first byte is written.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from core.documents.service import NewFile
+from core.documents.uploads import UploadWriter, check_extension, safe_filename
+from core.errors import (
+    FilenameNotExists,
+    FileTooLarge,
+    InvalidParam,
+    NoFileUploaded,
+    ServiceError,
+    TooManyFiles,
+)
+from core.settings import Settings
+
+MAX_DATA_FIELD_BYTES = 1024 * 1024
+FORM_OVERHEAD_BYTES = 1024 * 1024
+
+
+@dataclass
+class DocumentUpload:
+    file: NewFile | None
+    data: dict[str, Any]
+
+
+class _Part:
+    def __init__(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.field = b""
+        self.value = b""
+        self.name = ""
+        self.filename: str | None = None
+        self.content_type: str | None = None
+
+
+class _UploadParser:
+    def __init__(self, settings: Settings, on_update: bool):
+        self.settings = settings
+        self.on_update = on_update
+        self.part = _Part()
+        self.files_seen = 0
+        self.writer: UploadWriter | None = None
+        self.file: NewFile | None = None
+        self.extension = ""
+        self.filename = ""
+        self.mime_type: str | None = None
+        self.data = bytearray()
+        self.data_seen = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self._begin,
+            "on_header_field": lambda b, s, e: setattr(self.part, "field", self.part.field + b[s:e]),
+            "on_header_value": lambda b, s, e: setattr(self.part, "value", self.part.value + b[s:e]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._data,
+            "on_part_end": self._end,
+        }
+
+    def _begin(self) -> None:
+        self.part = _Part()
+
+    def _header_end(self) -> None:
+        self.part.headers[self.part.field.lower()] = self.part.value
+        self.part.field, self.part.value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self.part.headers.get(b"content-disposition", b""))
+        self.part.name = options.get(b"name", b"").decode(errors="replace")
+        filename = options.get(b"filename")
+        if filename is None:
+            return
+        self.part.filename = filename.decode(errors="replace")
+        self.files_seen += 1
+        if self.files_seen > 1:
+            raise TooManyFiles()
+        if self.part.name != "file":
+            return
+        name = safe_filename(self.part.filename)
+        if not name:
+            raise FilenameNotExists()
+        self.extension = check_extension(name, self.settings, on_update=self.on_update)
+        self.filename = name
+        self.mime_type = self.part.headers.get(b"content-type", b"").decode(errors="replace") or None
+        self.writer = UploadWriter(self.settings)
+
+    def _data(self, data: bytes, start: int, end: int) -> None:
+        if self.writer is not None:
+            self.writer.write(data[start:end])
+        elif self.part.name == "data" and self.part.filename is None:
+            self.data_seen = True
+            self.data += data[start:end]
+            if len(self.data) > MAX_DATA_FIELD_BYTES:
+                raise InvalidParam("The data field is too large.")
+
+    def _end(self) -> None:
+        if self.writer is not None:
+            stored = self.writer.finish()
+            self.writer = None
+            self.file = NewFile(
+                stored=stored, name=self.filename, extension=self.extension, mime_type=self.mime_type
+            )
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
+
+async def read_document_upload(
+    request: Request, settings: Settings, *, file_required: bool, on_update: bool
+) -> DocumentUpload:
+    """Raises the contract's upload errors; size and type errors are 400 invalid_param on create paths
+    and 413 / 415 on update paths, as Dify reports them."""
+    try:
+        return await _read(request, settings, file_required=file_required, on_update=on_update)
+    except FileTooLarge as error:
+        if on_update:
+            raise
+        raise InvalidParam(error.message) from None
+
+
+async def _read(
+    request: Request, settings: Settings, *, file_required: bool, on_update: bool
+) -> DocumentUpload:
+    content_type, options = parse_options_header(request.headers.get("content-type", ""))
+    if content_type != b"multipart/form-data" or b"boundary" not in options:
+        if file_required:
+            raise NoFileUploaded()
+        return DocumentUpload(file=None, data={})
+    declared = request.headers.get("content-length")
+    limit = settings.upload_file_size_limit_bytes + FORM_OVERHEAD_BYTES
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FileTooLarge(
+            f"File size exceeded. The file is larger than the {settings.upload_file_size_limit} MB limit."
+        )
+    state = _UploadParser(settings, on_update)
+    parser = MultipartParser(options[b"boundary"], state.callbacks())
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except ServiceError:
+        state.abort()
+        raise
+    except Exception as error:
+        state.abort()
+        raise InvalidParam(f"The multipart body could not be parsed: {error}") from None
+    if state.file is None and file_required:
+        raise NoFileUploaded()
+    return DocumentUpload(file=state.file, data=_parse_data(bytes(state.data)) if state.data_seen else {})
+
+
+def _parse_data(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidParam("The data field must be a JSON object.") from None
+    if not isinstance(data, dict):
+        raise InvalidParam("The data field must be a JSON object.")
+    return data

@@ -1,0 +1,198 @@
+"""Document routes (contract 1.3), with Dify's underscore aliases of the create and update paths."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.errors import validation_message
+from api.multipart import read_document_upload
+from api.schemas.documents import (
+    DocumentPage,
+    DocumentWithBatch,
+    IndexingStatusList,
+    ResultOut,
+    RetryBody,
+)
+from core.documents import service as documents
+from core.documents import views
+from core.documents.schemas import DocumentCreateByText, DocumentOptions, DocumentUpdateByText
+from core.documents.service import NewFile
+from core.documents.uploads import store_bytes
+from core.errors import FileTooLarge, InvalidMetadata, InvalidParam
+from core.settings import get_settings
+
+router = APIRouter(prefix="/datasets/{dataset_id}", tags=["documents"])
+
+MULTIPART_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "data": {"type": "string", "description": "JSON: the options of create-by-text"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _document_with_batch(session, dataset, document, batch: str) -> dict:
+    return {"document": views.describe_documents(session, dataset, [document])[0], "batch": batch}
+
+
+def _text_file(text: str, name: str, *, on_update: bool) -> NewFile:
+    try:
+        stored = store_bytes(get_settings(), text.encode())
+    except FileTooLarge as error:
+        if on_update:
+            raise
+        raise InvalidParam(error.message) from None
+    return NewFile(stored=stored, name=name, extension="txt", mime_type="text/plain")
+
+
+def _options(data: dict[str, Any]) -> DocumentOptions:
+    try:
+        return DocumentOptions.model_validate(data)
+    except ValidationError as error:
+        raise InvalidParam(validation_message(error.errors())) from None
+
+
+@router.post("/document/create-by-text", response_model=DocumentWithBatch)
+@router.post("/document/create_by_text", response_model=DocumentWithBatch, include_in_schema=False)
+def create_document_by_text(
+    body: DocumentCreateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    source = _text_file(body.text, body.name, on_update=False)
+    with documents.discarded_on_failure(session, source):
+        document, batch = documents.create_document(session, caller, dataset, body, source)
+    return _document_with_batch(session, dataset, document, batch)
+
+
+@router.post("/document/create-by-file", response_model=DocumentWithBatch, openapi_extra=MULTIPART_BODY)
+@router.post("/document/create_by_file", response_model=DocumentWithBatch, include_in_schema=False)
+async def create_document_by_file(
+    request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+):
+    if dataset.provider == "external":
+        raise InvalidParam("External datasets are not supported.")
+    upload = await read_document_upload(request, get_settings(), file_required=True, on_update=False)
+    with documents.discarded_on_failure(session, upload.file):
+        options = _options(upload.data)
+        needs_rule = not options.has_process_rule and not options.original_document_id
+        if needs_rule and not await run_in_threadpool(documents.has_process_rule, session, dataset):
+            raise InvalidParam("process_rule is required.")
+        document, batch = await run_in_threadpool(
+            documents.create_document, session, caller, dataset, options, upload.file
+        )
+    return _document_with_batch(session, dataset, document, batch)
+
+
+@router.post("/documents/{document_id}/update-by-text", response_model=DocumentWithBatch)
+@router.post(
+    "/documents/{document_id}/update_by_text", response_model=DocumentWithBatch, include_in_schema=False
+)
+def update_document_by_text(
+    document_id: str, body: DocumentUpdateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    document = documents.get_document(session, dataset, parse_uuid(document_id))
+    if body.text is not None and not body.name:
+        raise InvalidParam("name is required when text is given.")
+    source = _text_file(body.text, body.name, on_update=True) if body.text is not None else None
+    options = DocumentOptions.model_validate(
+        body.model_dump(exclude_unset=True) | {"doc_form": body.doc_form}
+    )
+    document = documents.update_document(session, caller, dataset, document, options, source, name=body.name)
+    return _document_with_batch(session, dataset, document, document.batch)
+
+
+@router.patch("/documents/{document_id}", response_model=DocumentWithBatch, openapi_extra=MULTIPART_BODY)
+@router.post(
+    "/documents/{document_id}/update-by-file", response_model=DocumentWithBatch, include_in_schema=False
+)
+@router.post(
+    "/documents/{document_id}/update_by_file", response_model=DocumentWithBatch, include_in_schema=False
+)
+async def update_document_by_file(
+    document_id: str, request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+):
+    document = await run_in_threadpool(documents.get_document, session, dataset, parse_uuid(document_id))
+    upload = await read_document_upload(request, get_settings(), file_required=False, on_update=True)
+    with documents.discarded_on_failure(session, upload.file):
+        options = _options(upload.data)
+        name = upload.file.name if upload.file else None
+        document = await run_in_threadpool(
+            documents.update_document, session, caller, dataset, document, options, upload.file, name=name
+        )
+    return _document_with_batch(session, dataset, document, document.batch)
+
+
+@router.get("/documents", response_model=DocumentPage)
+def list_documents(
+    dataset: DatasetDep,
+    session: SessionDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=1_000_000)] = 20,
+    keyword: Annotated[str | None, Query(max_length=255)] = None,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict:
+    rows, total = documents.list_documents(
+        session, dataset, page=page, limit=limit, keyword=keyword, status=status
+    )
+    return {
+        "data": views.describe_documents(session, dataset, rows),
+        "has_more": len(rows) == limit,
+        "limit": limit,
+        "total": total,
+        "page": page,
+    }
+
+
+@router.get("/documents/{document_id}")
+def get_document(
+    document_id: str,
+    dataset: DatasetDep,
+    session: SessionDep,
+    metadata: Annotated[str, Query(max_length=32)] = "all",
+) -> dict:
+    if metadata not in ("all", "only", "without"):
+        raise InvalidMetadata(f"Invalid metadata value: {metadata}")
+    document = documents.get_document(session, dataset, parse_uuid(document_id))
+    return views.describe_document_detail(session, dataset, document, metadata)
+
+
+@router.delete("/documents/{document_id}", status_code=204)
+def delete_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    documents.delete_document(session, dataset, parse_uuid(document_id))
+    return Response(status_code=204)
+
+
+@router.get("/documents/{batch}/indexing-status", response_model=IndexingStatusList)
+def get_indexing_status(batch: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    rows = documents.documents_of_batch(session, dataset, batch[:64])
+    return {"data": views.describe_indexing_status(session, rows)}
+
+
+@router.post("/documents/{document_id}/processing/pause", response_model=ResultOut)
+def pause_document(document_id: str, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    documents.pause_document(session, caller, dataset, parse_uuid(document_id))
+    return {"result": "success"}
+
+
+@router.post("/documents/{document_id}/processing/resume", response_model=ResultOut)
+def resume_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    documents.resume_document(session, dataset, parse_uuid(document_id))
+    return {"result": "success"}
+
+
+@router.post("/retry", response_model=ResultOut)
+def retry_documents(body: RetryBody, dataset: DatasetDep, session: SessionDep) -> dict:
+    documents.retry_documents(session, dataset, body.document_ids)
+    return {"result": "success"}

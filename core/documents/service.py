@@ -1,0 +1,360 @@
+"""Document operations: create (text or file), update, list, read, delete, pause, resume, retry."""
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from core.api_keys.service import Caller
+from core.database import utcnow
+from core.datasets import service as datasets
+from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
+from core.datasets.schemas import RetrievalModel, SearchMethod
+from core.documents import uploads
+from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus, ProcessRule, UploadFile
+from core.documents.process_rules import AUTOMATIC_RULES
+from core.documents.schemas import DocumentOptions
+from core.documents.uploads import StoredFile
+from core.documents.views import display_status
+from core.errors import (
+    ArchivedDocumentImmutable,
+    DocumentAlreadyFinished,
+    DocumentIndexing,
+    InvalidAction,
+    InvalidParam,
+    NotFound,
+)
+from core.indexing.vectors import get_vector_store
+from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
+from core.settings import get_settings
+
+UPLOAD_FILE = "upload_file"
+MAX_PAGE_SIZE = 100
+IN_PROGRESS = (
+    IndexingStatus.PARSING,
+    IndexingStatus.CLEANING,
+    IndexingStatus.SPLITTING,
+    IndexingStatus.INDEXING,
+)
+FIRST_DOCUMENT_RETRIEVAL_MODEL = RetrievalModel(
+    search_method=SearchMethod.SEMANTIC, reranking_enable=False, top_k=4, score_threshold_enabled=False
+)
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """Content already stored on disk, to become a document's source."""
+
+    stored: StoredFile
+    name: str
+    extension: str
+    mime_type: str | None
+
+
+@contextmanager
+def discarded_on_failure(session: Session, source: NewFile | None) -> Iterator[None]:
+    """A stored file whose request fails is removed again, unless another upload shares its content."""
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        if source is not None:
+            uploads.delete_stored_file_if_unused(session, get_settings(), source.stored.storage_key)
+        raise
+
+
+def new_batch_id() -> str:
+    return time.strftime("%Y%m%d%H%M%S") + str(random.randint(100000, 999999))
+
+
+def get_document(
+    session: Session, dataset: Dataset, document_id: str, message: str = "Document not found."
+) -> Document:
+    document = session.scalar(
+        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
+    )
+    if document is None:
+        raise NotFound(message)
+    return document
+
+
+def create_document(
+    session: Session, caller: Caller, dataset: Dataset, options: DocumentOptions, source: NewFile
+) -> tuple[Document, str]:
+    """A new document from `source`; an enabled uploaded document of the same name is re-used instead."""
+    _lock_dataset(session, dataset)
+    if options.original_document_id:
+        document = get_document(session, dataset, options.original_document_id)
+        return update_document(session, caller, dataset, document, options, source, name=None), document.batch
+    _prepare_dataset(session, dataset, options)
+    rule_id = _resolve_process_rule(session, caller, dataset, options)
+    batch = new_batch_id()
+    upload = _record(session, caller, source)
+    document = session.scalar(
+        select(Document).where(
+            Document.dataset_id == dataset.id,
+            Document.data_source_type == UPLOAD_FILE,
+            Document.name == source.name,
+            Document.enabled.is_(True),
+        )
+    )
+    if document is None:
+        document = Document(
+            workspace_id=dataset.workspace_id,
+            dataset_id=dataset.id,
+            position=_next_position(session, dataset),
+            data_source_type=UPLOAD_FILE,
+            name=source.name,
+            created_from="api",
+            created_by=caller.account.id,
+            doc_form=options.doc_form,
+            doc_language=options.doc_language,
+        )
+        session.add(document)
+    document.batch = batch
+    document.dataset_process_rule_id = rule_id
+    _point_to_upload(document, upload)
+    _queue_indexing(session, document)
+    session.commit()
+    return document, batch
+
+
+def update_document(
+    session: Session,
+    caller: Caller,
+    dataset: Dataset,
+    document: Document,
+    options: DocumentOptions,
+    source: NewFile | None,
+    *,
+    name: str | None,
+) -> Document:
+    """New content, name or process rule for an available document, then a re-index that swaps in
+    the new chunks at once; the document keeps its batch id."""
+    if document.archived:
+        raise ArchivedDocumentImmutable()
+    if display_status(document) != "available":
+        raise InvalidParam("Document is not available")
+    if options.doc_form != (_dataset_doc_form(session, dataset) or options.doc_form):
+        raise InvalidParam("doc_form is different from the dataset doc_form.")
+    if options.has_process_rule:
+        document.dataset_process_rule_id = _new_process_rule(session, caller, dataset, options.process_rule)
+    if source is not None:
+        _point_to_upload(document, _record(session, caller, source))
+    if name:
+        document.name = name
+    document.doc_language = options.doc_language
+    _queue_indexing(session, document)
+    session.commit()
+    return document
+
+
+def list_documents(
+    session: Session, dataset: Dataset, *, page: int, limit: int, keyword: str | None, status: str | None
+) -> tuple[list[Document], int]:
+    query = select(Document).where(Document.dataset_id == dataset.id)
+    if keyword:
+        query = query.where(Document.name.contains(keyword))
+    condition = _display_status_condition(status)
+    if condition is not None:
+        query = query.where(condition)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Document.created_at.desc(), Document.position.desc())
+        .offset((page - 1) * limit)
+        .limit(min(limit, MAX_PAGE_SIZE))
+    ).all()
+    return list(rows), total
+
+
+def documents_of_batch(session: Session, dataset: Dataset, batch: str) -> list[Document]:
+    documents = session.scalars(
+        select(Document)
+        .where(Document.dataset_id == dataset.id, Document.batch == batch)
+        .order_by(Document.position)
+    ).all()
+    if not documents:
+        raise NotFound("Documents not found.")
+    return list(documents)
+
+
+def delete_document(session: Session, dataset: Dataset, document_id: str) -> None:
+    document = get_document(session, dataset, document_id, "Document Not Exists.")
+    if document.archived:
+        raise ArchivedDocumentImmutable()
+    if document.indexing_status in IN_PROGRESS and not document.is_paused:
+        raise DocumentIndexing("Cannot delete document during indexing.")
+    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
+    session.delete(document)
+    if upload is not None and not _upload_in_use(session, upload.id, document.id):
+        session.delete(upload)
+    session.commit()
+    if upload is not None:
+        uploads.delete_stored_file_if_unused(session, get_settings(), upload.storage_key)
+    if dataset.vector_collection:
+        get_vector_store().delete_where(dataset.vector_collection, document_id=document.id)
+
+
+def pause_document(session: Session, caller: Caller, dataset: Dataset, document_id: str) -> None:
+    document = get_document(session, dataset, document_id)
+    if document.indexing_status not in UNFINISHED_STATUSES:
+        raise DocumentAlreadyFinished()
+    document.is_paused = True
+    document.paused_at = utcnow()
+    document.paused_by = caller.account.id
+    session.commit()
+
+
+def resume_document(session: Session, dataset: Dataset, document_id: str) -> None:
+    document = get_document(session, dataset, document_id)
+    if not document.is_paused:
+        raise InvalidAction("Document is not paused.")
+    document.is_paused = False
+    document.paused_at = None
+    document.paused_by = None
+    enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document.id)
+    session.commit()
+
+
+def retry_documents(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
+    documents = session.scalars(
+        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
+    ).all()
+    if any(document.indexing_status == IndexingStatus.COMPLETED for document in documents):
+        raise DocumentAlreadyFinished()
+    for document in documents:
+        document.is_paused = False
+        _queue_indexing(session, document)
+    session.commit()
+
+
+def _queue_indexing(session: Session, document: Document) -> None:
+    document.indexing_status = IndexingStatus.WAITING
+    for stamp in ("processing_started_at", "parsing_completed_at", "cleaning_completed_at",
+                  "splitting_completed_at", "completed_at", "stopped_at", "error"):  # fmt: skip
+        setattr(document, stamp, None)
+    session.flush()
+    enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document.id)
+
+
+def _lock_dataset(session: Session, dataset: Dataset) -> None:
+    """Serialises document creation per dataset (positions, first-document settings) on PostgreSQL;
+    SQLite serialises writers by itself."""
+    session.execute(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
+
+
+def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOptions) -> None:
+    """The first document fixes the dataset's indexing technique, doc_form, models and source type."""
+    if dataset.provider == DatasetProvider.EXTERNAL:
+        raise InvalidParam("External datasets are not supported.")
+    if not dataset.indexing_technique:
+        if not options.indexing_technique:
+            raise InvalidParam("indexing_technique is required.")
+        dataset.indexing_technique = options.indexing_technique
+    existing_form = _dataset_doc_form(session, dataset)
+    if existing_form and existing_form != options.doc_form:
+        raise InvalidParam("doc_form is different from the dataset doc_form.")
+    if dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY:
+        if dataset.embedding_model is None:
+            datasets.set_embedding_model(dataset, options.embedding_model, options.embedding_model_provider)
+        if dataset.retrieval_model is None:
+            model = options.retrieval_model or FIRST_DOCUMENT_RETRIEVAL_MODEL
+            dataset.retrieval_model = datasets.checked_retrieval_model(model)
+    dataset.data_source_type = dataset.data_source_type or UPLOAD_FILE
+
+
+def _dataset_doc_form(session: Session, dataset: Dataset) -> str | None:
+    if dataset.chunk_structure:
+        return dataset.chunk_structure
+    return session.scalar(
+        select(Document.doc_form)
+        .where(Document.dataset_id == dataset.id)
+        .order_by(Document.position)
+        .limit(1)
+    )
+
+
+def _resolve_process_rule(
+    session: Session, caller: Caller, dataset: Dataset, options: DocumentOptions
+) -> str:
+    if options.has_process_rule:
+        return _new_process_rule(session, caller, dataset, options.process_rule)
+    latest = session.scalar(
+        select(ProcessRule.id)
+        .where(ProcessRule.dataset_id == dataset.id)
+        .order_by(ProcessRule.created_at.desc())
+        .limit(1)
+    )
+    return latest or _new_process_rule(
+        session, caller, dataset, {"mode": "automatic", "rules": AUTOMATIC_RULES}
+    )
+
+
+def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:
+    row = ProcessRule(
+        dataset_id=dataset.id, mode=rule["mode"], rules=rule["rules"], created_by=caller.account.id
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _next_position(session: Session, dataset: Dataset) -> int:
+    return (
+        session.scalar(select(func.max(Document.position)).where(Document.dataset_id == dataset.id)) or 0
+    ) + 1
+
+
+def _record(session: Session, caller: Caller, source: NewFile) -> UploadFile:
+    return uploads.record_upload(
+        session,
+        workspace_id=caller.workspace.id,
+        created_by=caller.account.id,
+        stored=source.stored,
+        name=source.name,
+        extension=source.extension,
+        mime_type=source.mime_type,
+    )
+
+
+def _point_to_upload(document: Document, upload: UploadFile) -> None:
+    document.upload_file_id = upload.id
+    document.data_source_info = {"upload_file_id": upload.id}
+
+
+def _upload_in_use(session: Session, upload_id: str, except_document_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Document.id)
+            .where(Document.upload_file_id == upload_id, Document.id != except_document_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _display_status_condition(status: str | None):
+    """The list filter uses the display-status buckets (contract 5.1); unknown values filter nothing."""
+    status = {"active": "available", "enabled": "available"}.get(status or "", status)
+    completed = Document.indexing_status == IndexingStatus.COMPLETED
+    conditions = {
+        "queuing": Document.indexing_status == IndexingStatus.WAITING,
+        "paused": and_(Document.indexing_status.in_(IN_PROGRESS), Document.is_paused.is_(True)),
+        "indexing": and_(Document.indexing_status.in_(IN_PROGRESS), Document.is_paused.is_(False)),
+        "error": Document.indexing_status == IndexingStatus.ERROR,
+        "available": and_(completed, Document.enabled.is_(True), Document.archived.is_(False)),
+        "disabled": and_(completed, Document.enabled.is_(False), Document.archived.is_(False)),
+        "archived": and_(completed, Document.archived.is_(True)),
+    }
+    return conditions.get(status)
+
+
+def has_process_rule(session: Session, dataset: Dataset) -> bool:
+    return (
+        session.scalar(select(ProcessRule.id).where(ProcessRule.dataset_id == dataset.id).limit(1))
+        is not None
+    )

@@ -1,0 +1,387 @@
+"""The indexing run of an uploaded-file document: extract, clean, split, embed, index, then swap.
+
+A run claims the document by bumping its `index_generation`; every segment it writes or keeps carries
+that generation. Segments of a new run stay invisible to search (status `indexing`) until the final
+transaction deletes the older generation and marks the new one `completed`, so a reader sees either
+the old chunks or the new ones, never both or neither. Unchanged chunks are kept with their vectors
+and postings, so re-indexing an unchanged document embeds nothing.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from core.database import new_id, utcnow
+from core.datasets.models import Dataset, DocForm, IndexingTechnique
+from core.documents.models import Document, IndexingStatus, ProcessRule, UploadFile
+from core.documents.process_rules import AUTOMATIC_RULES, enabled_cleaning_rules, segmentation_of
+from core.documents.uploads import upload_path
+from core.indexing import keyword_index
+from core.indexing.embedding_cache import embed_with_cache, text_hash
+from core.indexing.keyword_index import IndexedText
+from core.indexing.vectors import collection_name, get_embedder, get_vector_store
+from core.segments.models import ChildChunk, Segment
+from core.settings import Settings, get_settings
+from etl.cleaning import clean_text
+from etl.extractors import extract_file
+from etl.extractors.registry import read_table_rows
+from etl.qa import generate_qa_pairs, qa_pairs_from_rows
+from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
+from retrieval.vector_store import VectorPoint
+
+SEGMENTS_PER_BATCH = 32
+NEW = "indexing"
+LIVE = "completed"
+
+
+class IndexingStopped(Exception):
+    """The run must end quietly: the document was paused, deleted, or claimed by a newer run."""
+
+
+class IndexingFailed(Exception):
+    """A failure to report on the document."""
+
+
+@dataclass
+class PlannedSegment:
+    content: str
+    answer: str | None = None
+    children: list[str] = field(default_factory=list)
+
+
+def index_upload_file_document(session: Session, document: Document) -> None:
+    settings = get_settings()
+    dataset = session.get(Dataset, document.dataset_id)
+    resuming = document.indexing_status == IndexingStatus.INDEXING and _has_new_segments(session, document)
+    generation = _claim(session, document, resuming)
+    if not resuming:
+        _advance(session, document, generation, IndexingStatus.PARSING, processing_started_at=utcnow())
+        path, extension = _source_file(session, settings, document)
+        parts = extract_file(
+            path,
+            extension,
+            etl_type=settings.etl_type,
+            unstructured_api_url=settings.unstructured_api_url,
+            unstructured_api_key=settings.unstructured_api_key,
+        )
+        text = "\n".join(part.text for part in parts)
+        _advance(session, document, generation, IndexingStatus.SPLITTING, parsing_completed_at=utcnow(),
+                 word_count=len(text))  # fmt: skip
+        planned = _plan_segments(settings, document, _process_rule(session, document), text, path, extension)
+        if not planned:
+            raise IndexingFailed("No chunks could be made from the document's text.")
+        words = _save_segments(session, document, generation, planned)
+        now = utcnow()
+        _advance(session, document, generation, IndexingStatus.INDEXING, cleaning_completed_at=now,
+                 splitting_completed_at=now, word_count=words)  # fmt: skip
+    _index_new_segments(session, dataset, document, generation)
+    _swap_in(session, dataset, document, generation)
+
+
+def _claim(session: Session, document: Document, resuming: bool) -> int:
+    """Compare-and-set on the generation: of two runs started for one document, one proceeds."""
+    current = document.index_generation
+    claimed = session.execute(
+        update(Document)
+        .where(Document.id == document.id, Document.index_generation == current)
+        .values(index_generation=current + 1)
+    ).rowcount
+    if not claimed:
+        session.rollback()
+        raise IndexingStopped()
+    if resuming:
+        session.execute(
+            update(Segment)
+            .where(Segment.document_id == document.id, Segment.generation == current)
+            .values(generation=current + 1)
+        )
+    else:
+        _discard_new_segments(session, document)
+    session.commit()
+    session.refresh(document)
+    return current + 1
+
+
+def _ensure_current(session: Session, document: Document, generation: int) -> None:
+    row = session.execute(
+        select(Document.is_paused, Document.index_generation).where(Document.id == document.id)
+    ).first()
+    if row is None or row.is_paused or row.index_generation != generation:
+        session.rollback()
+        raise IndexingStopped()
+
+
+def _advance(session: Session, document: Document, generation: int, status: str, **fields) -> None:
+    _ensure_current(session, document, generation)
+    document.indexing_status = status
+    for name, value in fields.items():
+        setattr(document, name, value)
+    session.commit()
+
+
+def _has_new_segments(session: Session, document: Document) -> bool:
+    return (
+        session.scalar(
+            select(Segment.id).where(Segment.document_id == document.id, Segment.status == NEW).limit(1)
+        )
+        is not None
+    )
+
+
+def _discard_new_segments(session: Session, document: Document) -> None:
+    """Chunks of an interrupted run that never went live; their vectors are overwritten or swept at swap."""
+    session.execute(delete(Segment).where(Segment.document_id == document.id, Segment.status == NEW))
+
+
+def _source_file(session: Session, settings: Settings, document: Document):
+    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
+    if upload is None:
+        raise IndexingFailed("The uploaded file of this document no longer exists.")
+    path = upload_path(settings, upload)
+    if not path.exists():
+        raise IndexingFailed("The uploaded file of this document is missing from storage.")
+    return path, upload.extension
+
+
+def _process_rule(session: Session, document: Document) -> dict:
+    rule = (
+        session.get(ProcessRule, document.dataset_process_rule_id)
+        if document.dataset_process_rule_id
+        else None
+    )
+    if rule is None:
+        return {"mode": "automatic", "rules": AUTOMATIC_RULES}
+    return {"mode": rule.mode, "rules": rule.rules or AUTOMATIC_RULES}
+
+
+def _plan_segments(settings: Settings, document: Document, rule: dict, text: str, path, extension: str):
+    rules = rule["rules"]
+    cleaned = clean_text(text, enabled_cleaning_rules(rules))
+    limit = settings.indexing_max_segmentation_tokens_length
+    if document.doc_form == DocForm.HIERARCHICAL:
+        if rule["mode"] != "hierarchical":
+            raise IndexingFailed("hierarchical_model documents need a process rule of mode hierarchical.")
+        parent = segmentation_of(rules.get("segmentation"))
+        child = segmentation_of(rules["subchunk_segmentation"])
+        for segmentation in (parent, child):
+            if segmentation is not None and not (
+                rules.get("parent_mode") == "full-doc" and segmentation is parent
+            ):
+                check_segmentation(segmentation, limit)
+        parents = split_parent_child(cleaned, rules.get("parent_mode", "paragraph"), parent, child)
+        return [PlannedSegment(p.content, children=p.children) for p in parents]
+    if document.doc_form == DocForm.QA:
+        return _plan_qa(settings, document, rule, cleaned, path, extension)
+    return [PlannedSegment(chunk) for chunk in _split(rule, cleaned, limit)]
+
+
+def _split(rule: dict, text: str, limit: int) -> list[str]:
+    if rule["mode"] == "automatic":
+        return split_automatic(text)
+    segmentation = segmentation_of(rule["rules"].get("segmentation")) or Segmentation()
+    check_segmentation(segmentation, limit)
+    return split_general(text, segmentation)
+
+
+def _plan_qa(settings: Settings, document: Document, rule: dict, text: str, path, extension: str):
+    rows = read_table_rows(path, extension)
+    if rows is not None:
+        pairs = qa_pairs_from_rows(rows)
+        if not pairs:
+            raise IndexingFailed("The table has no rows with both a question and an answer.")
+        return [PlannedSegment(question, answer) for question, answer in pairs]
+    if not (settings.qa_llm_base_url and settings.qa_llm_model):
+        raise IndexingFailed(
+            "Q&A documents from text need an LLM: set QA_LLM_BASE_URL and QA_LLM_MODEL, "
+            "or upload a CSV or Excel file with question and answer columns."
+        )
+    planned = []
+    for chunk in _split(rule, text, settings.indexing_max_segmentation_tokens_length):
+        for question, answer in generate_qa_pairs(
+            chunk,
+            document.doc_language or "English",
+            base_url=settings.qa_llm_base_url,
+            model=settings.qa_llm_model,
+            api_key=settings.qa_llm_api_key,
+        ):
+            planned.append(PlannedSegment(question, answer))
+    return planned
+
+
+def _save_segments(
+    session: Session, document: Document, generation: int, planned: list[PlannedSegment]
+) -> int:
+    """Keeps live segments whose text is unchanged (re-stamped with this generation), adds the rest as
+    new. Returns the word count of the document's chunks."""
+    reusable = _reusable_segments(session, document)
+    now = utcnow()
+    words = 0
+    for position, plan in enumerate(planned, start=1):
+        words += len(plan.content) + len(plan.answer or "")
+        kept = reusable.get((text_hash(plan.content), plan.answer, tuple(plan.children)))
+        if kept:
+            segment = kept.pop()
+            segment.position = position
+            segment.generation = generation
+            continue
+        segment_id = new_id()
+        segment = Segment(
+            id=segment_id,
+            index_node_id=segment_id,
+            workspace_id=document.workspace_id,
+            dataset_id=document.dataset_id,
+            document_id=document.id,
+            position=position,
+            content=plan.content,
+            answer=plan.answer,
+            word_count=len(plan.content) + len(plan.answer or ""),
+            index_node_hash=text_hash(plan.content),
+            status=NEW,
+            indexing_at=now,
+            created_by=document.created_by,
+            generation=generation,
+        )
+        session.add(segment)
+        for child_position, child in enumerate(plan.children, start=1):
+            chunk_id = new_id()
+            chunk = ChildChunk(
+                id=chunk_id,
+                index_node_id=chunk_id,
+                workspace_id=document.workspace_id,
+                dataset_id=document.dataset_id,
+                document_id=document.id,
+                segment_id=segment.id,
+                position=child_position,
+                content=child,
+                word_count=len(child),
+                index_node_hash=text_hash(child),
+                created_by=document.created_by,
+                indexing_at=now,
+            )
+            session.add(chunk)
+    session.flush()
+    return words
+
+
+def _reusable_segments(session: Session, document: Document) -> dict[tuple, list[Segment]]:
+    live = session.scalars(
+        select(Segment).where(
+            Segment.document_id == document.id, Segment.status == LIVE, Segment.enabled.is_(True)
+        )
+    ).all()
+    children: dict[str, list[str]] = {}
+    for chunk in session.scalars(
+        select(ChildChunk).where(ChildChunk.document_id == document.id).order_by(ChildChunk.position)
+    ):
+        children.setdefault(chunk.segment_id, []).append(chunk.content)
+    reusable: dict[tuple, list[Segment]] = {}
+    for segment in live:
+        key = (segment.index_node_hash, segment.answer, tuple(children.get(segment.id, [])))
+        reusable.setdefault(key, []).append(segment)
+    return reusable
+
+
+def _index_new_segments(session: Session, dataset: Dataset, document: Document, generation: int) -> None:
+    high_quality = dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY
+    embedder = (
+        get_embedder(dataset.embedding_model_provider, dataset.embedding_model) if high_quality else None
+    )
+    collection = _vector_collection(session, dataset, embedder) if embedder else None
+    while True:
+        _ensure_current(session, document, generation)
+        batch = session.scalars(
+            select(Segment)
+            .where(Segment.document_id == document.id, Segment.status == NEW, Segment.completed_at.is_(None))
+            .order_by(Segment.position)
+            .limit(SEGMENTS_PER_BATCH)
+        ).all()
+        if not batch:
+            return
+        units = _indexed_texts(session, document, batch)
+        tokens_by_segment: dict[str, int] = {}
+        if embedder is not None:
+            vectors, tokens = embed_with_cache(session, embedder, [unit.text for unit in units])
+            get_vector_store().upsert(collection, [
+                VectorPoint(unit.node_id, vector, _payload(document, unit.segment_id))
+                for unit, vector in zip(units, vectors, strict=True)
+            ])  # fmt: skip
+            for unit, count in zip(units, tokens, strict=True):
+                tokens_by_segment[unit.segment_id] = tokens_by_segment.get(unit.segment_id, 0) + count
+        keyword_index.write_postings(session, dataset.id, document.id, units)
+        now = utcnow()
+        for segment in batch:
+            segment.tokens = tokens_by_segment.get(segment.id, 0)
+            segment.completed_at = now
+        session.execute(
+            update(ChildChunk)
+            .where(ChildChunk.segment_id.in_([s.id for s in batch]))
+            .values(completed_at=now)
+        )
+        session.commit()
+
+
+def _indexed_texts(session: Session, document: Document, segments: list[Segment]) -> list[IndexedText]:
+    """What the indexes hold: children of parent-child documents, the question of Q&A, else the chunk."""
+    if document.doc_form == DocForm.HIERARCHICAL:
+        chunks = session.scalars(
+            select(ChildChunk)
+            .where(ChildChunk.segment_id.in_([s.id for s in segments]))
+            .order_by(ChildChunk.segment_id, ChildChunk.position)
+        ).all()
+        return [IndexedText(chunk.index_node_id, chunk.segment_id, chunk.content) for chunk in chunks]
+    return [IndexedText(segment.index_node_id, segment.id, segment.content) for segment in segments]
+
+
+def _payload(document: Document, segment_id: str) -> dict:
+    return {
+        "workspace_id": document.workspace_id,
+        "dataset_id": document.dataset_id,
+        "document_id": document.id,
+        "segment_id": segment_id,
+        "enabled": True,
+    }
+
+
+def _vector_collection(session: Session, dataset: Dataset, embedder) -> str:
+    name = dataset.vector_collection or collection_name(dataset.id)
+    get_vector_store().ensure_collection(name, embedder.dimension)
+    if dataset.vector_collection is None:
+        session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset.id, Dataset.vector_collection.is_(None))
+            .values(vector_collection=name)
+        )
+        session.commit()
+        session.refresh(dataset)
+    return dataset.vector_collection
+
+
+def _swap_in(session: Session, dataset: Dataset, document: Document, generation: int) -> None:
+    """One transaction retires the older generation and makes the new one live."""
+    _ensure_current(session, document, generation)
+    doomed = session.scalars(
+        select(Segment).where(Segment.document_id == document.id, Segment.generation < generation)
+    ).all()
+    doomed_ids = [segment.id for segment in doomed]
+    doomed_keys = [segment.index_node_id for segment in doomed if segment.index_node_id]
+    if doomed_ids:
+        doomed_keys += session.scalars(
+            select(ChildChunk.index_node_id).where(ChildChunk.segment_id.in_(doomed_ids))
+        ).all()
+        session.execute(delete(Segment).where(Segment.id.in_(doomed_ids)))
+    now = utcnow()
+    session.execute(
+        update(Segment).where(Segment.document_id == document.id, Segment.status == NEW).values(status=LIVE)
+    )
+    live = session.scalars(select(Segment).where(Segment.document_id == document.id)).all()
+    document.tokens = sum(segment.tokens for segment in live)
+    document.word_count = sum(segment.word_count for segment in live)
+    document.indexing_status = IndexingStatus.COMPLETED
+    document.completed_at = now
+    document.indexing_latency = (now - document.processing_started_at).total_seconds()
+    document.error = None
+    document.stopped_at = None
+    session.commit()
+    if doomed_keys and dataset.vector_collection:
+        get_vector_store().delete_keys(dataset.vector_collection, doomed_keys)
