@@ -37,17 +37,18 @@ def point_id(key: str) -> str:
 
 
 class QdrantVectorStore:
-    def __init__(self, client: QdrantClient, *, serialize: bool = False):
-        # Local mode is an in-process implementation that is not safe to call from several threads.
-        self._lock = threading.RLock() if serialize else nullcontext()
-        self._client = _LockedClient(client, self._lock)
+    def __init__(self, client: QdrantClient, *, local: bool = False):
+        # Local mode is an in-process implementation that is not safe to call from several threads,
+        # and has no payload indexes (it filters by scanning).
+        self._local = local
+        self._client = _LockedClient(client, threading.RLock() if local else nullcontext())
 
     @classmethod
     def connect(cls, url: str | None, api_key: str | None, path: Path) -> "QdrantVectorStore":
         if url:
             return cls(QdrantClient(url=url, api_key=api_key, timeout=60))
         path.mkdir(parents=True, exist_ok=True)
-        return cls(QdrantClient(path=str(path)), serialize=True)
+        return cls(QdrantClient(path=str(path)), local=True)
 
     def close(self) -> None:
         self._client.close()
@@ -58,8 +59,9 @@ class QdrantVectorStore:
         self._client.create_collection(
             name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
         )
-        for field in KEYWORD_PAYLOAD_FIELDS:
-            self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+        if not self._local:
+            for field in KEYWORD_PAYLOAD_FIELDS:
+                self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
 
     def drop_collection(self, name: str) -> None:
         if self._client.collection_exists(name):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -17,12 +18,14 @@ from api.app import create_app
 from core import database
 from core.api_keys import service as api_keys
 from core.database import session_scope
+from core.indexing.vectors import close_vector_stores
 from core.migrate import upgrade_database
 from core.models import Base
 from core.queue import configure_celery
 from core.settings import Settings, get_settings
 from core.workspaces import service as workspaces
 from tests.helpers import WorkspaceKey
+from worker.embedded import EmbeddedWorker
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,6 +80,7 @@ def database_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
     yield url
+    close_vector_stores()
     get_settings.cache_clear()
     if request.param == "sqlite" and url in database._engines:
         database._engines.pop(url).dispose()
@@ -107,3 +111,24 @@ def tenant(make_workspace) -> WorkspaceKey:
 @pytest.fixture
 def other_tenant(make_workspace) -> WorkspaceKey:
     return make_workspace("globex")
+
+
+@pytest.fixture
+def broker() -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(TEST_REDIS_URL)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+@pytest.fixture(scope="session")
+def _session_worker() -> Iterator[EmbeddedWorker]:
+    worker = EmbeddedWorker().start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker(broker, _session_worker) -> EmbeddedWorker:
+    """A real Celery worker (on a thread of the test process) consuming from the real Redis."""
+    return _session_worker

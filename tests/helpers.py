@@ -30,3 +30,25 @@ def assert_error(response, status: int, code: str, message: str | None = None) -
     assert body["status"] == status
     if message is not None:
         assert body["message"] == message, body
+
+
+FINAL_STATUSES = ("completed", "error")
+
+
+def wait_for_batch(
+    client: TestClient, owner: WorkspaceKey, dataset_id: str, batch: str, timeout: float = 120
+) -> list:
+    """Polls the indexing-status endpoint until every document of the batch is completed or failed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(
+            f"/v1/datasets/{dataset_id}/documents/{batch}/indexing-status", headers=owner.headers
+        )
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        if all(item["indexing_status"] in FINAL_STATUSES for item in data):
+            return data
+        assert time.monotonic() < deadline, f"indexing did not finish: {data}"
+        time.sleep(0.1)

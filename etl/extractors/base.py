@@ -3,6 +3,10 @@ from dataclasses import dataclass, field
 import charset_normalizer
 
 
+WESTERN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
+WESTERN_CHAOS_MARGIN = 0.1
+
+
 @dataclass
 class ExtractedPart:
     text: str
@@ -19,9 +23,14 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
+    matches = charset_normalizer.from_bytes(data)
+    best = matches.best()
     if best is None:
         raise ExtractionError("The file is not text in any encoding that could be detected.")
+    # Single-byte code pages are often equally plausible; Windows-1252 is by far the most common of them.
+    for match in matches:
+        if match.encoding in WESTERN_ENCODINGS and match.chaos <= best.chaos + WESTERN_CHAOS_MARGIN:
+            return str(match)
     return str(best)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from etl.extractors.base import ExtractedPart, ExtractionError, table_text
 
 DOC_CONVERSION_TIMEOUT_SECONDS = 120
+MAX_EXPANDED_ZIP_BYTES = 100 * 2**20
 
 
 def extract_pdf(path: Path) -> list[ExtractedPart]:
@@ -40,7 +41,7 @@ def extract_docx(path: Path) -> list[ExtractedPart]:
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
-    document = _open_zip_format(lambda: docx.Document(str(path)), "DOCX")
+    document = _open_zip_format(lambda: docx.Document(str(path)), "DOCX", path)
     blocks = []
     for element in document.element.body.iterchildren():
         tag = element.tag.rsplit("}", 1)[-1]
@@ -62,11 +63,8 @@ def _docx_paragraph(paragraph) -> str:
 
 
 def extract_xlsx(path: Path) -> list[ExtractedPart]:
-    import openpyxl
 
-    workbook = _open_zip_format(
-        lambda: openpyxl.load_workbook(str(path), read_only=True, data_only=True), "XLSX"
-    )
+    workbook = _open_workbook(path)
     try:
         return [
             ExtractedPart(text, {"sheet": sheet.title})
@@ -95,7 +93,7 @@ def extract_xls(path: Path) -> list[ExtractedPart]:
 def extract_pptx(path: Path) -> list[ExtractedPart]:
     from pptx import Presentation
 
-    presentation = _open_zip_format(lambda: Presentation(str(path)), "PPTX")
+    presentation = _open_zip_format(lambda: Presentation(str(path)), "PPTX", path)
     parts = []
     for number, slide in enumerate(presentation.slides, start=1):
         blocks = []
@@ -133,9 +131,28 @@ def extract_doc(path: Path) -> list[ExtractedPart]:
     return [ExtractedPart(result.stdout.decode("utf-8", errors="replace"))]
 
 
-def _open_zip_format(opener, kind: str):
+def _open_workbook(path: Path):
+    import openpyxl
+
+    return _open_zip_format(
+        lambda: openpyxl.load_workbook(str(path), read_only=True, data_only=True), "XLSX", path
+    )
+
+
+def _open_zip_format(opener, kind: str, path: Path):
+    """Office files are ZIP archives: their declared expanded size is checked before anything is inflated."""
     import zipfile
 
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(entry.file_size for entry in archive.infolist())
+    except zipfile.BadZipFile as error:
+        raise ExtractionError(f"The {kind} file is damaged or not a {kind} file: {error}") from error
+    if expanded > MAX_EXPANDED_ZIP_BYTES:
+        raise ExtractionError(
+            f"The {kind} file expands to {expanded // 2**20} MB, more than the "
+            f"{MAX_EXPANDED_ZIP_BYTES // 2**20} MB allowed (a ZIP bomb?)."
+        )
     try:
         return opener()
     except (zipfile.BadZipFile, KeyError, ValueError) as error:
@@ -150,11 +167,8 @@ def first_sheet_rows(path: Path, extension: str) -> list[list[str]]:
 
         sheet = xlrd.open_workbook(str(path)).sheet_by_index(0)
         return [[cell_text(value) for value in sheet.row_values(i)] for i in range(sheet.nrows)]
-    import openpyxl
 
-    workbook = _open_zip_format(
-        lambda: openpyxl.load_workbook(str(path), read_only=True, data_only=True), "XLSX"
-    )
+    workbook = _open_workbook(path)
     try:
         return [
             [cell_text(value) for value in row] for row in workbook.worksheets[0].iter_rows(values_only=True)

@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from core.database import open_session, session_scope
@@ -16,25 +15,9 @@ from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, enqueue_after_commit
 from core.workspaces.models import Account
 from tests.conftest import TEST_REDIS_URL
 from tests.helpers import create_dataset
-from worker.embedded import EmbeddedWorker
 from worker.recovery import sweep_unfinished_documents
 
 UNSUPPORTED = "Unsupported data source type: notion_import."
-
-
-@pytest.fixture
-def broker():
-    connection = redis.Redis.from_url(TEST_REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-
-
-@pytest.fixture
-def celery_worker(broker):
-    worker = EmbeddedWorker().start()
-    yield worker
-    worker.stop()
 
 
 def _document(

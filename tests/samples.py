@@ -1,0 +1,140 @@
+"""Real sample files of every supported type, written by the libraries made for each format."""
+
+import email.message
+import zipfile
+from pathlib import Path
+
+from tests.outlook_msg import outlook_message
+
+PARAGRAPH = "Photosynthesis converts light energy into chemical energy stored in glucose."
+
+
+def make_pdf(path: Path, pages: list[str]) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 10, text)
+    pdf.output(str(path))
+    return path
+
+
+def make_encrypted_pdf(path: Path, text: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = make_pdf(path.with_suffix(".plain.pdf"), [text])
+    writer = PdfWriter()
+    for page in PdfReader(str(plain)).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="secret", owner_password="owner")
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+def make_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Cell biology", level=1)
+    document.add_paragraph(PARAGRAPH)
+    table = document.add_table(rows=3, cols=2)
+    for row, values in zip(
+        table.rows,
+        [("Organelle", "Role"), ("Chloroplast", "Photosynthesis"), ("Mitochondrion", "Respiration")],
+        strict=True,
+    ):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    document.save(str(path))
+    return path
+
+
+def make_xlsx(path: Path, rows: list[list[object]], sheet: str = "Sheet1") -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    worksheet = workbook.active
+    worksheet.title = sheet
+    for row in rows:
+        worksheet.append(row)
+    workbook.save(str(path))
+    return path
+
+
+def make_xls(path: Path, rows: list[list[object]]) -> Path:
+    import xlwt
+
+    workbook = xlwt.Workbook()
+    worksheet = workbook.add_sheet("Sheet1")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            worksheet.write(r, c, value)
+    workbook.save(str(path))
+    return path
+
+
+def make_pptx(path: Path) -> Path:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = "Energy in cells"
+    slide.placeholders[1].text = PARAGRAPH
+    slide.notes_slide.notes_text_frame.text = "Speaker note about ATP."
+    table_slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    table = table_slide.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(6), Inches(1)).table
+    for (r, c), value in zip(
+        [(0, 0), (0, 1), (1, 0), (1, 1)], ["Molecule", "Energy", "ATP", "High"], strict=True
+    ):
+        table.cell(r, c).text = value
+    presentation.save(str(path))
+    return path
+
+
+def make_epub(path: Path) -> Path:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("sample-book")
+    book.set_title("Sample book")
+    book.set_language("en")
+    chapter = epub.EpubHtml(title="One", file_name="one.xhtml", lang="en")
+    chapter.content = f"<html><body><h1>Chapter one</h1><p>{PARAGRAPH}</p></body></html>"
+    book.add_item(chapter)
+    book.toc = [chapter]
+    book.spine = ["nav", chapter]
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+    return path
+
+
+def make_eml(path: Path) -> Path:
+    message = email.message.EmailMessage()
+    message["Subject"] = "Lab meeting"
+    message["From"] = "ann@example.org"
+    message["To"] = "team@example.org"
+    message.set_content(PARAGRAPH)
+    message.add_alternative(f"<p><b>{PARAGRAPH}</b></p>", subtype="html")
+    path.write_bytes(message.as_bytes())
+    return path
+
+
+def make_msg(path: Path) -> Path:
+    path.write_bytes(outlook_message("Lab meeting", "Ann <ann@example.org>", "Team", PARAGRAPH))
+    return path
+
+
+def make_zip_bomb_docx(path: Path, uncompressed_mb: int = 200) -> Path:
+    """A DOCX-shaped ZIP whose one entry expands to hundreds of megabytes."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as entry:
+            block = b"\0" * (1024 * 1024)
+            for _ in range(uncompressed_mb):
+                entry.write(block)
+    return path

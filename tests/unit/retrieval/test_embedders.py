@@ -1,0 +1,130 @@
+"""The local sentence-transformers embedder with the bundled model, and the OpenAI-compatible HTTP
+embedder against a local server that answers like /v1/embeddings (including 429 and 5xx)."""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from retrieval.embedders import (
+    EmbeddingError,
+    OpenAICompatibleEmbedder,
+    SentenceTransformerEmbedder,
+    bundled_minilm_path,
+)
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path())
+
+
+def test_minilm_vectors_are_normalised_and_meaningful(minilm):
+    vectors = minilm.embed_documents(
+        ["A cat sits on the mat.", "A kitten rests on a rug.", "Stock prices fell."]
+    )
+    assert vectors.shape == (3, 384) and minilm.dimension == 384
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
+    assert minilm.count_tokens(["hello world"]) == [4]  # [CLS] hello world [SEP]
+
+
+class _EmbeddingServer(BaseHTTPRequestHandler):
+    """Answers each text with a vector derived from its length; fails on demand."""
+
+    failures: list[int] = []
+    batches: list[int] = []
+    in_flight = 0
+    max_in_flight = 0
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with _EmbeddingServer.lock:
+            _EmbeddingServer.in_flight += 1
+            _EmbeddingServer.max_in_flight = max(_EmbeddingServer.max_in_flight, _EmbeddingServer.in_flight)
+            failure = _EmbeddingServer.failures.pop(0) if _EmbeddingServer.failures else None
+        try:
+            time.sleep(0.02)
+            if failure:
+                self._send(
+                    failure,
+                    {"error": {"message": "slow down"}},
+                    {"Retry-After": "0"} if failure == 429 else {},
+                )
+                return
+            _EmbeddingServer.batches.append(len(body["input"]))
+            data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
+                    for i, t in reversed(list(enumerate(body["input"])))]  # fmt: skip
+            self._send(
+                200, {"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 3}}
+            )
+        finally:
+            with _EmbeddingServer.lock:
+                _EmbeddingServer.in_flight -= 1
+
+    def _send(self, status, payload, headers=None):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def embedding_api():
+    _EmbeddingServer.failures, _EmbeddingServer.batches, _EmbeddingServer.max_in_flight = [], [], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmbeddingServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_batches_in_order_with_bounded_concurrency(embedding_api):
+    embedder = OpenAICompatibleEmbedder("text-embedding-x", embedding_api, "key", batch_size=4, concurrency=2)
+    texts = ["a" * n for n in range(1, 19)]
+    vectors = embedder.embed_documents(texts)
+    assert sorted(_EmbeddingServer.batches) == [2, 4, 4, 4, 4]
+    assert _EmbeddingServer.max_in_flight <= 2
+    expected = np.array([[n, 1.0, 0.0] for n in range(1, 19)]) / np.linalg.norm(
+        [[n, 1.0, 0.0] for n in range(1, 19)], axis=1, keepdims=True
+    )
+    assert np.allclose(vectors, expected, atol=1e-6)
+
+
+def test_retries_429_and_5xx_with_backoff(embedding_api):
+    _EmbeddingServer.failures = [429, 503, 500]
+    embedder = OpenAICompatibleEmbedder("m", embedding_api, batch_size=8, backoff_seconds=0.01)
+    assert embedder.embed_documents(["x"]).shape == (1, 3)
+
+
+def test_gives_up_after_the_last_attempt(embedding_api):
+    _EmbeddingServer.failures = [503] * 10
+    embedder = OpenAICompatibleEmbedder("m", embedding_api, max_attempts=3, backoff_seconds=0.01)
+    with pytest.raises(EmbeddingError, match="503"):
+        embedder.embed_documents(["x"])
+
+
+def test_client_errors_are_not_retried(embedding_api):
+    _EmbeddingServer.failures = [401, 401]
+    embedder = OpenAICompatibleEmbedder("m", embedding_api, backoff_seconds=0.01)
+    with pytest.raises(EmbeddingError, match="401"):
+        embedder.embed_documents(["x"])
+    assert _EmbeddingServer.failures == [401]
+
+
+def test_unreachable_api(tmp_path):
+    embedder = OpenAICompatibleEmbedder(
+        "m", "http://127.0.0.1:9", max_attempts=2, backoff_seconds=0.01, timeout=1
+    )
+    with pytest.raises(EmbeddingError, match="unreachable"):
+        embedder.embed_documents(["x"])
