@@ -51,7 +51,7 @@ def serve(
     from worker.embedded import EmbeddedWorker
     from worker.recovery import sweep_unfinished_documents
 
-    embedded = EmbeddedWorker().start()
+    embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency).start()
     sweep_unfinished_documents()
     try:
         uvicorn.run(create_app(), host=host, port=port)
@@ -60,7 +60,7 @@ def serve(
 
 
 @app.command("worker")
-def run_worker(concurrency: Annotated[int, typer.Option(help="tasks run at once")] = 1) -> None:
+def run_worker(concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None) -> None:
     """Run a Celery worker on queue `dataset` (server mode: needs REDIS_URL)."""
     if get_settings().redis_url is None:
         raise typer.BadParameter(
@@ -70,6 +70,7 @@ def run_worker(concurrency: Annotated[int, typer.Option(help="tasks run at once"
     import worker.tasks  # noqa: F401 - registers the task functions
     from core.queue import DATASET_QUEUE, celery_app
 
+    concurrency = concurrency or get_settings().kb_worker_concurrency
     celery_app.worker_main(["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--loglevel=INFO"])
 
 

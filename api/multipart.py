@@ -51,7 +51,7 @@ class _UploadParser:
         self.part = _Part()
         self.files_seen = 0
         self.writer: UploadWriter | None = None
-        self.file: NewFile | None = None
+        self.finished_writer: UploadWriter | None = None
         self.extension = ""
         self.filename = ""
         self.mime_type: str | None = None
@@ -106,16 +106,20 @@ class _UploadParser:
                 raise InvalidParam("The data field is too large.")
 
     def _end(self) -> None:
+        # The file is moved into storage only once the whole body has parsed (see `stored_file`).
         if self.writer is not None:
-            stored = self.writer.finish()
-            self.writer = None
-            self.file = NewFile(
-                stored=stored, name=self.filename, extension=self.extension, mime_type=self.mime_type
-            )
+            self.finished_writer, self.writer = self.writer, None
+
+    def stored_file(self) -> NewFile | None:
+        if self.finished_writer is None:
+            return None
+        stored = self.finished_writer.finish(self.extension)
+        return NewFile(stored=stored, name=self.filename, extension=self.extension, mime_type=self.mime_type)
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.abort()
+        for writer in (self.writer, self.finished_writer):
+            if writer is not None:
+                writer.abort()
 
 
 async def read_document_upload(
@@ -157,9 +161,14 @@ async def _read(
     except Exception as error:
         state.abort()
         raise InvalidParam(f"The multipart body could not be parsed: {error}") from None
-    if state.file is None and file_required:
+    if state.finished_writer is None and file_required:
         raise NoFileUploaded()
-    return DocumentUpload(file=state.file, data=_parse_data(bytes(state.data)) if state.data_seen else {})
+    try:
+        data = _parse_data(bytes(state.data)) if state.data_seen else {}
+    except ServiceError:
+        state.abort()
+        raise
+    return DocumentUpload(file=state.stored_file(), data=data)
 
 
 def _parse_data(raw: bytes) -> dict[str, Any]:

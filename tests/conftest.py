@@ -121,14 +121,10 @@ def broker() -> Iterator[redis.Redis]:
     connection.flushdb()
 
 
-@pytest.fixture(scope="session")
-def _session_worker() -> Iterator[EmbeddedWorker]:
+@pytest.fixture
+def celery_worker(broker) -> Iterator[EmbeddedWorker]:
+    """A real Celery worker (on a thread of the test process) consuming from the real Redis. Tests that
+    do not ask for it have no consumer: their tasks wait in the broker."""
     worker = EmbeddedWorker().start()
     yield worker
     worker.stop()
-
-
-@pytest.fixture
-def celery_worker(broker, _session_worker) -> EmbeddedWorker:
-    """A real Celery worker (on a thread of the test process) consuming from the real Redis."""
-    return _session_worker

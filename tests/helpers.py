@@ -52,3 +52,29 @@ def wait_for_batch(
             return data
         assert time.monotonic() < deadline, f"indexing did not finish: {data}"
         time.sleep(0.1)
+
+
+def create_text_document(
+    client: TestClient, owner: WorkspaceKey, dataset_id: str, name: str, text: str, **fields
+):
+    body = {"name": name, "text": text, "indexing_technique": "high_quality", **fields}
+    return client.post(f"/v1/datasets/{dataset_id}/document/create-by-text", json=body, headers=owner.headers)
+
+
+def upload_document(
+    client: TestClient,
+    owner: WorkspaceKey,
+    dataset_id: str,
+    filename: str,
+    content: bytes,
+    data: dict | None = None,
+    path: str = "document/create-by-file",
+    method: str = "POST",
+):
+    import json
+
+    form = {"data": json.dumps(data)} if data is not None else {}
+    files = {"file": (filename, content, "application/octet-stream")}
+    return client.request(
+        method, f"/v1/datasets/{dataset_id}/{path}", files=files, data=form, headers=owner.headers
+    )

@@ -50,7 +50,7 @@ def _document_with_batch(session, dataset, document, batch: str) -> dict:
 
 def _text_file(text: str, name: str, *, on_update: bool) -> NewFile:
     try:
-        stored = store_bytes(get_settings(), text.encode())
+        stored = store_bytes(get_settings(), text.encode(), "txt")
     except FileTooLarge as error:
         if on_update:
             raise

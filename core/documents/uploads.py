@@ -74,10 +74,12 @@ class UploadWriter:
         self._hash.update(chunk)
         self._file.write(chunk)
 
-    def finish(self) -> StoredFile:
+    def finish(self, extension: str) -> StoredFile:
+        """Stores the file under its content hash; the extension stays on the name because parsers
+        (openpyxl, the Unstructured API) go by it."""
         self._file.close()
         digest = self._hash.hexdigest()
-        storage_key = f"{digest[:2]}/{digest}"
+        storage_key = f"{digest[:2]}/{digest}.{extension}" if extension else f"{digest[:2]}/{digest}"
         target = self._settings.upload_dir / storage_key
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._temp_path, target)  # identical content lands on the same key
@@ -88,10 +90,10 @@ class UploadWriter:
         self._temp_path.unlink(missing_ok=True)
 
 
-def store_bytes(settings: Settings, data: bytes) -> StoredFile:
+def store_bytes(settings: Settings, data: bytes, extension: str) -> StoredFile:
     writer = UploadWriter(settings)
     writer.write(data)
-    return writer.finish()
+    return writer.finish(extension)
 
 
 def record_upload(

@@ -100,6 +100,7 @@ def describe_document_detail(session: Session, dataset: Dataset, document: Docum
         "disabled_at": unix_seconds(document.disabled_at),
         "disabled_by": document.disabled_by,
         "archived": document.archived,
+        "word_count": document.word_count,
         "segment_count": segment_count,
         "average_segment_length": document.word_count // segment_count if segment_count else 0,
         "hit_count": int(hits),

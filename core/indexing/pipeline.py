@@ -217,6 +217,7 @@ def _save_segments(
     reusable = _reusable_segments(session, document)
     now = utcnow()
     words = 0
+    children: list[ChildChunk] = []
     for position, plan in enumerate(planned, start=1):
         words += len(plan.content) + len(plan.answer or "")
         kept = reusable.get((text_hash(plan.content), plan.answer, tuple(plan.children)))
@@ -259,7 +260,9 @@ def _save_segments(
                 created_by=document.created_by,
                 indexing_at=now,
             )
-            session.add(chunk)
+            children.append(chunk)
+    session.flush()  # parents first: child chunks reference them
+    session.add_all(children)
     session.flush()
     return words
 

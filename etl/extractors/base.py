@@ -2,7 +2,6 @@ from dataclasses import dataclass, field
 
 import charset_normalizer
 
-
 WESTERN_ENCODINGS = ("cp1252", "latin_1", "iso8859_15")
 WESTERN_CHAOS_MARGIN = 0.1
 

@@ -104,6 +104,7 @@ def test_embedded_serve_end_to_end(workdir):
         assert created.status_code == 200, created.text
         listing = httpx.get(f"{server.url}/v1/datasets", headers=headers).json()
         assert [d["name"] for d in listing["data"]] == ["docs"]
+        _index_a_document(server.url, headers, created.json()["id"])
 
         # `kb keys create` writes to the same SQLite database while the server runs.
         second = _kb("keys", "create", "--workspace", "second", cwd=workdir).stdout.strip()
@@ -125,6 +126,25 @@ def test_embedded_serve_end_to_end(workdir):
         assert _status(workdir, document_id) == "error"
     finally:
         server.stop()
+
+
+def _index_a_document(url: str, headers: dict, dataset_id: str) -> None:
+    """The embedded worker indexes into SQLite and Qdrant local mode, no Redis involved."""
+    body = {"name": "cells", "text": "Mitochondria make ATP. " * 50, "indexing_technique": "high_quality",
+            "process_rule": {"mode": "automatic"}}  # fmt: skip
+    created = httpx.post(
+        f"{url}/v1/datasets/{dataset_id}/document/create-by-text", json=body, headers=headers
+    )
+    assert created.status_code == 200, created.text
+    status_url = f"{url}/v1/datasets/{dataset_id}/documents/{created.json()['batch']}/indexing-status"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = httpx.get(status_url, headers=headers).json()["data"][0]
+        if status["indexing_status"] in ("completed", "error"):
+            break
+        time.sleep(0.2)
+    assert status["indexing_status"] == "completed", status
+    assert status["total_segments"] > 1 and status["completed_segments"] == status["total_segments"]
 
 
 def _insert_waiting_document(path: Path, dataset_id: str) -> str:

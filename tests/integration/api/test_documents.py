@@ -1,0 +1,637 @@
+"""Document creation, update, listing and deletion through the API (contract 1.3, 4, 5, 9), indexed by a
+real Celery worker consuming from Redis, on SQLite and PostgreSQL."""
+
+import pytest
+from sqlalchemy import func, select
+
+from core.database import session_scope
+from core.documents.models import Document, UploadFile
+from core.indexing.models import EmbeddingCacheEntry, KeywordNode
+from core.indexing.vectors import get_vector_store
+from core.segments.models import ChildChunk, Segment
+from core.settings import get_settings
+from tests import samples
+from tests.helpers import (
+    assert_error,
+    create_dataset,
+    create_text_document,
+    upload_document,
+    wait_for_batch,
+)
+
+TEXT = "\n\n".join(
+    f"Section {i}. Mitochondria produce ATP through oxidative phosphorylation in eukaryotic cells. " * 3
+    for i in range(6)
+)
+DOCUMENT_FIELDS = set(
+    """id position data_source_type data_source_info data_source_detail_dict dataset_process_rule_id name
+    created_from created_by created_at tokens indexing_status error enabled disabled_at disabled_by archived
+    display_status word_count hit_count doc_form doc_metadata summary_index_status need_summary""".split()  # noqa: SIM905
+)
+CUSTOM_RULE = {
+    "mode": "custom",
+    "rules": {
+        "pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+        "segmentation": {"separator": "\\n\\n", "max_tokens": 300, "chunk_overlap": 0},
+    },
+}
+
+
+def _vectors(dataset_id: str, **where) -> int:
+    with session_scope() as session:
+        from core.datasets.models import Dataset
+
+        collection = session.get(Dataset, dataset_id).vector_collection
+    return get_vector_store().count(collection, **where) if collection else 0
+
+
+def _count(model, **where) -> int:
+    with session_scope() as session:
+        query = select(func.count()).select_from(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return session.scalar(query)
+
+
+def _segments(document_id: str) -> list[Segment]:
+    with session_scope() as session:
+        return list(
+            session.scalars(
+                select(Segment).where(Segment.document_id == document_id).order_by(Segment.position)
+            )
+        )
+
+
+def test_create_by_text_indexes_the_document(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    response = create_text_document(
+        client, tenant, dataset["id"], "cells.txt", TEXT, process_rule=CUSTOM_RULE
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    document = body["document"]
+    assert set(document) == DOCUMENT_FIELDS
+    assert len(body["batch"]) == 20 and body["batch"].isdigit()
+    assert document["indexing_status"] == "waiting" and document["display_status"] == "queuing"
+    assert document["data_source_type"] == "upload_file" and document["created_from"] == "api"
+    assert document["data_source_detail_dict"]["upload_file"]["name"] == "cells.txt"
+
+    status = wait_for_batch(client, tenant, dataset["id"], body["batch"])[0]
+    assert status["indexing_status"] == "completed", status
+    assert status["completed_segments"] == status["total_segments"] == 6
+    for stamp in ("processing_started_at", "parsing_completed_at", "splitting_completed_at", "completed_at"):
+        assert isinstance(status[stamp], int)
+
+    detail = client.get(
+        f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers
+    ).json()
+    assert detail["display_status"] == "available" and detail["segment_count"] == 6
+    assert detail["tokens"] > 0 and detail["word_count"] == sum(
+        len(s.content) for s in _segments(document["id"])
+    )
+    assert detail["document_process_rule"]["mode"] == "custom"
+    assert _vectors(dataset["id"], document_id=document["id"]) == 6
+    assert _count(KeywordNode, document_id=document["id"]) == 6
+
+    dataset_after = client.get(f"/v1/datasets/{dataset['id']}", headers=tenant.headers).json()
+    assert dataset_after["indexing_technique"] == "high_quality"
+    assert dataset_after["embedding_model"] == "all-MiniLM-L6-v2"
+    assert dataset_after["retrieval_model_dict"]["top_k"] == 4
+    assert dataset_after["data_source_type"] == "upload_file" and dataset_after["doc_form"] == "text_model"
+    assert dataset_after["document_count"] == 1 and dataset_after["total_available_documents"] == 1
+
+
+def test_underscore_alias_and_automatic_rule(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    body = {
+        "name": "a",
+        "text": TEXT,
+        "indexing_technique": "high_quality",
+        "process_rule": {"mode": "automatic"},
+    }
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/document/create_by_text", json=body, headers=tenant.headers
+    )
+    assert response.status_code == 200
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    assert all(len(segment.content) <= 500 for segment in _segments(response.json()["document"]["id"]))
+
+
+def test_indexing_technique_is_required_for_the_first_document(client, tenant):
+    dataset = create_dataset(client, tenant)
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/document/create-by-text",
+        json={"name": "a", "text": "b"},
+        headers=tenant.headers,
+    )
+    assert_error(response, 400, "invalid_param", "indexing_technique is required.")
+    assert _count(UploadFile) == 0
+
+
+def test_doc_form_rules(client, tenant):
+    dataset = create_dataset(client, tenant)
+    bad = create_text_document(client, tenant, dataset["id"], "a", "text", doc_form="poem_model")
+    assert_error(bad, 400, "invalid_param", "Invalid doc_form.")
+    assert create_text_document(client, tenant, dataset["id"], "a", "text").status_code == 200
+    other = create_text_document(client, tenant, dataset["id"], "b", "text", doc_form="qa_model")
+    assert_error(other, 400, "invalid_param", "doc_form is different from the dataset doc_form.")
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"mode": "fancy"}, "Process rule mode is invalid"),
+        ({"mode": "custom"}, "Process rule rules is required"),
+        ({"mode": "custom", "rules": {"segmentation": {}}}, "Process rule pre_processing_rules is required"),
+        ({"mode": "custom", "rules": {"pre_processing_rules": []}}, "Process rule segmentation is required"),
+        (
+            {
+                "mode": "custom",
+                "rules": {"pre_processing_rules": [], "segmentation": {"separator": "", "max_tokens": 100}},
+            },
+            "Process rule segmentation separator is required",
+        ),
+        (
+            {"mode": "custom", "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n"}}},
+            "Process rule segmentation max_tokens is required",
+        ),
+    ],
+)
+def test_process_rule_validation(client, tenant, rule, message):
+    dataset = create_dataset(client, tenant)
+    response = create_text_document(client, tenant, dataset["id"], "a", "text", process_rule=rule)
+    assert_error(response, 400, "invalid_param", message)
+
+
+def test_chunk_length_is_checked_at_indexing_time(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    rule = {
+        "mode": "custom",
+        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n", "max_tokens": 20}},
+    }
+    response = create_text_document(client, tenant, dataset["id"], "a", TEXT, process_rule=rule)
+    assert response.status_code == 200
+    status = wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]
+    assert status["indexing_status"] == "error"
+    assert status["error"] == "Custom segment length should be between 50 and 4000."
+    assert isinstance(status["stopped_at"], int)
+
+
+@pytest.mark.parametrize(
+    ("filename", "maker", "expected"),
+    [
+        (
+            "notes.pdf",
+            lambda p: samples.make_pdf(p, ["Chlorophyll absorbs light.", "Second page text."]),
+            "Chlorophyll",
+        ),
+        ("cells.docx", samples.make_docx, "Organelle: Chloroplast"),
+        (
+            "table.xlsx",
+            lambda p: samples.make_xlsx(p, [["Gene", "Role"], ["TP53", "Tumour suppressor"]]),
+            "Gene: TP53",
+        ),
+        ("mail.msg", samples.make_msg, "Lab meeting"),
+    ],
+)
+def test_create_by_file(client, tenant, celery_worker, tmp_path, filename, maker, expected):
+    dataset = create_dataset(client, tenant)
+    content = maker(tmp_path / filename).read_bytes()
+    data = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
+    response = upload_document(client, tenant, dataset["id"], filename, content, data)
+    assert response.status_code == 200, response.text
+    document = response.json()["document"]
+    assert document["name"] == filename
+    assert document["data_source_detail_dict"]["upload_file"]["size"] == len(content)
+    status = wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]
+    assert status["indexing_status"] == "completed", status["error"]
+    assert any(expected in segment.content for segment in _segments(document["id"]))
+
+
+def test_upload_errors(client, tenant):
+    dataset = create_dataset(client, tenant)
+    url = f"/v1/datasets/{dataset['id']}/document/create-by-file"
+    assert_error(
+        client.post(url, headers=tenant.headers), 400, "no_file_uploaded", "Please upload your file."
+    )
+    assert_error(
+        client.post(url, data={"data": "{}"}, headers=tenant.headers),
+        400,
+        "no_file_uploaded",
+        "Please upload your file.",
+    )
+    two = [("file", ("a.txt", b"a", "text/plain")), ("other", ("b.txt", b"b", "text/plain"))]
+    assert_error(
+        client.post(url, files=two, headers=tenant.headers),
+        400,
+        "too_many_files",
+        "Only one file is allowed.",
+    )
+    nameless = {"file": ("", b"text", "text/plain")}
+    response = client.post(url, files=nameless, headers=tenant.headers)
+    assert response.status_code == 400 and response.json()["code"] in (
+        "filename_not_exists_error",
+        "no_file_uploaded",
+    )
+    slash_only = {"file": ("../", b"text", "text/plain")}
+    assert_error(client.post(url, files=slash_only, headers=tenant.headers), 400, "filename_not_exists_error")
+    response = upload_document(
+        client, tenant, dataset["id"], "virus.exe", b"MZ", {"process_rule": {"mode": "automatic"}}
+    )
+    assert_error(response, 400, "invalid_param", "File type not allowed: .exe")
+    response = upload_document(
+        client, tenant, dataset["id"], "a.txt", b"text", {"indexing_technique": "economy"}
+    )
+    assert_error(response, 400, "invalid_param", "process_rule is required.")
+    response = client.post(
+        url, files={"file": ("a.txt", b"t", "text/plain")}, data={"data": "{oops"}, headers=tenant.headers
+    )
+    assert_error(response, 400, "invalid_param", "The data field must be a JSON object.")
+    assert _count(UploadFile) == 0
+    assert not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
+
+
+def test_upload_size_limit_is_enforced_while_streaming(client, tenant, monkeypatch):
+    monkeypatch.setenv("UPLOAD_FILE_SIZE_LIMIT", "1")
+    get_settings.cache_clear()
+    dataset = create_dataset(client, tenant)
+    big = b"x" * (1024 * 1024 + 10)
+    data = {"indexing_technique": "economy", "process_rule": {"mode": "automatic"}}
+    response = upload_document(client, tenant, dataset["id"], "big.txt", big, data)
+    assert_error(response, 400, "invalid_param")
+    assert response.json()["message"].startswith("File size exceeded.")
+
+    small = upload_document(client, tenant, dataset["id"], "small.txt", b"small text", data)
+    document_id = small.json()["document"]["id"]
+    _complete_without_worker(document_id)
+    path = f"documents/{document_id}/update-by-file"
+    assert_error(
+        upload_document(client, tenant, dataset["id"], "big.txt", big, None, path), 413, "file_too_large"
+    )
+    assert_error(
+        upload_document(client, tenant, dataset["id"], "x.exe", b"MZ", None, path),
+        415,
+        "unsupported_file_type",
+    )
+    assert not any(
+        p.is_file() and p.stat().st_size > 1024 * 1024 for p in get_settings().upload_dir.rglob("*")
+    )
+
+
+def _complete_without_worker(document_id: str) -> None:
+    from core.documents.indexing import index_document
+
+    index_document(document_id)
+
+
+def test_same_name_document_is_reindexed_not_duplicated(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    first = create_text_document(
+        client, tenant, dataset["id"], "faq", "Old answer about ATP synthase. " * 5
+    ).json()
+    wait_for_batch(client, tenant, dataset["id"], first["batch"])
+    second = create_text_document(
+        client, tenant, dataset["id"], "faq", "New answer about ribosomes. " * 5
+    ).json()
+    assert second["document"]["id"] == first["document"]["id"] and second["batch"] != first["batch"]
+    wait_for_batch(client, tenant, dataset["id"], second["batch"])
+    contents = " ".join(segment.content for segment in _segments(first["document"]["id"]))
+    assert "ribosomes" in contents and "ATP synthase" not in contents
+    listing = client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()
+    assert listing["total"] == 1
+    assert _vectors(dataset["id"]) == len(_segments(first["document"]["id"]))
+
+
+def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(
+        client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE
+    ).json()
+    document_id = created["document"]["id"]
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    before = {segment.id for segment in _segments(document_id)}
+    new_text = TEXT.replace("Section 5.", "Appendix.")
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/documents/{document_id}/update-by-text",
+        json={"name": "renamed", "text": new_text},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["batch"] == created["batch"] and response.json()["document"]["name"] == "renamed"
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    after = _segments(document_id)
+    # Five sections are unchanged: their segments (and vectors) are kept, one is new.
+    assert len(before & {segment.id for segment in after}) == 5 and len(after) == 6
+    assert any("Appendix." in segment.content for segment in after)
+    assert _vectors(dataset["id"], document_id=document_id) == 6
+    assert _count(KeywordNode, document_id=document_id) == 6
+
+
+def test_update_of_unavailable_document_is_refused(client, tenant):
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/documents/{created['document']['id']}/update_by_text",
+        json={"name": "doc", "text": "new"},
+        headers=tenant.headers,
+    )
+    assert_error(response, 400, "invalid_param", "Document is not available")
+
+
+def test_update_by_file_aliases(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
+    document_id = created["document"]["id"]
+    for path, method in (
+        (f"documents/{document_id}", "PATCH"),
+        (f"documents/{document_id}/update-by-file", "POST"),
+        (f"documents/{document_id}/update_by_file", "POST"),
+    ):
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])
+        response = upload_document(
+            client, tenant, dataset["id"], f"{method}.md", f"# {path}\n\nBody text".encode(), {}, path, method
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["document"]["name"] == f"{method}.md"
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    assert "update_by_file" in _segments(document_id)[0].content
+
+
+def test_list_documents_filters_and_paging(client, tenant):
+    dataset = create_dataset(client, tenant)
+    ids = [
+        create_text_document(client, tenant, dataset["id"], f"doc-{i}", "text").json()["document"]["id"]
+        for i in range(3)
+    ]
+    page = client.get(f"/v1/datasets/{dataset['id']}/documents?page=1&limit=2", headers=tenant.headers).json()
+    assert [d["id"] for d in page["data"]] == [ids[2], ids[1]]
+    assert page["has_more"] is True and page["total"] == 3 and page["limit"] == 2
+    keyword = client.get(
+        f"/v1/datasets/{dataset['id']}/documents?keyword=doc-1", headers=tenant.headers
+    ).json()
+    assert [d["id"] for d in keyword["data"]] == [ids[1]]
+    queued = client.get(
+        f"/v1/datasets/{dataset['id']}/documents?status=queuing", headers=tenant.headers
+    ).json()
+    assert queued["total"] == 3
+    available = client.get(
+        f"/v1/datasets/{dataset['id']}/documents?status=enabled", headers=tenant.headers
+    ).json()
+    assert available["total"] == 0
+    unknown = client.get(
+        f"/v1/datasets/{dataset['id']}/documents?status=whatever", headers=tenant.headers
+    ).json()
+    assert unknown["total"] == 3
+
+
+def test_document_detail_metadata_modes(client, tenant):
+    dataset = create_dataset(client, tenant)
+    document_id = create_text_document(client, tenant, dataset["id"], "doc", "text").json()["document"]["id"]
+    url = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
+    full = client.get(url, headers=tenant.headers).json()
+    assert {
+        "doc_type",
+        "doc_metadata",
+        "dataset_process_rule",
+        "segment_count",
+        "average_segment_length",
+    } <= set(full)
+    assert full["data_source_info"]["upload_file"]["extension"] == "txt"
+    only = client.get(f"{url}?metadata=only", headers=tenant.headers).json()
+    assert set(only) == {"id", "doc_type", "doc_metadata"}
+    without = client.get(f"{url}?metadata=without", headers=tenant.headers).json()
+    assert "doc_metadata" not in without and "doc_type" not in without and "name" in without
+    assert_error(
+        client.get(f"{url}?metadata=some", headers=tenant.headers),
+        400,
+        "invalid_metadata",
+        "Invalid metadata value: some",
+    )
+    missing = f"/v1/datasets/{dataset['id']}/documents/00000000-0000-4000-8000-000000000000"
+    assert_error(client.get(missing, headers=tenant.headers), 404, "not_found", "Document not found.")
+
+
+def test_indexing_status_of_unknown_batch(client, tenant):
+    dataset = create_dataset(client, tenant)
+    response = client.get(
+        f"/v1/datasets/{dataset['id']}/documents/20200101000000123456/indexing-status", headers=tenant.headers
+    )
+    assert_error(response, 404, "not_found", "Documents not found.")
+
+
+def test_delete_document_removes_everything(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
+    document_id = created["document"]["id"]
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    assert _vectors(dataset["id"], document_id=document_id) > 0
+    response = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
+    assert response.status_code == 204
+    assert _vectors(dataset["id"], document_id=document_id) == 0
+    assert _count(KeywordNode, document_id=document_id) == 0 and _count(Segment, document_id=document_id) == 0
+    assert _count(UploadFile) == 0 and not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
+    again = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
+    assert_error(again, 404, "not_found", "Document Not Exists.")
+
+
+def test_delete_rules(client, tenant):
+    dataset = create_dataset(client, tenant)
+    document_id = create_text_document(client, tenant, dataset["id"], "doc", "text").json()["document"]["id"]
+    url = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
+    with session_scope() as session:
+        session.get(Document, document_id).indexing_status = "indexing"
+    assert_error(
+        client.delete(url, headers=tenant.headers),
+        400,
+        "document_indexing",
+        "Cannot delete document during indexing.",
+    )
+    with session_scope() as session:
+        document = session.get(Document, document_id)
+        document.indexing_status, document.archived = "completed", True
+    assert_error(
+        client.delete(url, headers=tenant.headers),
+        403,
+        "archived_document_immutable",
+        "The archived document is not editable.",
+    )
+
+
+def test_hierarchical_document(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    rule = {
+        "mode": "hierarchical",
+        "rules": {
+            "pre_processing_rules": [],
+            "parent_mode": "paragraph",
+            "segmentation": {"separator": "\\n\\n", "max_tokens": 1000},
+            "subchunk_segmentation": {"separator": ". ", "max_tokens": 100},
+        },
+    }
+    response = create_text_document(
+        client, tenant, dataset["id"], "doc", TEXT, process_rule=rule, doc_form="hierarchical_model"
+    )
+    assert response.status_code == 200, response.text
+    document_id = response.json()["document"]["id"]
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    parents = _segments(document_id)
+    children = _count(ChildChunk, document_id=document_id)
+    assert len(parents) == 6 and children >= 18
+    assert _vectors(dataset["id"], document_id=document_id) == children
+    assert _count(KeywordNode, document_id=document_id) == children
+
+
+def test_full_doc_hierarchical_document(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    rule = {
+        "mode": "hierarchical",
+        "rules": {"pre_processing_rules": [], "parent_mode": "full-doc",
+                  "subchunk_segmentation": {"separator": "\\n\\n", "max_tokens": 500}},
+    }  # fmt: skip
+    response = create_text_document(
+        client, tenant, dataset["id"], "doc", TEXT, process_rule=rule, doc_form="hierarchical_model"
+    )
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    parents = _segments(response.json()["document"]["id"])
+    assert len(parents) == 1 and parents[0].content == TEXT.strip()
+
+
+def test_qa_document_from_csv(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    csv = b"question,answer\nWhat makes ATP?,ATP synthase.\nWhere is DNA?,In the nucleus.\n"
+    data = {
+        "indexing_technique": "high_quality",
+        "doc_form": "qa_model",
+        "process_rule": {"mode": "automatic"},
+    }
+    response = upload_document(client, tenant, dataset["id"], "faq.csv", csv, data)
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    segments = _segments(response.json()["document"]["id"])
+    assert [(s.content, s.answer) for s in segments] == [
+        ("What makes ATP?", "ATP synthase."),
+        ("Where is DNA?", "In the nucleus."),
+    ]
+    assert segments[0].word_count == len("What makes ATP?") + len("ATP synthase.")
+
+
+def test_economy_dataset_writes_only_postings(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    response = create_text_document(client, tenant, dataset["id"], "doc", TEXT, indexing_technique="economy")
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    document_id = response.json()["document"]["id"]
+    assert _vectors(dataset["id"]) == 0 and _count(KeywordNode, document_id=document_id) == len(
+        _segments(document_id)
+    )
+    assert all(segment.tokens == 0 for segment in _segments(document_id))
+    assert (
+        client.get(f"/v1/datasets/{dataset['id']}", headers=tenant.headers).json()["embedding_model"] is None
+    )
+
+
+def test_corrupt_file_fails_alone(client, tenant, celery_worker, tmp_path):
+    dataset = create_dataset(client, tenant)
+    data = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
+    broken = upload_document(client, tenant, dataset["id"], "broken.pdf", b"%PDF-1.4 garbage", data).json()
+    locked = samples.make_encrypted_pdf(tmp_path / "locked.pdf", "secret").read_bytes()
+    encrypted = upload_document(client, tenant, dataset["id"], "locked.pdf", locked, data).json()
+    fine = create_text_document(client, tenant, dataset["id"], "fine", TEXT).json()
+    assert "PDF" in wait_for_batch(client, tenant, dataset["id"], broken["batch"])[0]["error"]
+    assert "encrypted" in wait_for_batch(client, tenant, dataset["id"], encrypted["batch"])[0]["error"]
+    assert wait_for_batch(client, tenant, dataset["id"], fine["batch"])[0]["indexing_status"] == "completed"
+
+
+def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenant, celery_worker):
+    from core.documents.indexing import index_document
+
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(
+        client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE
+    ).json()
+    document_id = created["document"]["id"]
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    cached = _count(EmbeddingCacheEntry)
+    segment_ids = [segment.id for segment in _segments(document_id)]
+    for _ in range(2):
+        with session_scope() as session:
+            session.get(
+                Document, document_id
+            ).indexing_status = "waiting"  # as a redelivered message finds it
+        index_document(document_id)
+        index_document(document_id)
+    assert [segment.id for segment in _segments(document_id)] == segment_ids
+    assert _count(Segment, document_id=document_id) == 6 and _count(KeywordNode, document_id=document_id) == 6
+    assert _vectors(dataset["id"], document_id=document_id) == 6
+    assert _count(EmbeddingCacheEntry) == cached
+
+
+def test_pause_resume_and_retry(client, tenant, request, monkeypatch):
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
+    document_id = created["document"]["id"]
+    base = f"/v1/datasets/{dataset['id']}/documents/{document_id}/processing"
+    assert client.post(f"{base}/pause", headers=tenant.headers).json() == {"result": "success"}
+    request.getfixturevalue("celery_worker")  # the queued task now runs and finds the document paused
+    status = client.get(
+        f"/v1/datasets/{dataset['id']}/documents/{created['batch']}/indexing-status", headers=tenant.headers
+    )
+    assert status.json()["data"][0]["indexing_status"] == "paused"
+    listing = client.get(
+        f"/v1/datasets/{dataset['id']}/documents?status=queuing", headers=tenant.headers
+    ).json()
+    assert listing["total"] == 1
+    assert client.post(f"{base}/resume", headers=tenant.headers).json() == {"result": "success"}
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]["indexing_status"] == "completed"
+    )
+    assert_error(
+        client.post(f"{base}/resume", headers=tenant.headers),
+        400,
+        "invalid_action",
+        "Document is not paused.",
+    )
+    assert_error(client.post(f"{base}/pause", headers=tenant.headers), 400, "document_already_finished")
+    retry = client.post(
+        f"/v1/datasets/{dataset['id']}/retry", json={"document_ids": [document_id]}, headers=tenant.headers
+    )
+    assert_error(retry, 400, "document_already_finished")
+
+
+def test_retry_after_a_failure(client, tenant, celery_worker, monkeypatch):
+    dataset = create_dataset(client, tenant)
+    data = {
+        "indexing_technique": "high_quality",
+        "doc_form": "qa_model",
+        "process_rule": {"mode": "automatic"},
+    }
+    created = upload_document(client, tenant, dataset["id"], "notes.txt", TEXT.encode(), data).json()
+    failed = wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]
+    assert failed["indexing_status"] == "error" and "QA_LLM_BASE_URL" in failed["error"]
+    # The operator fixes the cause (here: the document becomes a Q&A table), then retries.
+    with session_scope() as session:
+        document = session.get(Document, created["document"]["id"])
+        upload = session.get(UploadFile, document.upload_file_id)
+        (get_settings().upload_dir / upload.storage_key).write_bytes(b"question,answer\nWhat?,That.\n")
+        upload.extension = "csv"
+    body = {"document_ids": [created["document"]["id"]]}
+    assert (
+        client.post(f"/v1/datasets/{dataset['id']}/retry", json=body, headers=tenant.headers).status_code
+        == 200
+    )
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]["indexing_status"] == "completed"
+    )
