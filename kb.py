@@ -71,7 +71,10 @@ def run_worker(concurrency: Annotated[int | None, typer.Option(help="tasks run a
     from core.queue import DATASET_QUEUE, celery_app
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
-    celery_app.worker_main(["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--loglevel=INFO"])
+    # Threads, not processes: one model in memory, and the tasks' embedding calls batch together.
+    celery_app.worker_main(
+        ["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--pool", "threads", "--loglevel=INFO"]
+    )
 
 
 @keys_app.command("create")

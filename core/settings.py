@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = None
     embedding_api_base_url: str | None = None
     embedding_api_key: str | None = None
-    embedding_batch_size: int = 32
+    embedding_batch_size: int = 16
     rerank_provider: str | None = None
     rerank_model: str | None = None
 
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     qa_llm_api_key: str | None = None
     qa_llm_model: str | None = None
 
-    kb_worker_concurrency: int = 2
+    kb_worker_concurrency: int = 4
 
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5

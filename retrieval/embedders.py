@@ -66,11 +66,10 @@ class SentenceTransformerEmbedder:
         return self.embed_documents([text])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        tokenizer = self._model.tokenizer
         limit = self._model.max_seq_length
-        encoded = tokenizer(list(texts), add_special_tokens=True, truncation=True, max_length=limit)[
-            "input_ids"
-        ]
+        # The fast tokenizer keeps padding state between calls: it must not run beside an encode.
+        with self._lock:
+            encoded = self._model.tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
         return [len(ids) for ids in encoded]
 
 

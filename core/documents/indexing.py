@@ -9,17 +9,21 @@ Any failure is recorded on that document alone: it never takes the worker down.
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
 from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
-from core.indexing.pipeline import IndexingStopped, index_upload_file_document
+from core.indexing.pipeline import index_upload_file_documents
 
 logger = logging.getLogger(__name__)
 
-IndexingPipeline = Callable[[Session, Document], None]
+IndexingPipeline = Callable[[Session, list[Document], Callable[[str, Exception], None]], None]
 
-PIPELINES: dict[str, IndexingPipeline] = {"upload_file": index_upload_file_document}
+PIPELINES: dict[str, IndexingPipeline] = {"upload_file": index_upload_file_documents}
+# A run also takes up to this many other waiting documents of the same dataset and source type, so
+# that many small documents share model batches and database round trips.
+MAX_COMPANIONS = 15
 
 
 def index_document(document_id: str) -> None:
@@ -31,16 +35,35 @@ def index_document(document_id: str) -> None:
         if pipeline is None:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
-        try:
-            pipeline(session, document)
-        except IndexingStopped:
-            session.rollback()
-        except Exception as error:  # noqa: BLE001 - one document's failure must not stop the worker
-            logger.info("indexing of document %s failed: %s", document_id, error, exc_info=True)
-            session.rollback()
-            document = session.get(Document, document_id)
-            if document is not None:
-                mark_error(document, str(error) or type(error).__name__)
+        pipeline(session, [document, *_waiting_companions(session, document)], _failure_recorder(session))
+
+
+def _waiting_companions(session: Session, document: Document) -> list[Document]:
+    return list(
+        session.scalars(
+            select(Document)
+            .where(
+                Document.dataset_id == document.dataset_id,
+                Document.data_source_type == document.data_source_type,
+                Document.indexing_status == IndexingStatus.WAITING,
+                Document.is_paused.is_(False),
+                Document.id != document.id,
+            )
+            .order_by(Document.position)
+            .limit(MAX_COMPANIONS)
+        ).all()
+    )
+
+
+def _failure_recorder(session: Session) -> Callable[[str, Exception], None]:
+    def record(document_id: str, error: Exception) -> None:
+        logger.info("indexing of document %s failed: %s", document_id, error, exc_info=error)
+        document = session.get(Document, document_id)
+        if document is not None:
+            mark_error(document, str(error) or type(error).__name__)
+            session.commit()
+
+    return record
 
 
 def mark_error(document: Document, message: str) -> None:

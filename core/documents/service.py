@@ -93,7 +93,6 @@ def create_document(
     _prepare_dataset(session, dataset, options)
     rule_id = _resolve_process_rule(session, caller, dataset, options)
     batch = new_batch_id()
-    upload = _record(session, caller, source)
     document = session.scalar(
         select(Document).where(
             Document.dataset_id == dataset.id,
@@ -102,6 +101,12 @@ def create_document(
             Document.enabled.is_(True),
         )
     )
+    if document is not None and _unchanged(session, document, source, rule_id):
+        # Same name, same bytes, same rule: the index is already right; only the batch moves.
+        document.batch = batch
+        session.commit()
+        return document, batch
+    upload = _record(session, caller, source)
     if document is None:
         document = Document(
             workspace_id=dataset.workspace_id,
@@ -294,7 +299,23 @@ def _resolve_process_rule(
     )
 
 
+def _unchanged(session: Session, document: Document, source: NewFile, rule_id: str) -> bool:
+    if document.indexing_status != IndexingStatus.COMPLETED or document.dataset_process_rule_id != rule_id:
+        return False
+    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
+    return upload is not None and upload.hash == source.stored.sha256
+
+
 def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:
+    """Stores the rule, or returns the dataset's latest one when it is the same rule."""
+    latest = session.scalar(
+        select(ProcessRule)
+        .where(ProcessRule.dataset_id == dataset.id)
+        .order_by(ProcessRule.created_at.desc())
+        .limit(1)
+    )
+    if latest is not None and latest.mode == rule["mode"] and latest.rules == rule["rules"]:
+        return latest.id
     row = ProcessRule(
         dataset_id=dataset.id, mode=rule["mode"], rules=rule["rules"], created_by=caller.account.id
     )

@@ -14,12 +14,17 @@ MAX_TERM_LENGTH = 128
 
 @dataclass(frozen=True)
 class IndexedText:
+    """A text as the indexes hold it (a chunk, a child chunk or a question) and where it belongs."""
+
     node_id: str
     segment_id: str
+    document_id: str
+    workspace_id: str
+    dataset_id: str
     text: str
 
 
-def write_postings(session: Session, dataset_id: str, document_id: str, texts: list[IndexedText]) -> None:
+def write_postings(session: Session, dataset_id: str, texts: list[IndexedText]) -> None:
     """Replaces the postings of these nodes, so writing twice leaves one copy."""
     if not texts:
         return
@@ -32,7 +37,7 @@ def write_postings(session: Session, dataset_id: str, document_id: str, texts: l
             {
                 "node_id": item.node_id,
                 "dataset_id": dataset_id,
-                "document_id": document_id,
+                "document_id": item.document_id,
                 "segment_id": item.segment_id,
                 "length": len(terms),
             }

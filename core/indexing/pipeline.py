@@ -7,6 +7,7 @@ the old chunks or the new ones, never both or neither. Unchanged chunks are kept
 and postings, so re-indexing an unchanged document embeds nothing.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
@@ -30,7 +31,7 @@ from etl.qa import generate_qa_pairs, qa_pairs_from_rows
 from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
 from retrieval.vector_store import VectorPoint
 
-SEGMENTS_PER_BATCH = 32
+SEGMENTS_PER_BATCH = 64
 NEW = "indexing"
 LIVE = "completed"
 
@@ -50,42 +51,90 @@ class PlannedSegment:
     children: list[str] = field(default_factory=list)
 
 
-def index_upload_file_document(session: Session, document: Document) -> None:
+@dataclass
+class Run:
+    """One document being indexed, under the generation this run claimed for it."""
+
+    document: Document
+    generation: int
+
+
+FailureHandler = Callable[[str, Exception], None]
+
+
+def index_upload_file_documents(
+    session: Session, documents: list[Document], on_failure: FailureHandler
+) -> None:
+    """Indexes documents of one dataset together. Each is parsed, split and saved on its own (a failure
+    marks only that document); their new chunks are then embedded and written in shared batches, which
+    keeps the model busy with well-filled batches however small the documents are."""
     settings = get_settings()
-    dataset = session.get(Dataset, document.dataset_id)
+    dataset = session.get(Dataset, documents[0].dataset_id)
+    runs = []
+    for document in documents:
+        try:
+            runs.append(_prepare(session, settings, document))
+        except IndexingStopped:
+            session.rollback()
+        except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
+            session.rollback()
+            on_failure(document.id, error)
+    try:
+        runs = _index_new_segments(session, dataset, runs)
+    except Exception as error:  # noqa: BLE001 - the shared embedding step failed for all of them
+        session.rollback()
+        for run in runs:
+            on_failure(run.document.id, error)
+        return
+    for run in runs:
+        try:
+            _swap_in(session, dataset, run)
+        except IndexingStopped:
+            session.rollback()
+
+
+def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     resuming = document.indexing_status == IndexingStatus.INDEXING and _has_new_segments(session, document)
-    generation = _claim(session, document, resuming)
-    if not resuming:
-        _advance(session, document, generation, IndexingStatus.PARSING, processing_started_at=utcnow())
-        path, extension = _source_file(session, settings, document)
-        parts = extract_file(
-            path,
-            extension,
-            etl_type=settings.etl_type,
-            unstructured_api_url=settings.unstructured_api_url,
-            unstructured_api_key=settings.unstructured_api_key,
-        )
-        text = "\n".join(part.text for part in parts)
-        _advance(session, document, generation, IndexingStatus.SPLITTING, parsing_completed_at=utcnow(),
-                 word_count=len(text))  # fmt: skip
-        planned = _plan_segments(settings, document, _process_rule(session, document), text, path, extension)
-        if not planned:
-            raise IndexingFailed("No chunks could be made from the document's text.")
-        words = _save_segments(session, document, generation, planned)
-        now = utcnow()
-        _advance(session, document, generation, IndexingStatus.INDEXING, cleaning_completed_at=now,
-                 splitting_completed_at=now, word_count=words)  # fmt: skip
-    _index_new_segments(session, dataset, document, generation)
-    _swap_in(session, dataset, document, generation)
+    run = Run(document, _claim(session, document, resuming))
+    if resuming:
+        return run
+    path, extension = _source_file(session, settings, document)
+    parts = extract_file(
+        path,
+        extension,
+        etl_type=settings.etl_type,
+        unstructured_api_url=settings.unstructured_api_url,
+        unstructured_api_key=settings.unstructured_api_key,
+    )
+    text = "\n".join(part.text for part in parts)
+    parsed_at = utcnow()
+    planned = _plan_segments(settings, document, _process_rule(session, document), text, path, extension)
+    if not planned:
+        raise IndexingFailed("No chunks could be made from the document's text.")
+    _ensure_current(session, document, run.generation)
+    words = _save_segments(session, document, run.generation, planned)
+    split_at = utcnow()
+    document.indexing_status = IndexingStatus.INDEXING
+    document.parsing_completed_at = parsed_at
+    document.cleaning_completed_at = document.splitting_completed_at = split_at
+    document.word_count = words
+    session.commit()
+    return run
 
 
 def _claim(session: Session, document: Document, resuming: bool) -> int:
-    """Compare-and-set on the generation: of two runs started for one document, one proceeds."""
+    """Compare-and-set on the generation: of two runs started for one document, one proceeds. A fresh
+    run also enters `parsing` in the same statement."""
     current = document.index_generation
+    values: dict = {"index_generation": current + 1}
+    if not resuming:
+        values |= {"indexing_status": IndexingStatus.PARSING, "processing_started_at": utcnow()}
     claimed = session.execute(
         update(Document)
-        .where(Document.id == document.id, Document.index_generation == current)
-        .values(index_generation=current + 1)
+        .where(
+            Document.id == document.id, Document.index_generation == current, Document.is_paused.is_(False)
+        )
+        .values(**values)
     ).rowcount
     if not claimed:
         session.rollback()
@@ -104,20 +153,18 @@ def _claim(session: Session, document: Document, resuming: bool) -> int:
 
 
 def _ensure_current(session: Session, document: Document, generation: int) -> None:
-    row = session.execute(
-        select(Document.is_paused, Document.index_generation).where(Document.id == document.id)
-    ).first()
-    if row is None or row.is_paused or row.index_generation != generation:
+    if not _current_ids(session, [Run(document, generation)]):
         session.rollback()
         raise IndexingStopped()
 
 
-def _advance(session: Session, document: Document, generation: int, status: str, **fields) -> None:
-    _ensure_current(session, document, generation)
-    document.indexing_status = status
-    for name, value in fields.items():
-        setattr(document, name, value)
-    session.commit()
+def _current_ids(session: Session, runs: list[Run]) -> set[str]:
+    """The documents still owned by these runs: not deleted, paused or claimed by a newer run."""
+    generations = {run.document.id: run.generation for run in runs}
+    rows = session.execute(
+        select(Document.id, Document.is_paused, Document.index_generation).where(Document.id.in_(generations))
+    )
+    return {row.id for row in rows if not row.is_paused and row.index_generation == generations[row.id]}
 
 
 def _has_new_segments(session: Session, document: Document) -> bool:
@@ -285,36 +332,30 @@ def _reusable_segments(session: Session, document: Document) -> dict[tuple, list
     return reusable
 
 
-def _index_new_segments(session: Session, dataset: Dataset, document: Document, generation: int) -> None:
+def _index_new_segments(session: Session, dataset: Dataset, runs: list[Run]) -> list[Run]:
+    """Embeds and indexes the new chunks of all runs in shared batches; returns the runs still current."""
     high_quality = dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY
     embedder = (
         get_embedder(dataset.embedding_model_provider, dataset.embedding_model) if high_quality else None
     )
-    collection = _vector_collection(session, dataset, embedder) if embedder else None
-    while True:
-        _ensure_current(session, document, generation)
+    collection = _vector_collection(session, dataset, embedder) if embedder and runs else None
+    while runs:
+        current = _current_ids(session, runs)
+        runs = [run for run in runs if run.document.id in current]
         batch = session.scalars(
             select(Segment)
-            .where(Segment.document_id == document.id, Segment.status == NEW, Segment.completed_at.is_(None))
-            .order_by(Segment.position)
+            .where(Segment.document_id.in_(current), Segment.status == NEW, Segment.completed_at.is_(None))
+            .order_by(Segment.document_id, Segment.position)
             .limit(SEGMENTS_PER_BATCH)
         ).all()
         if not batch:
-            return
-        units = _indexed_texts(session, document, batch)
-        tokens_by_segment: dict[str, int] = {}
-        if embedder is not None:
-            vectors, tokens = embed_with_cache(session, embedder, [unit.text for unit in units])
-            get_vector_store().upsert(collection, [
-                VectorPoint(unit.node_id, vector, _payload(document, unit.segment_id))
-                for unit, vector in zip(units, vectors, strict=True)
-            ])  # fmt: skip
-            for unit, count in zip(units, tokens, strict=True):
-                tokens_by_segment[unit.segment_id] = tokens_by_segment.get(unit.segment_id, 0) + count
-        keyword_index.write_postings(session, dataset.id, document.id, units)
+            break
+        units = _indexed_texts(session, dataset, batch)
+        tokens = _write_vectors(session, embedder, collection, units) if embedder else {}
+        keyword_index.write_postings(session, dataset.id, units)
         now = utcnow()
         for segment in batch:
-            segment.tokens = tokens_by_segment.get(segment.id, 0)
+            segment.tokens = tokens.get(segment.id, 0)
             segment.completed_at = now
         session.execute(
             update(ChildChunk)
@@ -322,26 +363,53 @@ def _index_new_segments(session: Session, dataset: Dataset, document: Document, 
             .values(completed_at=now)
         )
         session.commit()
+    return runs
 
 
-def _indexed_texts(session: Session, document: Document, segments: list[Segment]) -> list[IndexedText]:
-    """What the indexes hold: children of parent-child documents, the question of Q&A, else the chunk."""
-    if document.doc_form == DocForm.HIERARCHICAL:
-        chunks = session.scalars(
-            select(ChildChunk)
-            .where(ChildChunk.segment_id.in_([s.id for s in segments]))
-            .order_by(ChildChunk.segment_id, ChildChunk.position)
-        ).all()
-        return [IndexedText(chunk.index_node_id, chunk.segment_id, chunk.content) for chunk in chunks]
-    return [IndexedText(segment.index_node_id, segment.id, segment.content) for segment in segments]
+def _write_vectors(session: Session, embedder, collection: str, units: list[IndexedText]) -> dict[str, int]:
+    """Upserts the vectors of `units`; returns the embedding tokens per segment."""
+    vectors, counts = embed_with_cache(session, embedder, [unit.text for unit in units])
+    get_vector_store().upsert(
+        collection,
+        [
+            VectorPoint(unit.node_id, vector, _payload(unit))
+            for unit, vector in zip(units, vectors, strict=True)
+        ],
+    )
+    tokens: dict[str, int] = {}
+    for unit, count in zip(units, counts, strict=True):
+        tokens[unit.segment_id] = tokens.get(unit.segment_id, 0) + count
+    return tokens
 
 
-def _payload(document: Document, segment_id: str) -> dict:
+def _indexed_texts(session: Session, dataset: Dataset, segments: list[Segment]) -> list[IndexedText]:
+    """What the indexes hold: children of parent-child chunks, the question of Q&A, else the chunk."""
+    parents = {segment.id: segment for segment in segments}
+    children = session.scalars(
+        select(ChildChunk).where(ChildChunk.segment_id.in_(parents)).order_by(ChildChunk.position)
+    ).all()
+    if children:
+        return [_indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content) for chunk in children]
+    return [_indexed(segment, segment.index_node_id, segment.content) for segment in segments]
+
+
+def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
+    return IndexedText(
+        node_id=node_id,
+        segment_id=segment.id,
+        document_id=segment.document_id,
+        workspace_id=segment.workspace_id,
+        dataset_id=segment.dataset_id,
+        text=text,
+    )
+
+
+def _payload(unit: IndexedText) -> dict:
     return {
-        "workspace_id": document.workspace_id,
-        "dataset_id": document.dataset_id,
-        "document_id": document.id,
-        "segment_id": segment_id,
+        "workspace_id": unit.workspace_id,
+        "dataset_id": unit.dataset_id,
+        "document_id": unit.document_id,
+        "segment_id": unit.segment_id,
         "enabled": True,
     }
 
@@ -360,8 +428,9 @@ def _vector_collection(session: Session, dataset: Dataset, embedder) -> str:
     return dataset.vector_collection
 
 
-def _swap_in(session: Session, dataset: Dataset, document: Document, generation: int) -> None:
+def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     """One transaction retires the older generation and makes the new one live."""
+    document, generation = run.document, run.generation
     _ensure_current(session, document, generation)
     doomed = session.scalars(
         select(Segment).where(Segment.document_id == document.id, Segment.generation < generation)

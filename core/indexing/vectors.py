@@ -7,6 +7,7 @@ from pathlib import Path
 from core import model_providers
 from core.errors import InvalidParam
 from core.settings import get_settings
+from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import (
     Embedder,
     OpenAICompatibleEmbedder,
@@ -61,9 +62,9 @@ def _build_embedder(
     provider: str, model: str, model_path: str, api_base_url: str | None, api_key: str | None, batch_size: int
 ) -> Embedder:
     if provider == "sentence_transformers":
-        return SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size)
+        return BatchingEmbedder(SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size))
     if provider == "openai_api_compatible":
         if not api_base_url:
             raise InvalidParam("EMBEDDING_API_BASE_URL is required for the openai_api_compatible provider.")
-        return OpenAICompatibleEmbedder(model, api_base_url, api_key, batch_size=batch_size)
+        return BatchingEmbedder(OpenAICompatibleEmbedder(model, api_base_url, api_key, batch_size=batch_size))
     raise InvalidParam(f"Unknown embedding provider: {provider}")

@@ -1,10 +1,7 @@
 """`kb` end to end: the embedded `kb serve` with its in-process worker, and `kb keys` beside it."""
 
-import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -13,63 +10,20 @@ import pytest
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
+from bench.service import EmbeddedServer, embedded_env
 from core.documents.models import Document
 from core.workspaces.models import Account, Workspace
-
-SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "KB_DATA_DIR", "KB_EMBEDDED_WORKER")
-
-
-def _embedded_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
 
 
 def _kb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "kb", *args],
         cwd=cwd,
-        env=_embedded_env(),
+        env=embedded_env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RunningServer:
-    def __init__(self, cwd: Path):
-        self.port = _free_port()
-        self.output: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kb", "serve", "--port", str(self.port)],
-            cwd=cwd,
-            env=_embedded_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError("kb serve did not come up:\n" + "".join(self.output))
-
-    def first_key(self) -> str | None:
-        return next((line.strip() for line in self.output if line.startswith("ds-")), None)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -95,7 +49,7 @@ def test_keys_create_makes_workspace_with_plan(workdir):
 
 
 def test_embedded_serve_end_to_end(workdir):
-    server = RunningServer(workdir)
+    server = EmbeddedServer(workdir)
     try:
         key = server.first_key()
         assert key, "the first start prints an API key:\n" + "".join(server.output)
@@ -117,7 +71,7 @@ def test_embedded_serve_end_to_end(workdir):
 
     # A document left waiting while the server was down is picked up by the embedded worker on start.
     document_id = _insert_waiting_document(workdir / "data" / "kb.sqlite3", created.json()["id"])
-    server = RunningServer(workdir)
+    server = EmbeddedServer(workdir)
     try:
         assert server.first_key() is None, "a key is printed on the first start only"
         deadline = time.monotonic() + 30

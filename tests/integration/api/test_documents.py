@@ -635,3 +635,20 @@ def test_retry_after_a_failure(client, tenant, celery_worker, monkeypatch):
     assert (
         wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]["indexing_status"] == "completed"
     )
+
+
+def test_unchanged_reupload_keeps_the_index(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    first = create_text_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE).json()
+    wait_for_batch(client, tenant, dataset["id"], first["batch"])
+    segment_ids = [segment.id for segment in _segments(first["document"]["id"])]
+    again = create_text_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE).json()
+    assert again["document"]["id"] == first["document"]["id"] and again["batch"] != first["batch"]
+    assert again["document"]["indexing_status"] == "completed"
+    assert wait_for_batch(client, tenant, dataset["id"], again["batch"])[0]["indexing_status"] == "completed"
+    assert [segment.id for segment in _segments(first["document"]["id"])] == segment_ids
+    assert _count(UploadFile) == 1
+    with session_scope() as session:
+        from core.documents.models import ProcessRule
+
+        assert session.scalar(select(func.count()).select_from(ProcessRule)) == 1

@@ -1,0 +1,162 @@
+"""Ingestion throughput: SciFact through the real API and the embedded worker (SQLite, Qdrant local
+mode), next to raw `SentenceTransformer.encode` on the same chunks in the same run, and the time of a
+second ingest of the unchanged corpus.
+
+    python -m bench.ingest [--limit N]
+"""
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.corpus import RESULTS, document_text, load_corpus
+from bench.service import EmbeddedServer
+
+BATCH_SIZE = 32  # EMBEDDING_BATCH_SIZE, the service's default
+POSTING_THREADS = 4
+
+
+def post_corpus(url: str, headers: dict, dataset_id: str, documents: list[dict]) -> None:
+    body = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+
+        def post(document: dict) -> None:
+            payload = {**body, "name": document["_id"], "text": document_text(document)}
+            response = client.post(f"/v1/datasets/{dataset_id}/document/create-by-text", json=payload)
+            response.raise_for_status()
+
+        with ThreadPoolExecutor(POSTING_THREADS) as pool:
+            list(pool.map(post, documents))
+
+
+def wait_until_indexed(
+    url: str, headers: dict, dataset_id: str, expected: int, timeout: float = 7200
+) -> None:
+    def listing(status: str, limit: int = 1) -> dict:
+        params = {"status": status, "limit": limit}
+        response = httpx.get(
+            f"{url}/v1/datasets/{dataset_id}/documents", params=params, headers=headers, timeout=60
+        )
+        return response.json()
+
+    def total(status: str) -> int:
+        return listing(status)["total"]
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if total("error"):
+            errors = {document["error"] for document in listing("error", 100)["data"]}
+            raise RuntimeError(f"{total('error')} documents failed to index: {errors}")
+        if total("available") == expected and total("queuing") + total("indexing") == 0:
+            return
+        time.sleep(0.5)
+    raise TimeoutError("indexing did not finish")
+
+
+def ingest(url: str, headers: dict, dataset_id: str, documents: list[dict]) -> float:
+    started = time.perf_counter()
+    post_corpus(url, headers, dataset_id, documents)
+    wait_until_indexed(url, headers, dataset_id, len(documents))
+    return time.perf_counter() - started
+
+
+def chunk_texts(database: Path) -> list[str]:
+    with sqlite3.connect(database) as connection:
+        return [
+            row[0] for row in connection.execute("SELECT content FROM segments WHERE status = 'completed'")
+        ]
+
+
+def raw_encode_seconds(texts: list[str]) -> float:
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.embedders import bundled_minilm_path
+
+    model = SentenceTransformer(str(bundled_minilm_path()), device="cpu", local_files_only=True)
+    model.encode(texts[:BATCH_SIZE], batch_size=BATCH_SIZE)  # warm-up, as the service's model is warm
+    started = time.perf_counter()
+    model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True)
+    return time.perf_counter() - started
+
+
+def run(limit: int | None) -> dict:
+    documents = load_corpus(limit)
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as workdir:
+        server = EmbeddedServer(Path(workdir))
+        headers = {"Authorization": f"Bearer {server.first_key()}"}
+        try:
+            dataset = httpx.post(
+                f"{server.url}/v1/datasets", json={"name": "scifact"}, headers=headers
+            ).json()
+            first = ingest(server.url, headers, dataset["id"], documents)
+        finally:
+            server.stop()
+        texts = chunk_texts(Path(workdir) / "data" / "kb.sqlite3")
+        encode = raw_encode_seconds(texts)
+        server = EmbeddedServer(Path(workdir))
+        try:
+            second = ingest(server.url, headers, dataset["id"], documents)
+        finally:
+            server.stop()
+    end_to_end_rate = len(texts) / first
+    raw_rate = len(texts) / encode
+    return {
+        "documents": len(documents),
+        "chunks": len(texts),
+        "chunking": "automatic (500 characters, overlap 50)",
+        "first_ingest_seconds": round(first, 2),
+        "end_to_end_chunks_per_second": round(end_to_end_rate, 2),
+        "raw_encode_seconds": round(encode, 2),
+        "raw_encode_chunks_per_second": round(raw_rate, 2),
+        "end_to_end_over_raw_encode": round(end_to_end_rate / raw_rate, 3),
+        "unchanged_reingest_seconds": round(second, 2),
+        "first_over_unchanged_reingest": round(first / second, 1),
+    }
+
+
+def write_results(results: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["# Ingestion benchmark (`python -m bench.ingest`)", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in results.items()]
+    (RESULTS / "ingest.md").write_text("\n".join(lines) + "\n")
+    _plot(results)
+
+
+def _plot(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (rates, times) = plt.subplots(1, 2, figsize=(10, 4))
+    rates.bar(["raw encode", "end to end"],
+              [results["raw_encode_chunks_per_second"], results["end_to_end_chunks_per_second"]],
+              color=["#999999", "#2a6fdb"])  # fmt: skip
+    rates.set_ylabel("chunks per second")
+    rates.set_title(f"Throughput ({results['end_to_end_over_raw_encode']:.2f} of raw encode)")
+    seconds = [results["first_ingest_seconds"], results["unchanged_reingest_seconds"]]
+    times.bar(["first ingest", "unchanged re-ingest"], seconds, color=["#2a6fdb", "#3aa655"])
+    times.set_ylabel("seconds")
+    times.set_title(f"Re-ingest {results['first_over_unchanged_reingest']}x faster")
+    figure.suptitle(f"SciFact: {results['documents']} documents, {results['chunks']} chunks")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "ingest.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=None, help="ingest only the first N documents")
+    results = run(parser.parse_args().limit)
+    write_results(results)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

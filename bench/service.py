@@ -1,0 +1,59 @@
+"""Runs `kb serve` in the embedded mode as a child process, as a user would, for benchmarks and tests."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "KB_DATA_DIR", "KB_EMBEDDED_WORKER")
+
+
+def embedded_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return {**env, **extra}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class EmbeddedServer:
+    """`kb serve` in `cwd` (its data under `cwd/data`); the first start prints the API key."""
+
+    def __init__(self, cwd: Path, startup_timeout: float = 120, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.output: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kb", "serve", "--port", str(self.port)],
+            cwd=cwd,
+            env=embedded_env(**env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=lambda: self.output.extend(self.process.stdout), daemon=True).start()
+        deadline = time.monotonic() + startup_timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("kb serve did not come up:\n" + "".join(self.output))
+
+    def first_key(self) -> str | None:
+        return next((line.strip() for line in self.output if line.startswith("ds-")), None)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
