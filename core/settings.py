@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     qa_llm_api_key: str | None = None
     qa_llm_model: str | None = None
 
-    kb_worker_concurrency: int = 4
+    kb_worker_concurrency: int = 1
 
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5

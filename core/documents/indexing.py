@@ -8,6 +8,7 @@ Any failure is recorded on that document alone: it never takes the worker down.
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from core.database import session_scope, utcnow
 from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
 from core.indexing.pipeline import index_upload_file_documents
+from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ PIPELINES: dict[str, IndexingPipeline] = {"upload_file": index_upload_file_docum
 # A run also takes up to this many other waiting documents of the same dataset and source type, so
 # that many small documents share model batches and database round trips.
 MAX_COMPANIONS = 15
+# A run refreshes its documents' heartbeat at every batch; one silent for this long has died.
+HEARTBEAT_LEASE = timedelta(minutes=5)
 
 
 def index_document(document_id: str) -> None:
@@ -31,11 +35,22 @@ def index_document(document_id: str) -> None:
         document = session.get(Document, document_id)
         if document is None or document.is_paused or document.indexing_status not in UNFINISHED_STATUSES:
             return
+        if _run_in_progress(document):
+            # Another run holds the document; look again once its lease would have run out.
+            celery_app.send_task(INDEX_DOCUMENT_TASK, args=[document_id], queue=DATASET_QUEUE,
+                                 countdown=HEARTBEAT_LEASE.total_seconds())  # fmt: skip
+            return
         pipeline = PIPELINES.get(document.data_source_type)
         if pipeline is None:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
         pipeline(session, [document, *_waiting_companions(session, document)], _failure_recorder(session))
+
+
+def _run_in_progress(document: Document) -> bool:
+    if document.indexing_status == IndexingStatus.WAITING or document.heartbeat_at is None:
+        return False
+    return utcnow() - document.heartbeat_at < HEARTBEAT_LEASE
 
 
 def _waiting_companions(session: Session, document: Document) -> list[Document]:

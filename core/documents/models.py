@@ -105,3 +105,5 @@ class Document(Base):
     doc_language: Mapped[str | None] = mapped_column(String(64))
     # Bumped by every indexing run that claims the document; segments carry the generation that wrote them.
     index_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Refreshed by the run indexing the document; a stale heartbeat means that run died.
+    heartbeat_at: Mapped[datetime | None]

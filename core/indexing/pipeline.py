@@ -118,6 +118,7 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     document.parsing_completed_at = parsed_at
     document.cleaning_completed_at = document.splitting_completed_at = split_at
     document.word_count = words
+    document.heartbeat_at = split_at
     session.commit()
     return run
 
@@ -126,7 +127,7 @@ def _claim(session: Session, document: Document, resuming: bool) -> int:
     """Compare-and-set on the generation: of two runs started for one document, one proceeds. A fresh
     run also enters `parsing` in the same statement."""
     current = document.index_generation
-    values: dict = {"index_generation": current + 1}
+    values: dict = {"index_generation": current + 1, "heartbeat_at": utcnow()}
     if not resuming:
         values |= {"indexing_status": IndexingStatus.PARSING, "processing_started_at": utcnow()}
     claimed = session.execute(

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 06:26:14.507590
+Create Date: 2026-11-21 06:57:34.925647
 """
 
 import sqlalchemy as sa
@@ -57,10 +57,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("vector_collection", sa.String(length=128), nullable=True))
 
     with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("index_generation", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("index_generation", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(), nullable=True))
 
     with op.batch_alter_table("segments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("generation", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("generation", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:
@@ -68,6 +69,7 @@ def downgrade() -> None:
         batch_op.drop_column("generation")
 
     with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_column("heartbeat_at")
         batch_op.drop_column("index_generation")
 
     with op.batch_alter_table("datasets", schema=None) as batch_op:
