@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint format compose-tool
+.PHONY: install run test lint format bench compose-tool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(BIN)/python:
 # instead of pulling the CUDA build.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[embeddings,test]"
+	$(BIN)/pip install --quiet -e ".[embeddings,test,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -39,3 +39,7 @@ format: install
 
 test: install compose-tool lint
 	$(BIN)/python -m pytest tests
+
+# Benchmarks write their numbers and plots to bench/results/; they are never part of `make test`.
+bench: install
+	$(BIN)/python -m bench.ingest

@@ -221,6 +221,7 @@ def resume_document(session: Session, dataset: Dataset, document_id: str) -> Non
     document.is_paused = False
     document.paused_at = None
     document.paused_by = None
+    document.heartbeat_at = None  # the paused run has stopped: the next task may take over at once
     enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document.id)
     session.commit()
 

@@ -38,34 +38,41 @@ def display_status(document: Document) -> str:
 def describe_documents(session: Session, dataset: Dataset, documents: list[Document]) -> list[dict]:
     context = _Context(session, dataset, documents)
     return [
-        {
-            "id": document.id,
-            "position": document.position,
-            "data_source_type": document.data_source_type,
+        _shared_fields(document, context)
+        | {
             "data_source_info": document.data_source_info,
             "data_source_detail_dict": context.source_detail(document),
-            "dataset_process_rule_id": document.dataset_process_rule_id,
-            "name": document.name,
-            "created_from": document.created_from,
-            "created_by": document.created_by,
-            "created_at": unix_seconds(document.created_at),
-            "tokens": document.tokens,
-            "indexing_status": document.indexing_status,
-            "error": document.error,
-            "enabled": document.enabled,
-            "disabled_at": unix_seconds(document.disabled_at),
-            "disabled_by": document.disabled_by,
-            "archived": document.archived,
-            "display_status": display_status(document),
-            "word_count": document.word_count,
             "hit_count": context.hit_counts.get(document.id, 0),
-            "doc_form": document.doc_form,
             "doc_metadata": context.metadata(document),
-            "summary_index_status": None,
-            "need_summary": False,
         }
         for document in documents
     ]
+
+
+def _shared_fields(document: Document, context: "_Context") -> dict:
+    """The fields the list items and the detail view have in common."""
+    return {
+        "id": document.id,
+        "position": document.position,
+        "data_source_type": document.data_source_type,
+        "dataset_process_rule_id": document.dataset_process_rule_id,
+        "name": document.name,
+        "created_from": document.created_from,
+        "created_by": document.created_by,
+        "created_at": unix_seconds(document.created_at),
+        "tokens": document.tokens,
+        "indexing_status": document.indexing_status,
+        "error": document.error,
+        "enabled": document.enabled,
+        "disabled_at": unix_seconds(document.disabled_at),
+        "disabled_by": document.disabled_by,
+        "archived": document.archived,
+        "display_status": display_status(document),
+        "word_count": document.word_count,
+        "doc_form": document.doc_form,
+        "summary_index_status": None,
+        "need_summary": False,
+    }
 
 
 def describe_document_detail(session: Session, dataset: Dataset, document: Document, metadata: str) -> dict:
@@ -78,37 +85,17 @@ def describe_document_detail(session: Session, dataset: Dataset, document: Docum
             Segment.document_id == document.id
         )
     ).one()
-    detail = {
-        "id": document.id,
-        "position": document.position,
-        "data_source_type": document.data_source_type,
+    detail = _shared_fields(document, context) | {
         "data_source_info": context.source_detail(document),
-        "dataset_process_rule_id": document.dataset_process_rule_id,
         "dataset_process_rule": _latest_dataset_rule(session, dataset.id),
         "document_process_rule": _document_rule(session, document),
-        "name": document.name,
-        "created_from": document.created_from,
-        "created_by": document.created_by,
-        "created_at": unix_seconds(document.created_at),
-        "tokens": document.tokens,
-        "indexing_status": document.indexing_status,
         "completed_at": unix_seconds(document.completed_at),
         "updated_at": unix_seconds(document.updated_at),
         "indexing_latency": document.indexing_latency,
-        "error": document.error,
-        "enabled": document.enabled,
-        "disabled_at": unix_seconds(document.disabled_at),
-        "disabled_by": document.disabled_by,
-        "archived": document.archived,
-        "word_count": document.word_count,
         "segment_count": segment_count,
         "average_segment_length": document.word_count // segment_count if segment_count else 0,
         "hit_count": int(hits),
-        "display_status": display_status(document),
-        "doc_form": document.doc_form,
         "doc_language": document.doc_language,
-        "summary_index_status": None,
-        "need_summary": False,
     }
     if metadata == "all":
         detail["doc_type"] = document.doc_type

@@ -1,4 +1,4 @@
-"""The indexing run of an uploaded-file document: extract, clean, split, embed, index, then swap.
+"""Indexing runs of uploaded-file documents: extract, clean, split, embed, index, then swap.
 
 A run claims the document by bumping its `index_generation`; every segment it writes or keeps carries
 that generation. Segments of a new run stay invisible to search (status `indexing`) until the final

@@ -1,6 +1,8 @@
 """Document creation, update, listing and deletion through the API (contract 1.3, 4, 5, 9), indexed by a
 real Celery worker consuming from Redis, on SQLite and PostgreSQL."""
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -51,6 +53,13 @@ def _count(model, **where) -> int:
         for name, value in where.items():
             query = query.where(getattr(model, name) == value)
         return session.scalar(query)
+
+
+def _indexed_document(client, tenant, dataset_id: str, name: str, text: str, **fields) -> dict:
+    created = create_text_document(client, tenant, dataset_id, name, text, **fields)
+    assert created.status_code == 200, created.text
+    wait_for_batch(client, tenant, dataset_id, created.json()["batch"])
+    return created.json()
 
 
 def _segments(document_id: str) -> list[Segment]:
@@ -307,11 +316,8 @@ def test_same_name_document_is_reindexed_not_duplicated(client, tenant, celery_w
 
 def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
-    created = create_text_document(
-        client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE
-    ).json()
+    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
     document_id = created["document"]["id"]
-    wait_for_batch(client, tenant, dataset["id"], created["batch"])
     before = {segment.id for segment in _segments(document_id)}
     new_text = TEXT.replace("Section 5.", "Appendix.")
     response = client.post(
@@ -424,9 +430,8 @@ def test_indexing_status_of_unknown_batch(client, tenant):
 
 def test_delete_document_removes_everything(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
-    created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
+    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT)
     document_id = created["document"]["id"]
-    wait_for_batch(client, tenant, dataset["id"], created["batch"])
     assert _vectors(dataset["id"], document_id=document_id) > 0
     response = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
     assert response.status_code == 204
@@ -559,11 +564,8 @@ def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenan
     from core.documents.indexing import index_document
 
     dataset = create_dataset(client, tenant)
-    created = create_text_document(
-        client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE
-    ).json()
+    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
     document_id = created["document"]["id"]
-    wait_for_batch(client, tenant, dataset["id"], created["batch"])
     cached = _count(EmbeddingCacheEntry)
     segment_ids = [segment.id for segment in _segments(document_id)]
     for _ in range(2):
@@ -639,8 +641,7 @@ def test_retry_after_a_failure(client, tenant, celery_worker, monkeypatch):
 
 def test_unchanged_reupload_keeps_the_index(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
-    first = create_text_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE).json()
-    wait_for_batch(client, tenant, dataset["id"], first["batch"])
+    first = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
     segment_ids = [segment.id for segment in _segments(first["document"]["id"])]
     again = create_text_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE).json()
     assert again["document"]["id"] == first["document"]["id"] and again["batch"] != first["batch"]
@@ -652,3 +653,41 @@ def test_unchanged_reupload_keeps_the_index(client, tenant, celery_worker):
         from core.documents.models import ProcessRule
 
         assert session.scalar(select(func.count()).select_from(ProcessRule)) == 1
+
+
+def test_pause_during_indexing_and_resume(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    long_text = "\n\n".join(
+        f"Paragraph {i} on protein folding and chaperones in the cell. " * 2 for i in range(400)
+    )
+    rule = {
+        "mode": "custom",
+        "rules": {"pre_processing_rules": [], "segmentation": {"separator": "\\n\\n", "max_tokens": 200}},
+    }
+    created = create_text_document(client, tenant, dataset["id"], "long", long_text, process_rule=rule).json()
+    document_id = created["document"]["id"]
+    status_url = f"/v1/datasets/{dataset['id']}/documents/{created['batch']}/indexing-status"
+    while (status := client.get(status_url, headers=tenant.headers).json()["data"][0])[
+        "completed_segments"
+    ] == 0:
+        assert status["indexing_status"] != "completed"
+    base = f"/v1/datasets/{dataset['id']}/documents/{document_id}/processing"
+    assert client.post(f"{base}/pause", headers=tenant.headers).status_code == 200
+    time.sleep(3)  # the run notices the pause at its next batch and stops
+    paused = client.get(status_url, headers=tenant.headers).json()["data"][0]
+    assert (
+        paused["indexing_status"] == "paused"
+        and paused["completed_segments"] < paused["total_segments"] == 400
+    )
+    time.sleep(1)
+    assert (
+        client.get(status_url, headers=tenant.headers).json()["data"][0]["completed_segments"]
+        == paused["completed_segments"]
+    )
+    assert client.post(f"{base}/resume", headers=tenant.headers).status_code == 200
+    done = wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]
+    assert done["indexing_status"] == "completed" and done["completed_segments"] == 400
+    assert (
+        _count(Segment, document_id=document_id) == 400
+        and _vectors(dataset["id"], document_id=document_id) == 400
+    )

@@ -1,10 +1,9 @@
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from etl.qa import QAGenerationError, generate_qa_pairs, parse_qa_pairs, qa_pairs_from_rows
+from tests.http_servers import read_json, send_json, serving
 
 
 def test_pairs_from_named_columns():
@@ -28,21 +27,15 @@ class _ChatHandler(BaseHTTPRequestHandler):
     requests: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - the http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = read_json(self)
         _ChatHandler.requests.append(
             {"path": self.path, "auth": self.headers.get("Authorization"), "body": body}
         )
         if body["model"] == "broken":
-            self.send_response(500)
-            self.end_headers()
+            send_json(self, 500, {"error": "down"})
             return
         answer = {"choices": [{"message": {"role": "assistant", "content": "Q1: Wie heißt das?\nA1: ATP."}}]}
-        payload = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, 200, answer)
 
     def log_message(self, *_args):
         pass
@@ -50,10 +43,8 @@ class _ChatHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def chat_server():
-    server = HTTPServer(("127.0.0.1", 0), _ChatHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serving(_ChatHandler) as url:
+        yield f"{url}/v1"
 
 
 def test_generation_through_an_openai_compatible_chat_endpoint(chat_server):

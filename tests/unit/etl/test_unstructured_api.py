@@ -1,13 +1,12 @@
 """ETL_TYPE=unstructured: the real unstructured-client against a local server answering with the
 documented element list."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from etl.extractors import ExtractionError, extract_file
+from tests.http_servers import send_json, serving
 
 ELEMENTS = [
     {"type": "Title", "element_id": "a1", "text": "Quarterly report", "metadata": {"page_number": 1}},
@@ -25,12 +24,7 @@ class _PartitionHandler(BaseHTTPRequestHandler):
             {"path": self.path, "key": self.headers.get("unstructured-api-key"), "body": body}
         )
         status, payload = (200, ELEMENTS) if b"broken" not in body else (422, {"detail": "cannot partition"})
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def log_message(self, *_args):
         pass
@@ -38,10 +32,8 @@ class _PartitionHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def unstructured_url():
-    server = HTTPServer(("127.0.0.1", 0), _PartitionHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/general/v0/general"
-    server.shutdown()
+    with serving(_PartitionHandler) as url:
+        yield f"{url}/general/v0/general"
 
 
 def test_partitioned_elements_become_pages(tmp_path, unstructured_url):

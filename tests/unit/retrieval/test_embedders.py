@@ -1,10 +1,9 @@
 """The local sentence-transformers embedder with the bundled model, and the OpenAI-compatible HTTP
 embedder against a local server that answers like /v1/embeddings (including 429 and 5xx)."""
 
-import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from retrieval.embedders import (
     SentenceTransformerEmbedder,
     bundled_minilm_path,
 )
+from tests.http_servers import read_json, send_json, serving
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ class _EmbeddingServer(BaseHTTPRequestHandler):
     lock = threading.Lock()
 
     def do_POST(self):  # noqa: N802 - the http.server API
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = read_json(self)
         with _EmbeddingServer.lock:
             _EmbeddingServer.in_flight += 1
             _EmbeddingServer.max_in_flight = max(_EmbeddingServer.max_in_flight, _EmbeddingServer.in_flight)
@@ -50,7 +50,8 @@ class _EmbeddingServer(BaseHTTPRequestHandler):
         try:
             time.sleep(0.02)
             if failure:
-                self._send(
+                send_json(
+                    self,
                     failure,
                     {"error": {"message": "slow down"}},
                     {"Retry-After": "0"} if failure == 429 else {},
@@ -59,22 +60,14 @@ class _EmbeddingServer(BaseHTTPRequestHandler):
             _EmbeddingServer.batches.append(len(body["input"]))
             data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0, 0.0]}
                     for i, t in reversed(list(enumerate(body["input"])))]  # fmt: skip
-            self._send(
-                200, {"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 3}}
+            send_json(
+                self,
+                200,
+                {"object": "list", "data": data, "model": body["model"], "usage": {"total_tokens": 3}},
             )
         finally:
             with _EmbeddingServer.lock:
                 _EmbeddingServer.in_flight -= 1
-
-    def _send(self, status, payload, headers=None):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     def log_message(self, *_args):
         pass
@@ -83,10 +76,8 @@ class _EmbeddingServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def embedding_api():
     _EmbeddingServer.failures, _EmbeddingServer.batches, _EmbeddingServer.max_in_flight = [], [], 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _EmbeddingServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serving(_EmbeddingServer) as url:
+        yield f"{url}/v1"
 
 
 def test_batches_in_order_with_bounded_concurrency(embedding_api):
