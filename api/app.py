@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import datasets, documents, models, tags
+from api.routers import datasets, documents, models, retrieval, tags
 
 
 def create_app() -> FastAPI:
@@ -16,7 +16,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
-    for router in (tags.router, datasets.router, documents.router, models.router):
+    for router in (tags.router, datasets.router, documents.router, retrieval.router, models.router):
         app.include_router(router, prefix="/v1")
 
     @app.get("/health", tags=["health"])

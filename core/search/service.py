@@ -1,0 +1,171 @@
+"""Searching a dataset: one function behind hit-testing, /retrieve and the external /retrieval call,
+so that they can never disagree."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.api_keys.service import Caller
+from core.datasets.models import Dataset, IndexingTechnique
+from core.datasets.schemas import RetrievalModel, SearchMethod
+from core.documents.models import Document
+from core.errors import InvalidParam, ServiceError
+from core.queries.models import DatasetQuery
+from core.search import legs
+from core.search.legs import NodeHit
+from core.segments.models import ChildChunk, Segment
+from core.settings import get_settings
+from retrieval.bm25 import DEFAULT_B, DEFAULT_K1
+from retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, weighted_fusion
+
+MAX_QUERY_LENGTH = 250
+HYBRID_RECALL_MIN, HYBRID_RECALL_MAX = 50, 200
+DEFAULT_WEIGHTS = (0.7, 0.3)  # Dify's UI default: semantic first
+DEFAULT_QUERY_RETRIEVAL_MODEL = RetrievalModel(
+    search_method=SearchMethod.SEMANTIC, reranking_enable=False, top_k=4, score_threshold_enabled=False
+)
+
+
+class DatasetNotInitialized(ServiceError):
+    code = "dataset_not_initialized"
+    status = 400
+    default_message = "The dataset is still being initialized or indexing. Please wait a moment."
+
+
+@dataclass
+class SegmentResult:
+    segment: Segment
+    document: Document
+    score: float
+    child_chunks: list[tuple[ChildChunk, float]] = field(default_factory=list)
+
+
+def resolve_retrieval_model(dataset: Dataset, requested: RetrievalModel | None) -> RetrievalModel:
+    """The request's settings, else the dataset's, else the default; economy datasets only have
+    keyword search."""
+    model = requested or (
+        RetrievalModel.model_validate(dataset.retrieval_model)
+        if dataset.retrieval_model
+        else DEFAULT_QUERY_RETRIEVAL_MODEL
+    )
+    if dataset.indexing_technique == IndexingTechnique.ECONOMY:
+        model = model.model_copy(update={"search_method": SearchMethod.KEYWORD})
+    return model
+
+
+def check_query(query: str | None) -> str:
+    if not query or not query.strip():
+        raise InvalidParam("Query or attachment_ids is required")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidParam(f"Query cannot exceed {MAX_QUERY_LENGTH} characters.")
+    return query
+
+
+def search_dataset(
+    session: Session,
+    dataset: Dataset,
+    query: str,
+    model: RetrievalModel,
+    *,
+    record_as: tuple[Caller, str] | None = None,
+) -> list[SegmentResult]:
+    """Runs the search; `record_as` (caller, source) logs the query as a dataset query."""
+    query = check_query(query)
+    if not _has_live_segments(session, dataset):
+        raise DatasetNotInitialized()
+    top_k = min(model.top_k, get_settings().top_k_max_value)
+    scores, hits = _node_scores(session, dataset, query, model, top_k, document_ids=None)
+    results = _group_by_segment(session, scores, hits)
+    if model.score_threshold_enabled and model.score_threshold is not None:
+        results = [result for result in results if result.score >= model.score_threshold]
+    if record_as is not None:
+        caller, source = record_as
+        session.add(
+            DatasetQuery(
+                dataset_id=dataset.id,
+                content=query,
+                source=source,
+                retrieval_model=model.model_dump(mode="json"),
+                created_by=caller.account.id,
+            )
+        )
+        session.commit()
+    return results[:top_k]
+
+
+def _node_scores(
+    session: Session,
+    dataset: Dataset,
+    query: str,
+    model: RetrievalModel,
+    top_k: int,
+    document_ids: list[str] | None,
+) -> tuple[dict[str, float], dict[str, NodeHit]]:
+    if model.search_method == SearchMethod.SEMANTIC:
+        hits = legs.vector_leg(session, dataset, query, top_k, document_ids)
+        return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
+    if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
+        hits = legs.keyword_leg(session, dataset, query, top_k, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
+        return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
+    recall = min(max(top_k, HYBRID_RECALL_MIN), HYBRID_RECALL_MAX)
+    vector = legs.vector_leg(session, dataset, query, recall, document_ids)
+    keyword = legs.keyword_leg(session, dataset, query, recall, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
+    hits = {hit.node_id: hit for hit in keyword} | {hit.node_id: hit for hit in vector}
+    if model.reranking_mode == "rrf":
+        rankings = [[hit.node_id for hit in vector], [hit.node_id for hit in keyword]]
+        return reciprocal_rank_fusion(rankings, model.rrf_k or DEFAULT_RRF_K), hits
+    vector_weight, keyword_weight = _weights(model)
+    fused = weighted_fusion(
+        {hit.node_id: hit.score for hit in vector},
+        {hit.node_id: hit.score for hit in keyword},
+        vector_weight,
+        keyword_weight,
+    )
+    return fused, hits
+
+
+def _weights(model: RetrievalModel) -> tuple[float, float]:
+    if model.weights is None:
+        return DEFAULT_WEIGHTS
+    return model.weights.vector_setting.vector_weight, model.weights.keyword_setting.keyword_weight
+
+
+def _group_by_segment(
+    session: Session, scores: dict[str, float], hits: dict[str, NodeHit]
+) -> list[SegmentResult]:
+    """Chunks hit through their children come back once, as the parent with the matched children;
+    the record's score is its best child's."""
+    segment_ids = {hits[node].segment_id for node in scores}
+    segments = {s.id: s for s in session.scalars(select(Segment).where(Segment.id.in_(segment_ids)))}
+    documents = {
+        d.id: d
+        for d in session.scalars(
+            select(Document).where(Document.id.in_({s.document_id for s in segments.values()}))
+        )
+    }
+    children = {
+        c.id: c for c in session.scalars(select(ChildChunk).where(ChildChunk.index_node_id.in_(list(scores))))
+    }
+    results: dict[str, SegmentResult] = {}
+    for node, score in sorted(scores.items(), key=lambda item: -item[1]):
+        segment = segments.get(hits[node].segment_id)
+        if segment is None or segment.document_id not in documents:
+            continue
+        result = results.setdefault(segment.id, SegmentResult(segment, documents[segment.document_id], score))
+        result.score = max(result.score, score)
+        if node in children:
+            result.child_chunks.append((children[node], score))
+    return sorted(results.values(), key=lambda result: -result.score)
+
+
+def _has_live_segments(session: Session, dataset: Dataset) -> bool:
+    return (
+        session.scalar(
+            select(Segment.id)
+            .join(Document, Document.id == Segment.document_id)
+            .where(Segment.dataset_id == dataset.id, legs.live_chunk_condition(None))
+            .limit(1)
+        )
+        is not None
+    )

@@ -1,0 +1,257 @@
+"""Retrieval through hit-testing (contract 1.6 and 3): BM25 checked against rank-bm25 through the
+real inverted index, semantic and hybrid search, chunk structures, thresholds, the query log."""
+
+import math
+from collections import Counter
+
+import pytest
+from rank_bm25 import BM25Okapi
+from sqlalchemy import select
+
+from bench.corpus import document_text, load_corpus
+from core.database import session_scope
+from core.datasets.models import Dataset
+from core.indexing.models import KeywordNode
+from core.search import legs
+from core.segments.models import Segment
+from retrieval.tokenizer import tokenize
+from tests.helpers import assert_error, create_dataset, create_text_document, upload_document, wait_for_batch
+
+ABSTRACTS = load_corpus(40)
+LINE_RULE = {
+    "mode": "custom",
+    "rules": {
+        "pre_processing_rules": [],
+        "segmentation": {"separator": ". ", "max_tokens": 300, "chunk_overlap": 0},
+    },
+}
+
+
+class LuceneIdfBM25(BM25Okapi):
+    def _calc_idf(self, nd):
+        for word, freq in nd.items():
+            self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
+
+
+def _ingest(client, tenant, dataset_id, documents, **fields):
+    batches = []
+    for document in documents:
+        response = create_text_document(
+            client, tenant, dataset_id, document["_id"], document_text(document), **fields
+        )
+        assert response.status_code == 200, response.text
+        batches.append(response.json()["batch"])
+    for batch in batches:
+        assert wait_for_batch(client, tenant, dataset_id, batch)[0]["indexing_status"] == "completed"
+
+
+def _oracle_check(dataset_id: str, queries: list[str]) -> int:
+    """Compares the keyword leg's scores with BM25Okapi over the live chunks; returns the chunk count."""
+    with session_scope() as session:
+        dataset = session.get(Dataset, dataset_id)
+        rows = session.execute(
+            select(KeywordNode.node_id, Segment.content)
+            .join(Segment, Segment.id == KeywordNode.segment_id)
+            .where(KeywordNode.dataset_id == dataset_id)
+            .order_by(KeywordNode.node_id)
+        ).all()
+        nodes = [node for node, _ in rows]
+        corpus = [tokenize(text) for _, text in rows]
+        oracle = LuceneIdfBM25(corpus, k1=1.2, b=0.75)
+        for query in queries:
+            terms = tokenize(query)
+            hits = legs.keyword_leg(session, dataset, query, limit=10_000, document_ids=None, k1=1.2, b=0.75)
+            frequencies = Counter(term for tokens in corpus for term in set(tokens))
+            bound = sum(oracle.idf[term] * 2.2 for term in terms if frequencies[term])
+            expected = {
+                node: score / bound
+                for node, score in zip(nodes, oracle.get_scores(terms), strict=True)
+                if score > 0
+            }
+            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-6)
+    return len(nodes)
+
+
+QUERIES = [
+    "mitochondrial DNA mutations in ageing",
+    "cancer cells immune response",
+    "protein folding",
+    "the effect of vitamin D on bone density",
+]
+
+
+def test_bm25_matches_the_oracle_after_adds_and_deletes(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[:30], indexing_technique="economy", process_rule=LINE_RULE
+    )
+    assert _oracle_check(dataset["id"], QUERIES) >= 200
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[30:40], indexing_technique="economy", process_rule=LINE_RULE
+    )
+    listing = client.get(f"/v1/datasets/{dataset['id']}/documents?limit=5", headers=tenant.headers).json()
+    for document in listing["data"]:
+        response = client.delete(
+            f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers
+        )
+        assert response.status_code == 204
+    assert _oracle_check(dataset["id"], QUERIES) >= 200
+
+
+def _hit_testing(client, tenant, dataset_id, query, **retrieval_model):
+    body = {"query": query}
+    if retrieval_model:
+        body["retrieval_model"] = {"reranking_enable": False, "score_threshold_enabled": False, "top_k": 4,
+                                   **retrieval_model}  # fmt: skip
+    return client.post(f"/v1/datasets/{dataset_id}/hit-testing", json=body, headers=tenant.headers)
+
+
+@pytest.fixture
+def scientific_dataset(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    _ingest(client, tenant, dataset["id"], ABSTRACTS[:12], process_rule={"mode": "automatic"})
+    return dataset
+
+
+@pytest.mark.parametrize(
+    "retrieval_model",
+    [
+        {"search_method": "semantic_search"},
+        {"search_method": "full_text_search"},
+        {"search_method": "hybrid_search", "reranking_mode": "weighted_score",
+         "weights": {"weight_type": "customized", "vector_setting": {"vector_weight": 0.6},
+                     "keyword_setting": {"keyword_weight": 0.4}}},
+        {"search_method": "hybrid_search", "reranking_mode": "rrf", "rrf_k": 30},
+    ],
+)  # fmt: skip
+def test_every_method_finds_the_abstract_a_query_is_about(
+    client, tenant, scientific_dataset, retrieval_model
+):
+    target = ABSTRACTS[5]
+    response = _hit_testing(client, tenant, scientific_dataset["id"], target["title"], **retrieval_model)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["query"] == {"content": target["title"]}
+    records = body["records"]
+    assert 1 <= len(records) <= 4
+    assert records[0]["segment"]["document"]["name"] == target["_id"]
+    assert all(0 <= r["score"] <= 1 for r in records)
+    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    record = records[0]
+    assert set(record) == {"segment", "child_chunks", "score", "tsne_position", "files", "summary"}
+    assert record["segment"]["status"] == "completed" and record["segment"]["enabled"] is True
+    assert record["child_chunks"] == [] and record["tsne_position"] is None
+
+
+def test_defaults_threshold_top_k_and_the_query_log(client, tenant, scientific_dataset):
+    dataset_id = scientific_dataset["id"]
+    query = ABSTRACTS[3]["title"]
+    default = _hit_testing(client, tenant, dataset_id, query).json()["records"]
+    assert len(default) == 4  # the dataset's stored model: semantic, top_k 4
+    capped = _hit_testing(client, tenant, dataset_id, query, search_method="semantic_search", top_k=50).json()
+    assert len(capped["records"]) == 10  # TOP_K_MAX_VALUE
+    threshold = default[1]["score"]
+    strict = _hit_testing(
+        client, tenant, dataset_id, query,
+        search_method="semantic_search", score_threshold_enabled=True, score_threshold=threshold,
+    ).json()["records"]  # fmt: skip
+    assert 1 <= len(strict) <= 2 and all(r["score"] >= threshold for r in strict)
+    log = client.get(f"/v1/datasets/{dataset_id}/queries", headers=tenant.headers).json()
+    assert (
+        log["total"] == 3 and log["data"][0]["content"] == query and log["data"][0]["source"] == "hit_testing"
+    )
+    assert log["data"][0]["retrieval_model"]["search_method"] == "semantic_search"
+
+
+def test_retrieve_alias_gives_the_same_records(client, tenant, scientific_dataset):
+    body = {"query": ABSTRACTS[7]["title"]}
+    first = client.post(
+        f"/v1/datasets/{scientific_dataset['id']}/hit-testing", json=body, headers=tenant.headers
+    )
+    second = client.post(
+        f"/v1/datasets/{scientific_dataset['id']}/retrieve", json=body, headers=tenant.headers
+    )
+    assert [r["segment"]["id"] for r in first.json()["records"]] == [
+        r["segment"]["id"] for r in second.json()["records"]
+    ]
+
+
+def test_query_errors(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    response = _hit_testing(client, tenant, dataset["id"], "anything")
+    assert_error(response, 400, "dataset_not_initialized",
+                 "The dataset is still being initialized or indexing. Please wait a moment.")  # fmt: skip
+    _ingest(client, tenant, dataset["id"], ABSTRACTS[:1], process_rule={"mode": "automatic"})
+    assert_error(_hit_testing(client, tenant, dataset["id"], "x" * 251), 400, "invalid_param",
+                 "Query cannot exceed 250 characters.")  # fmt: skip
+    assert_error(
+        _hit_testing(client, tenant, dataset["id"], ""),
+        400,
+        "invalid_param",
+        "Query or attachment_ids is required",
+    )
+
+
+def test_economy_dataset_searches_by_keyword(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    _ingest(
+        client,
+        tenant,
+        dataset["id"],
+        ABSTRACTS[:5],
+        indexing_technique="economy",
+        process_rule={"mode": "automatic"},
+    )
+    records = _hit_testing(
+        client, tenant, dataset["id"], ABSTRACTS[2]["title"], search_method="semantic_search"
+    ).json()
+    assert records["records"][0]["segment"]["document"]["name"] == ABSTRACTS[2]["_id"]
+
+
+def test_parent_child_returns_parents_with_matched_children(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    rule = {
+        "mode": "hierarchical",
+        "rules": {"pre_processing_rules": [], "parent_mode": "paragraph",
+                  "segmentation": {"separator": "\\n\\n", "max_tokens": 2000},
+                  "subchunk_segmentation": {"separator": ". ", "max_tokens": 300}},
+    }  # fmt: skip
+    _ingest(client, tenant, dataset["id"], ABSTRACTS[:6], process_rule=rule, doc_form="hierarchical_model")
+    records = _hit_testing(
+        client, tenant, dataset["id"], ABSTRACTS[4]["title"], search_method="semantic_search"
+    ).json()["records"]
+    best = records[0]
+    assert best["segment"]["document"]["name"] == ABSTRACTS[4]["_id"]
+    assert best["child_chunks"] and best["score"] == max(c["score"] for c in best["child_chunks"])
+    assert all(c["content"] in best["segment"]["content"] for c in best["child_chunks"])
+    assert len({r["segment"]["id"] for r in records}) == len(records)
+
+
+def test_qa_matches_the_question_and_returns_the_answer(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    csv = (
+        b"question,answer\nWhat powers the cell?,Mitochondria make ATP.\nWhere is DNA kept?,In the nucleus.\n"
+    )
+    data = {
+        "indexing_technique": "high_quality",
+        "doc_form": "qa_model",
+        "process_rule": {"mode": "automatic"},
+    }
+    batch = upload_document(client, tenant, dataset["id"], "faq.csv", csv, data).json()["batch"]
+    wait_for_batch(client, tenant, dataset["id"], batch)
+    records = _hit_testing(client, tenant, dataset["id"], "which organelle powers cells").json()["records"]
+    assert records[0]["segment"]["content"] == "What powers the cell?"
+    assert records[0]["segment"]["answer"] == "Mitochondria make ATP."
+
+
+def test_disabled_documents_never_appear(client, tenant, scientific_dataset):
+    from core.documents.models import Document
+
+    with session_scope() as session:
+        document = session.scalars(select(Document).where(Document.name == ABSTRACTS[5]["_id"])).one()
+        document.enabled = False
+    for method in ("semantic_search", "full_text_search", "hybrid_search"):
+        records = _hit_testing(
+            client, tenant, scientific_dataset["id"], ABSTRACTS[5]["title"], search_method=method
+        ).json()
+        assert ABSTRACTS[5]["_id"] not in {r["segment"]["document"]["name"] for r in records["records"]}
