@@ -13,6 +13,7 @@ from core.documents.models import Document
 from core.errors import InvalidParam, ServiceError
 from core.queries.models import DatasetQuery
 from core.search import legs
+from core.search.filters import allowed_document_ids
 from core.search.legs import NodeHit
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
@@ -75,8 +76,12 @@ def search_dataset(
     if not _has_live_segments(session, dataset):
         raise DatasetNotInitialized()
     top_k = min(model.top_k, get_settings().top_k_max_value)
-    scores, hits = _node_scores(session, dataset, query, model, top_k, document_ids=None)
-    results = _group_by_segment(session, scores, hits)
+    document_ids = allowed_document_ids(session, dataset, model.metadata_filtering_conditions)
+    if document_ids == []:
+        results: list[SegmentResult] = []  # conditions that match no document: nothing to search
+    else:
+        scores, hits = _node_scores(session, dataset, query, model, top_k, document_ids)
+        results = _group_by_segment(session, scores, hits)
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
     if record_as is not None:
