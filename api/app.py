@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import datasets, documents, models, retrieval, tags
+from api.routers import datasets, documents, external, models, retrieval, tags
 
 
 def create_app() -> FastAPI:
@@ -18,6 +18,8 @@ def create_app() -> FastAPI:
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, datasets.router, documents.router, retrieval.router, models.router):
         app.include_router(router, prefix="/v1")
+
+    app.include_router(external.router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -1,0 +1,94 @@
+"""Dify's external-knowledge call (contract section 8): `POST /retrieval` with the dataset as knowledge_id.
+
+Errors use the external-knowledge convention `{error_code, error_msg}`: 1001 malformed Authorization
+header, 1002 authorization failed, 2001 knowledge base not found.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import SessionDep, bearer_token
+from core.api_keys import service as api_keys
+from core.datasets import service as datasets
+from core.datasets.schemas import MetadataFilteringConditions
+from core.errors import ServiceError
+from core.search import service as search
+
+router = APIRouter(tags=["external knowledge"])
+
+
+class RetrievalSetting(BaseModel):
+    top_k: int = Field(ge=1, le=10_000)
+    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class ExternalRetrievalBody(BaseModel):
+    knowledge_id: str = Field(max_length=64)
+    query: str = Field(max_length=10_000)
+    retrieval_setting: RetrievalSetting
+    metadata_condition: MetadataFilteringConditions | None = None
+
+
+class ExternalRecord(BaseModel):
+    content: str
+    score: float
+    title: str
+    metadata: dict[str, Any]
+
+
+class ExternalRetrievalResult(BaseModel):
+    records: list[ExternalRecord]
+
+
+def _external_error(code: int, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error_code": code, "error_msg": message}, status_code=status)
+
+
+@router.post("/retrieval", response_model=ExternalRetrievalResult)
+@router.post("/v1/retrieval", response_model=ExternalRetrievalResult, include_in_schema=False)
+def external_retrieval(body: ExternalRetrievalBody, request: Request, session: SessionDep):
+    try:
+        token = bearer_token(request)
+    except ServiceError:
+        return _external_error(1001, "Invalid Authorization header format. Expected 'Bearer <api-key>'.", 403)
+    try:
+        caller = api_keys.authenticate(session, token)
+    except ServiceError:
+        return _external_error(1002, "Authorization failed.", 403)
+    try:
+        dataset = datasets.get_dataset(session, caller.workspace.id, body.knowledge_id)
+    except ServiceError:
+        return _external_error(2001, "The knowledge base does not exist.", 404)
+    model = search.resolve_retrieval_model(dataset, None).model_copy(
+        update={
+            "top_k": body.retrieval_setting.top_k,
+            "score_threshold_enabled": body.retrieval_setting.score_threshold > 0,
+            "score_threshold": body.retrieval_setting.score_threshold,
+            "metadata_filtering_conditions": body.metadata_condition,
+        }
+    )
+    results = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "external"))
+    return {"records": [_record(result) for result in results]}
+
+
+def _record(result: search.SegmentResult) -> dict:
+    segment, document = result.segment, result.document
+    content = (
+        segment.content if not segment.answer else f"question: {segment.content}\nanswer: {segment.answer}"
+    )
+    return {
+        "content": content,
+        "score": result.score,
+        "title": document.name,
+        "metadata": {
+            **(document.doc_metadata or {}),
+            "dataset_id": segment.dataset_id,
+            "document_id": document.id,
+            "document_name": document.name,
+            "segment_id": segment.id,
+            "segment_position": segment.position,
+        },
+    }

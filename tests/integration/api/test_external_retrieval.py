@@ -1,0 +1,82 @@
+"""The external-knowledge endpoint exactly as Dify calls it (contract section 8)."""
+
+import pytest
+
+from bench.corpus import document_text, load_corpus
+from tests.helpers import create_dataset, create_text_document, wait_for_batch
+
+ABSTRACTS = load_corpus(8)
+
+
+@pytest.fixture
+def knowledge(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    for document in ABSTRACTS:
+        text = document_text(document)
+        body = create_text_document(
+            client, tenant, dataset["id"], document["_id"], text, process_rule={"mode": "automatic"}
+        ).json()
+        wait_for_batch(client, tenant, dataset["id"], body["batch"])
+    return dataset
+
+
+def _call(client, headers, knowledge_id, query="cell biology", top_k=3, threshold=0.0, **extra):
+    body = {"knowledge_id": knowledge_id, "query": query,
+            "retrieval_setting": {"top_k": top_k, "score_threshold": threshold}, **extra}  # fmt: skip
+    return client.post("/retrieval", json=body, headers=headers)
+
+
+@pytest.mark.parametrize("path", ["/retrieval", "/v1/retrieval"])
+def test_records_as_dify_expects(client, tenant, knowledge, path):
+    setting = {"top_k": 3, "score_threshold": 0.0}
+    body = {"knowledge_id": knowledge["id"], "query": ABSTRACTS[2]["title"], "retrieval_setting": setting,
+            "metadata_condition": None}  # fmt: skip
+    response = client.post(path, json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    records = response.json()["records"]
+    assert 1 <= len(records) <= 3
+    assert set(records[0]) == {"content", "score", "title", "metadata"}
+    assert records[0]["title"] == ABSTRACTS[2]["_id"] and isinstance(records[0]["metadata"], dict)
+    assert records[0]["metadata"]["document_name"] == ABSTRACTS[2]["_id"]
+
+
+def test_same_segments_as_hit_testing(client, tenant, knowledge):
+    query = ABSTRACTS[4]["title"]
+    external = _call(client, tenant.headers, knowledge["id"], query, top_k=4).json()["records"]
+    url = f"/v1/datasets/{knowledge['id']}/hit-testing"
+    hit_testing = client.post(url, json={"query": query}, headers=tenant.headers).json()["records"]
+    assert [r["metadata"]["segment_id"] for r in external] == [r["segment"]["id"] for r in hit_testing]
+    assert [r["score"] for r in external] == pytest.approx([r["score"] for r in hit_testing], abs=1e-5)
+
+
+def test_threshold_and_metadata_condition(client, tenant, knowledge):
+    records = _call(client, tenant.headers, knowledge["id"], ABSTRACTS[1]["title"], top_k=5).json()["records"]
+    cut = records[0]["score"] - 1e-3  # repeated query embeddings differ in the last float bits
+    strict = _call(
+        client, tenant.headers, knowledge["id"], ABSTRACTS[1]["title"], top_k=5, threshold=cut
+    ).json()
+    assert len(strict["records"]) >= 1 and all(r["score"] >= cut for r in strict["records"])
+    nobody = {"name": "team", "comparison_operator": "is", "value": "nobody"}
+    condition = {"logical_operator": "and", "conditions": [nobody]}
+    filtered = _call(client, tenant.headers, knowledge["id"], metadata_condition=condition).json()
+    assert filtered == {"records": []}
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Token abc", "Basic dXNlcjpwYXNz"])
+def test_malformed_authorization_is_1001(client, knowledge, header):
+    headers = {"Authorization": header} if header else {}
+    response = _call(client, headers, knowledge["id"])
+    assert response.status_code == 403
+    assert response.json()["error_code"] == 1001 and response.json()["error_msg"]
+
+
+def test_wrong_key_is_1002(client, knowledge):
+    response = _call(client, {"Authorization": "Bearer ds-not-a-real-key-000000000"}, knowledge["id"])
+    assert response.status_code == 403 and response.json()["error_code"] == 1002
+
+
+def test_unknown_or_foreign_knowledge_is_2001(client, tenant, other_tenant, knowledge):
+    for knowledge_id in ("00000000-0000-4000-8000-000000000000", "not-a-uuid", knowledge["id"]):
+        headers = other_tenant.headers if knowledge_id == knowledge["id"] else tenant.headers
+        response = _call(client, headers, knowledge_id)
+        assert response.status_code == 404 and response.json()["error_code"] == 2001
