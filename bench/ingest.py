@@ -22,8 +22,11 @@ BATCH_SIZE = 32  # EMBEDDING_BATCH_SIZE, the service's default
 POSTING_THREADS = 4
 
 
-def post_corpus(url: str, headers: dict, dataset_id: str, documents: list[dict]) -> None:
-    body = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
+AUTOMATIC = {"mode": "automatic"}
+
+
+def post_corpus(url: str, headers: dict, dataset_id: str, documents: list[dict], process_rule: dict) -> None:
+    body = {"indexing_technique": "high_quality", "process_rule": process_rule}
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
 
         def post(document: dict) -> None:
@@ -59,9 +62,11 @@ def wait_until_indexed(
     raise TimeoutError("indexing did not finish")
 
 
-def ingest(url: str, headers: dict, dataset_id: str, documents: list[dict]) -> float:
+def ingest(
+    url: str, headers: dict, dataset_id: str, documents: list[dict], process_rule: dict = AUTOMATIC
+) -> float:
     started = time.perf_counter()
-    post_corpus(url, headers, dataset_id, documents)
+    post_corpus(url, headers, dataset_id, documents, process_rule)
     wait_until_indexed(url, headers, dataset_id, len(documents))
     return time.perf_counter() - started
 

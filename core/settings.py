@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 16
     rerank_provider: str | None = None
     rerank_model: str | None = None
+    # `sentence_transformers` loads a CrossEncoder from this directory; other providers go over HTTP.
+    rerank_model_path: Path | None = None
+    rerank_api_base_url: str | None = None
+    rerank_api_key: str | None = None
 
     etl_type: str = "default"
     unstructured_api_url: str | None = None

@@ -1,7 +1,6 @@
 """Embedding providers: local sentence-transformers and any OpenAI-compatible `/v1/embeddings` API."""
 
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,9 +9,9 @@ from typing import Protocol
 import httpx
 import numpy as np
 
+from retrieval.http_client import ModelApiError, post_json_with_retries
 
-class EmbeddingError(RuntimeError):
-    """The provider refused or failed; the message is shown on the document."""
+EmbeddingError = ModelApiError
 
 
 class Embedder(Protocol):
@@ -73,9 +72,6 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
-
-
 class OpenAICompatibleEmbedder:
     """`POST {base_url}/embeddings` as OpenAI, Jina, Xinference, Ollama, vLLM and TEI serve it.
 
@@ -128,28 +124,15 @@ class OpenAICompatibleEmbedder:
 
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
         body = {"model": self.model_name, "input": batch, "encoding_format": "float"}
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                response = self._client.post("/embeddings", json=body)
-            except httpx.TransportError as error:
-                if attempt == self.max_attempts:
-                    raise EmbeddingError(f"Embedding API unreachable: {error}") from error
-                time.sleep(self._delay(attempt, None))
-                continue
-            if response.status_code == 200:
-                return self._parse(response.json(), len(batch))
-            if response.status_code not in RETRYABLE_STATUS or attempt == self.max_attempts:
-                raise EmbeddingError(f"Embedding API error {response.status_code}: {response.text[:300]}")
-            time.sleep(self._delay(attempt, response.headers.get("Retry-After")))
-        raise AssertionError("unreachable")
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), 60.0)
-            except ValueError:
-                pass
-        return self.backoff_seconds * 2 ** (attempt - 1)
+        payload = post_json_with_retries(
+            self._client,
+            "/embeddings",
+            body,
+            what="Embedding",
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+        )
+        return self._parse(payload, len(batch))
 
     @staticmethod
     def _parse(payload: dict, expected: int) -> np.ndarray:

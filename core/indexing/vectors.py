@@ -14,6 +14,7 @@ from retrieval.embedders import (
     SentenceTransformerEmbedder,
     bundled_minilm_path,
 )
+from retrieval.rerankers import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.vector_store import QdrantVectorStore
 
 _stores: dict[tuple[str | None, str], QdrantVectorStore] = {}
@@ -68,3 +69,30 @@ def _build_embedder(
             raise InvalidParam("EMBEDDING_API_BASE_URL is required for the openai_api_compatible provider.")
         return BatchingEmbedder(OpenAICompatibleEmbedder(model, api_base_url, api_key, batch_size=batch_size))
     raise InvalidParam(f"Unknown embedding provider: {provider}")
+
+
+def get_reranker(provider: str, model: str) -> Reranker:
+    settings = get_settings()
+    if not model_providers.is_available(settings, model_providers.RERANK, provider, model):
+        raise InvalidParam(f"Rerank model {provider}/{model} is not configured on this server.")
+    short = model_providers.provider_short_name(model_providers.normalize_provider(provider))
+    return _build_reranker(
+        short,
+        model,
+        str(settings.rerank_model_path) if settings.rerank_model_path else None,
+        settings.rerank_api_base_url,
+        settings.rerank_api_key,
+    )
+
+
+@lru_cache(maxsize=4)
+def _build_reranker(
+    provider: str, model: str, model_path: str | None, api_base_url: str | None, api_key: str | None
+) -> Reranker:
+    if provider == "sentence_transformers":
+        if not model_path:
+            raise InvalidParam("RERANK_MODEL_PATH is required for the local sentence_transformers reranker.")
+        return CrossEncoderReranker(model, Path(model_path))
+    if not api_base_url:
+        raise InvalidParam("RERANK_API_BASE_URL is required for an HTTP rerank provider.")
+    return HttpReranker(model, api_base_url, api_key)

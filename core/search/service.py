@@ -11,6 +11,7 @@ from core.datasets.models import Dataset, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
 from core.documents.models import Document
 from core.errors import InvalidParam, ServiceError
+from core.indexing.vectors import get_reranker
 from core.queries.models import DatasetQuery
 from core.search import legs
 from core.search.filters import allowed_document_ids
@@ -19,6 +20,7 @@ from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from retrieval.bm25 import DEFAULT_B, DEFAULT_K1
 from retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, weighted_fusion
+from retrieval.rerankers import Reranker
 
 MAX_QUERY_LENGTH = 250
 HYBRID_RECALL_MIN, HYBRID_RECALL_MAX = 50, 200
@@ -80,7 +82,11 @@ def search_dataset(
     if document_ids == []:
         results: list[SegmentResult] = []  # conditions that match no document: nothing to search
     else:
-        scores, hits = _node_scores(session, dataset, query, model, top_k, document_ids)
+        reranker = _reranker(model)
+        recall = _hybrid_recall(top_k) if reranker else top_k
+        scores, hits = _node_scores(session, dataset, query, model, recall, document_ids)
+        if reranker is not None:
+            scores = _rerank(session, reranker, query, scores)
         results = _group_by_segment(session, scores, hits)
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
@@ -113,7 +119,7 @@ def _node_scores(
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
         hits = legs.keyword_leg(session, dataset, query, top_k, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
         return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
-    recall = min(max(top_k, HYBRID_RECALL_MIN), HYBRID_RECALL_MAX)
+    recall = _hybrid_recall(top_k)
     vector = legs.vector_leg(session, dataset, query, recall, document_ids)
     keyword = legs.keyword_leg(session, dataset, query, recall, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
     hits = {hit.node_id: hit for hit in keyword} | {hit.node_id: hit for hit in vector}
@@ -128,6 +134,37 @@ def _node_scores(
         keyword_weight,
     )
     return fused, hits
+
+
+def _hybrid_recall(top_k: int) -> int:
+    return min(max(top_k, HYBRID_RECALL_MIN), HYBRID_RECALL_MAX)
+
+
+def _reranker(model: RetrievalModel) -> Reranker | None:
+    """A rerank model applies when enabled, named, and the mode is not a fusion (null means rerank)."""
+    names = model.reranking_model
+    if not (
+        model.reranking_enable and names and names.reranking_model_name and names.reranking_provider_name
+    ):
+        return None
+    if model.reranking_mode not in (None, "reranking_model"):
+        return None
+    return get_reranker(names.reranking_provider_name, names.reranking_model_name)
+
+
+def _rerank(session: Session, reranker: Reranker, query: str, scores: dict[str, float]) -> dict[str, float]:
+    """The rerank model's relevance replaces the retrieval scores of the recalled chunks."""
+    nodes = list(scores)
+    texts = dict(
+        session.execute(select(ChildChunk.id, ChildChunk.content).where(ChildChunk.id.in_(nodes))).all()
+    )
+    texts |= dict(
+        session.execute(
+            select(Segment.index_node_id, Segment.content).where(Segment.index_node_id.in_(nodes))
+        ).all()
+    )
+    nodes = [node for node in nodes if node in texts]
+    return dict(zip(nodes, reranker.score(query, [texts[node] for node in nodes]), strict=True))
 
 
 def _weights(model: RetrievalModel) -> tuple[float, float]:

@@ -3,6 +3,7 @@ real inverted index, semantic and hybrid search, chunk structures, thresholds, t
 
 import math
 from collections import Counter
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from rank_bm25 import BM25Okapi
@@ -14,8 +15,10 @@ from core.datasets.models import Dataset
 from core.indexing.models import KeywordNode
 from core.search import legs
 from core.segments.models import Segment
+from core.settings import get_settings
 from retrieval.tokenizer import tokenize
 from tests.helpers import assert_error, create_dataset, create_text_document, upload_document, wait_for_batch
+from tests.http_servers import read_json, send_json, serving
 
 ABSTRACTS = load_corpus(40)
 LINE_RULE = {
@@ -255,3 +258,47 @@ def test_disabled_documents_never_appear(client, tenant, scientific_dataset):
             client, tenant, scientific_dataset["id"], ABSTRACTS[5]["title"], search_method=method
         ).json()
         assert ABSTRACTS[5]["_id"] not in {r["segment"]["document"]["name"] for r in records["records"]}
+
+
+class _FavouriteReranker(BaseHTTPRequestHandler):
+    """A stand-in rerank API that rates chunks of one abstract as relevant, everything else not."""
+
+    favourite = ""
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        body = read_json(self)
+        results = [{"index": i, "relevance_score": 0.9 if _FavouriteReranker.favourite in text else 0.05}
+                   for i, text in enumerate(body["documents"])]  # fmt: skip
+        send_json(self, 200, {"results": results})
+
+    def log_message(self, *_args):
+        pass
+
+
+@pytest.fixture
+def rerank_settings(monkeypatch):
+    with serving(_FavouriteReranker) as url:
+        monkeypatch.setenv("RERANK_PROVIDER", "jina")
+        monkeypatch.setenv("RERANK_MODEL", "jina-reranker-v2")
+        monkeypatch.setenv("RERANK_API_BASE_URL", f"{url}/v1")
+        get_settings.cache_clear()
+        yield
+
+
+def test_reranking_model_orders_the_recalled_chunks(client, tenant, scientific_dataset, rerank_settings):
+    favourite = ABSTRACTS[9]  # "Simplifying likelihood ratios": its title is a chunk of its own
+    _FavouriteReranker.favourite = "nomograms"  # only in its body, in no other abstract
+    rerank = {"reranking_provider_name": "jina", "reranking_model_name": "jina-reranker-v2"}
+    for method in ("semantic_search", "hybrid_search"):
+        settings = {"search_method": method, "reranking_enable": True, "reranking_model": rerank,
+                    "score_threshold_enabled": True, "score_threshold": 0.5}  # fmt: skip
+        response = _hit_testing(client, tenant, scientific_dataset["id"], favourite["title"], **settings)
+        assert response.status_code == 200, response.text
+        records = response.json()["records"]
+        assert records and all("nomograms" in r["segment"]["content"] for r in records)
+        assert {r["segment"]["document"]["name"] for r in records} == {favourite["_id"]}
+        assert all(r["score"] == pytest.approx(0.9) for r in records)
+    unknown = {"reranking_provider_name": "cohere", "reranking_model_name": "rerank-v3"}
+    response = _hit_testing(client, tenant, scientific_dataset["id"], "q", search_method="semantic_search",
+                            reranking_enable=True, reranking_model=unknown)  # fmt: skip
+    assert_error(response, 400, "invalid_param")

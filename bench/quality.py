@@ -1,0 +1,147 @@
+"""Retrieval quality on BEIR SciFact: nDCG@10 and recall@100 over the 300 test queries for each search
+method, the published anchors beside them, Dify's weighted-score fusion on the same candidates as a
+baseline, and p50/p95 search latency.
+
+The corpus goes through the real pipeline (API and embedded worker); searches then run in-process on
+the same data. Documents are ranked by their best chunk.
+
+    python -m bench.quality [--chunking abstracts|chunks] [--limit-queries N]
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+from pathlib import Path
+
+from bench.corpus import RESULTS, load_corpus, load_qrels, load_test_queries
+from bench.ingest import ingest
+from bench.service import EmbeddedServer
+
+WORK = Path(__file__).resolve().parent / ".work"
+CHUNKINGS = {
+    # One chunk per abstract: a separator that never occurs, and Dify's largest chunk size.
+    "abstracts": {"mode": "custom", "rules": {"pre_processing_rules": [{"id": "remove_extra_spaces", "enabled": True}],
+                  "segmentation": {"separator": "\\n\\n\\n\\n", "max_tokens": 4000, "chunk_overlap": 0}}},
+    "chunks": {"mode": "automatic"},
+}  # fmt: skip
+ANCHORS = {"BM25 (BEIR)": 0.665, "all-MiniLM-L6-v2 (MTEB)": 0.645, "Qdrant hybrid (published)": 0.7175}
+WEIGHT_GRID = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+DEPTH = 100
+
+
+def prepare(chunking: str) -> Path:
+    """Ingests SciFact once per chunking into bench/.work; later runs reuse it."""
+    workdir = WORK / chunking
+    done = workdir / "ingested.json"
+    if done.exists():
+        return workdir
+    workdir.mkdir(parents=True, exist_ok=True)
+    import httpx
+
+    server = EmbeddedServer(workdir)
+    try:
+        headers = {"Authorization": f"Bearer {server.first_key()}"}
+        dataset = httpx.post(f"{server.url}/v1/datasets", json={"name": "scifact"}, headers=headers).json()
+        seconds = ingest(server.url, headers, dataset["id"], load_corpus(), CHUNKINGS[chunking])
+    finally:
+        server.stop()
+    done.write_text(json.dumps({"dataset_id": dataset["id"], "ingest_seconds": seconds}))
+    return workdir
+
+
+def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
+    gains = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:10]))
+    ideal = sum(1 / math.log2(rank + 2) for rank in range(min(10, len(relevant))))
+    return gains / ideal if ideal else 0.0
+
+
+def recall_at_100(ranked: list[str], relevant: dict[str, int]) -> float:
+    return len(set(ranked[:DEPTH]) & set(relevant)) / len(relevant)
+
+
+def documents_by_best_chunk(scored: list[tuple[str, float]]) -> list[str]:
+    best: dict[str, float] = {}
+    for document, score in scored:
+        best[document] = max(score, best.get(document, float("-inf")))
+    return sorted(best, key=lambda document: -best[document])
+
+
+def evaluate(workdir: Path, limit_queries: int | None) -> dict:
+    os.environ["KB_DATA_DIR"] = str(workdir / "data")
+    os.environ["TOP_K_MAX_VALUE"] = str(DEPTH)
+    from bench.methods import Searcher
+
+    dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
+    queries = list(load_test_queries().items())[:limit_queries]
+    qrels = load_qrels()
+    searcher = Searcher(dataset_id)
+    results = {}
+    for name, method in searcher.methods(WEIGHT_GRID).items():
+        ndcgs, recalls, latencies = [], [], []
+        for query_id, text in queries:
+            started = time.perf_counter()
+            scored = method(text)
+            latencies.append((time.perf_counter() - started) * 1000)
+            ranked = documents_by_best_chunk(scored)
+            ndcgs.append(ndcg_at_10(ranked, qrels[query_id]))
+            recalls.append(recall_at_100(ranked, qrels[query_id]))
+        latencies.sort()
+        results[name] = {
+            "ndcg@10": round(statistics.mean(ndcgs), 4),
+            "recall@100": round(statistics.mean(recalls), 4),
+            "p50_ms": round(latencies[len(latencies) // 2], 1),
+            "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 1),
+        }
+        print(name, results[name], flush=True)
+    return results
+
+
+def write_results(chunking: str, results: dict, queries: int) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    payload = {"chunking": chunking, "queries": queries, "anchors": ANCHORS, "methods": results}
+    (RESULTS / f"quality-{chunking}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [f"# Retrieval quality on SciFact ({chunking}, {queries} test queries)", "",
+             "| method | nDCG@10 | recall@100 | p50 ms | p95 ms |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, row in results.items():
+        lines.append(
+            f"| {name} | {row['ndcg@10']} | {row['recall@100']} | {row['p50_ms']} | {row['p95_ms']} |"
+        )
+    lines += ["", "Published anchors: " + ", ".join(f"{k} {v}" for k, v in ANCHORS.items())]
+    (RESULTS / f"quality-{chunking}.md").write_text("\n".join(lines) + "\n")
+    _plot(chunking, results)
+
+
+def _plot(chunking: str, results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    figure, axis = plt.subplots(figsize=(11, 5))
+    axis.barh(names, [results[n]["ndcg@10"] for n in names], color="#2a6fdb")
+    for label, value in ANCHORS.items():
+        axis.axvline(value, linestyle="--", linewidth=1, color="#888888")
+        axis.text(value, len(names) - 0.5, label, rotation=90, fontsize=7, va="top")
+    axis.set_xlabel("nDCG@10")
+    axis.set_xlim(0.5, 0.8)
+    axis.set_title(f"SciFact test queries, {chunking}")
+    figure.tight_layout()
+    figure.savefig(RESULTS / f"quality-{chunking}.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunking", choices=sorted(CHUNKINGS), default="abstracts")
+    parser.add_argument("--limit-queries", type=int, default=None)
+    arguments = parser.parse_args()
+    workdir = prepare(arguments.chunking)
+    results = evaluate(workdir, arguments.limit_queries)
+    write_results(arguments.chunking, results, arguments.limit_queries or len(load_test_queries()))
+
+
+if __name__ == "__main__":
+    main()
