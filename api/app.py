@@ -16,7 +16,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
-    for router in (tags.router, datasets.router, documents.router, retrieval.router, models.router):
+    for router in (tags.router, datasets.router, documents.router, retrieval.router, retrieval.multi_router,
+                   models.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)

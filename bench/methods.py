@@ -29,8 +29,9 @@ MAX_QUERY = 250
 
 
 def _model(method: SearchMethod, **fields) -> RetrievalModel:
-    return RetrievalModel(search_method=method, reranking_enable=False, top_k=DEPTH, score_threshold_enabled=False,
-                          **fields)  # fmt: skip
+    return RetrievalModel(
+        search_method=method, reranking_enable=False, top_k=DEPTH, score_threshold_enabled=False, **fields
+    )
 
 
 def _weights(vector: float) -> Weights:
@@ -70,7 +71,9 @@ class Searcher:
         def search(query: str) -> list[tuple[str, float]]:
             with session_scope() as session:
                 dataset = session.get(Dataset, self.dataset_id)
-                vector_hits = legs.vector_leg(session, dataset, query, DEPTH, None)
+                vector_hits = legs.vector_leg(
+                    session, dataset, legs.query_vector(dataset, query), DEPTH, None
+                )
                 keyword_hits = legs.keyword_leg(
                     session, dataset, query, DEPTH, None, k1=DEFAULT_K1, b=DEFAULT_B
                 )

@@ -113,6 +113,13 @@ class QdrantVectorStore:
             if offset is None:
                 return found
 
+    def vectors(self, name: str, keys: list[str]) -> dict[str, np.ndarray]:
+        if not keys or not self._client.collection_exists(name):
+            return {}
+        points = self._client.retrieve(name, ids=[point_id(key) for key in keys], with_payload=["key"],
+                                       with_vectors=True)  # fmt: skip
+        return {point.payload["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
+
     def search(
         self, name: str, vector: np.ndarray, limit: int, query_filter: models.Filter | None = None
     ) -> list[VectorHit]:

@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, DatasetDep, SessionDep
+from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from core.datasets import service as dataset_service
 from core.datasets.schemas import ExternalRetrievalModel, RetrievalModel
 from core.queries import service as queries
 from core.search import service as search
@@ -43,3 +44,27 @@ def list_queries(
 ) -> dict:
     rows, total = queries.list_queries(session, dataset.id, page=page, limit=limit)
     return {"data": rows, "has_more": page * limit < total, "limit": limit, "total": total, "page": page}
+
+
+multi_router = APIRouter(tags=["retrieval"])
+MAX_DATASETS_PER_QUERY = 20
+
+
+class MultiRetrievalBody(BaseModel):
+    dataset_ids: list[str] = Field(min_length=1, max_length=MAX_DATASETS_PER_QUERY)
+    query: str = Field(max_length=10_000)
+    retrieval_model: RetrievalModel | None = None
+
+
+@multi_router.post("/retrieval/multi", response_model=HitTestingResult)
+def retrieve_from_datasets(body: MultiRetrievalBody, caller: CallerDep, session: SessionDep) -> dict:
+    """Ours: Dify's multi-path recall over several datasets of the workspace, merged into one list."""
+    datasets = [
+        dataset_service.get_dataset(session, caller.workspace.id, parse_uuid(dataset_id))
+        for dataset_id in dict.fromkeys(body.dataset_ids)
+    ]
+    pairs = search.search_datasets(session, caller, datasets, body.query, body.retrieval_model)
+    records = describe_records([result for _, result in pairs])
+    for record, (dataset, _) in zip(records, pairs, strict=True):
+        record["dataset"] = {"id": dataset.id, "name": dataset.name}
+    return {"query": {"content": body.query}, "records": records}

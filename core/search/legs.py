@@ -8,6 +8,7 @@ of the Qdrant filter, never applied to results afterwards.
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from qdrant_client import models
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -43,11 +44,19 @@ def keyword_leg(
     session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None,
     *, k1: float, b: float,
 ) -> list[NodeHit]:  # fmt: skip
-    """BM25 with corpus statistics over the dataset's live chunks; scores normalised by the query's
-    upper bound."""
+    """The `limit` best chunks by BM25."""
+    scores = keyword_scores(session, dataset, query, document_ids, k1=k1, b=b)
+    return sorted(scores.values(), key=lambda hit: (-hit.score, hit.node_id))[:limit]
+
+
+def keyword_scores(
+    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None, *, k1: float, b: float
+) -> dict[str, NodeHit]:
+    """BM25 of every live chunk holding a query term, with corpus statistics over the dataset's live
+    chunks; scores normalised by the query's upper bound."""
     terms = tokenize(query)
     if not terms:
-        return []
+        return {}
     live_nodes = (
         select(KeywordNode)
         .join(Segment, Segment.id == KeywordNode.segment_id)
@@ -56,7 +65,7 @@ def keyword_leg(
     ).subquery()
     count, average = session.execute(select(func.count(), func.avg(live_nodes.c.length))).one()
     if not count:
-        return []
+        return {}
     statistics = CorpusStatistics(count, float(average or 0))
     frequencies = dict(
         session.execute(
@@ -90,18 +99,22 @@ def keyword_leg(
         lengths[node], segments[node] = length, segment_id
     scores = bm25_scores(terms, term_frequencies, lengths, frequencies, statistics, k1=k1, b=b)
     bound = bm25_upper_bound(terms, frequencies, statistics, k1=k1) or 1.0
-    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [NodeHit(node, segments[node], score / bound) for node, score in ranked]
+    return {node: NodeHit(node, segments[node], score / bound) for node, score in scores.items()}
+
+
+def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
+    if not dataset.vector_collection or not dataset.embedding_model:
+        return None
+    return get_embedder(dataset.embedding_model_provider, dataset.embedding_model).embed_query(query)
 
 
 def vector_leg(
-    session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None
+    session: Session, dataset: Dataset, vector: np.ndarray | None, limit: int, document_ids: list[str] | None
 ) -> list[NodeHit]:
-    """Cosine similarity (clamped at 0); chunks not live in the database are dropped, so the store is
-    asked for a few more than needed."""
-    if not dataset.vector_collection or not dataset.embedding_model:
+    """Cosine similarity (clamped to 0..1); chunks not live in the database are dropped, so the store
+    is asked for a few more than needed."""
+    if vector is None:
         return []
-    vector = get_embedder(dataset.embedding_model_provider, dataset.embedding_model).embed_query(query)
     conditions = [models.FieldCondition(key="dataset_id", match=models.MatchValue(value=dataset.id))]
     if document_ids is not None:
         conditions.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids)))
@@ -116,8 +129,17 @@ def vector_leg(
             .where(Segment.id.in_(segment_ids), live_chunk_condition(document_ids))
         ).all()
     )
-    return [
-        NodeHit(hit.key, hit.payload["segment_id"], min(1.0, max(0.0, hit.score)))
-        for hit in hits
-        if hit.payload["segment_id"] in live
-    ][:limit]
+    return [NodeHit(hit.key, hit.payload["segment_id"], _unit(hit.score)) for hit in hits
+            if hit.payload["segment_id"] in live][:limit]  # fmt: skip
+
+
+def vector_scores(dataset: Dataset, vector: np.ndarray | None, node_ids: list[str]) -> dict[str, float]:
+    """Cosine of given chunks (found by the keyword leg only), from their stored vectors."""
+    if vector is None or not node_ids:
+        return {}
+    stored = get_vector_store().vectors(dataset.vector_collection, node_ids)
+    return {node: _unit(float(np.dot(stored_vector, vector))) for node, stored_vector in stored.items()}
+
+
+def _unit(score: float) -> float:
+    return min(1.0, max(0.0, score))

@@ -114,26 +114,30 @@ def _node_scores(
     document_ids: list[str] | None,
 ) -> tuple[dict[str, float], dict[str, NodeHit]]:
     if model.search_method == SearchMethod.SEMANTIC:
-        hits = legs.vector_leg(session, dataset, query, top_k, document_ids)
+        hits = legs.vector_leg(session, dataset, legs.query_vector(dataset, query), top_k, document_ids)
         return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
+    keyword = legs.keyword_scores(session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
-        hits = legs.keyword_leg(session, dataset, query, top_k, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
-        return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
-    recall = _hybrid_recall(top_k)
-    vector = legs.vector_leg(session, dataset, query, recall, document_ids)
-    keyword = legs.keyword_leg(session, dataset, query, recall, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
-    hits = {hit.node_id: hit for hit in keyword} | {hit.node_id: hit for hit in vector}
+        best = sorted(keyword.values(), key=lambda hit: (-hit.score, hit.node_id))[:top_k]
+        return {hit.node_id: hit.score for hit in best}, {hit.node_id: hit for hit in best}
+    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, keyword)
+
+
+def _hybrid(session, dataset, query, model, recall, document_ids, keyword) -> tuple[dict, dict]:
+    """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
+    vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
+    vector = legs.query_vector(dataset, query)
+    vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
+    keyword_hits = sorted(keyword.values(), key=lambda hit: (-hit.score, hit.node_id))[:recall]
+    hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
     if model.reranking_mode == "rrf":
-        rankings = [[hit.node_id for hit in vector], [hit.node_id for hit in keyword]]
+        rankings = [[hit.node_id for hit in vector_hits], [hit.node_id for hit in keyword_hits]]
         return reciprocal_rank_fusion(rankings, model.rrf_k or DEFAULT_RRF_K), hits
+    cosines = {hit.node_id: hit.score for hit in vector_hits}
+    cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
+    bm25 = {node: keyword[node].score if node in keyword else 0.0 for node in hits}
     vector_weight, keyword_weight = _weights(model)
-    fused = weighted_fusion(
-        {hit.node_id: hit.score for hit in vector},
-        {hit.node_id: hit.score for hit in keyword},
-        vector_weight,
-        keyword_weight,
-    )
-    return fused, hits
+    return weighted_fusion(cosines, bm25, vector_weight, keyword_weight), hits
 
 
 def _hybrid_recall(top_k: int) -> int:
@@ -211,3 +215,37 @@ def _has_live_segments(session: Session, dataset: Dataset) -> bool:
         )
         is not None
     )
+
+
+def search_datasets(
+    session: Session, caller: Caller, datasets: list[Dataset], query: str, requested: RetrievalModel | None
+) -> list[tuple[Dataset, SegmentResult]]:
+    """Multi-path recall: each dataset is searched with the request's settings (or its own), then the
+    lists are merged by a rerank model when one is named, else by reciprocal rank: a weighted hybrid
+    score is relative to its own dataset's candidates, so ranks are what compares across datasets."""
+    check_query(query)
+    found: list[tuple[Dataset, SegmentResult]] = []
+    rankings: list[list[tuple[Dataset, SegmentResult]]] = []
+    for dataset in datasets:
+        model = resolve_retrieval_model(dataset, requested)
+        try:
+            results = search_dataset(session, dataset, query, model, record_as=(caller, "multi_retrieval"))
+        except DatasetNotInitialized:
+            continue
+        rankings.append([(dataset, result) for result in results])
+        found += rankings[-1]
+    if not rankings and datasets:
+        raise DatasetNotInitialized()
+    model = requested or DEFAULT_QUERY_RETRIEVAL_MODEL
+    top_k = min(model.top_k, get_settings().top_k_max_value)
+    reranker = _reranker(model)
+    if reranker is not None:
+        scores = reranker.score(query, [result.segment.content for _, result in found])
+        for (_, result), score in zip(found, scores, strict=True):
+            result.score = score
+    else:
+        keys = [[result.segment.id for _, result in ranking] for ranking in rankings]
+        fused = reciprocal_rank_fusion(keys, model.rrf_k or DEFAULT_RRF_K)
+        for _, result in found:
+            result.score = fused[result.segment.id]
+    return sorted(found, key=lambda pair: -pair[1].score)[:top_k]

@@ -302,3 +302,28 @@ def test_reranking_model_orders_the_recalled_chunks(client, tenant, scientific_d
     response = _hit_testing(client, tenant, scientific_dataset["id"], "q", search_method="semantic_search",
                             reranking_enable=True, reranking_model=unknown)  # fmt: skip
     assert_error(response, 400, "invalid_param")
+
+
+def test_multi_dataset_retrieval(client, tenant, other_tenant, celery_worker):
+    first, second = create_dataset(client, tenant, "first"), create_dataset(client, tenant, "second")
+    _ingest(client, tenant, first["id"], ABSTRACTS[:4], process_rule={"mode": "automatic"})
+    _ingest(client, tenant, second["id"], ABSTRACTS[4:8], process_rule={"mode": "automatic"})
+    target = ABSTRACTS[6]
+    for mode in ("weighted_score", "rrf"):
+        model = {"search_method": "hybrid_search", "reranking_enable": False, "reranking_mode": mode,
+                 "top_k": 6, "score_threshold_enabled": False}  # fmt: skip
+        ids = [first["id"], second["id"]]
+        body = {"dataset_ids": ids, "query": target["title"], "retrieval_model": model}
+        response = client.post("/v1/retrieval/multi", json=body, headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        records = response.json()["records"]
+        # Each dataset's best comes first (ranks are merged); the target is the second dataset's best.
+        assert len(records) == 6
+        best_two = {(r["segment"]["document"]["name"], r["dataset"]["name"]) for r in records[:2]}
+        assert (target["_id"], "second") in best_two
+        assert {r["dataset"]["id"] for r in records} == {first["id"], second["id"]}
+        assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    foreign = create_dataset(client, other_tenant, "theirs")
+    body = {"dataset_ids": [first["id"], foreign["id"]], "query": "cells"}
+    assert_error(client.post("/v1/retrieval/multi", json=body, headers=tenant.headers), 404, "not_found",
+                 "Dataset not found.")  # fmt: skip
