@@ -43,3 +43,4 @@ test: install compose-tool lint
 # Benchmarks write their numbers and plots to bench/results/; they are never part of `make test`.
 bench: install
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.quality --chunking abstracts
