@@ -2,6 +2,10 @@
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.documents.models import Document, ProcessRule
 from etl.cleaning import PRE_PROCESSING_RULE_IDS, REMOVE_EXTRA_SPACES, REMOVE_URLS_EMAILS
 from etl.splitting import AUTOMATIC_MAX_LENGTH, AUTOMATIC_OVERLAP, Segmentation
 
@@ -84,3 +88,19 @@ def segmentation_of(value: dict[str, Any] | None) -> Segmentation | None:
         max_length=value.get("max_tokens") or AUTOMATIC_MAX_LENGTH,
         overlap=value.get("chunk_overlap") or 0,
     )
+
+
+def latest_process_rule(session: Session, dataset_id: str) -> ProcessRule | None:
+    """The rule a document without one of its own gets: the dataset's most recent."""
+    return session.scalar(
+        select(ProcessRule)
+        .where(ProcessRule.dataset_id == dataset_id)
+        .order_by(ProcessRule.created_at.desc())
+        .limit(1)
+    )
+
+
+def document_process_rule(session: Session, document: Document) -> ProcessRule | None:
+    if document.dataset_process_rule_id is None:
+        return None
+    return session.get(ProcessRule, document.dataset_process_rule_id)

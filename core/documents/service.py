@@ -16,7 +16,7 @@ from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
 from core.documents import uploads
 from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus, ProcessRule, UploadFile
-from core.documents.process_rules import AUTOMATIC_RULES
+from core.documents.process_rules import AUTOMATIC_RULES, latest_process_rule
 from core.documents.schemas import DocumentOptions
 from core.documents.uploads import StoredFile
 from core.documents.views import display_status
@@ -289,14 +289,11 @@ def _resolve_process_rule(
 ) -> str:
     if options.has_process_rule:
         return _new_process_rule(session, caller, dataset, options.process_rule)
-    latest = session.scalar(
-        select(ProcessRule.id)
-        .where(ProcessRule.dataset_id == dataset.id)
-        .order_by(ProcessRule.created_at.desc())
-        .limit(1)
-    )
-    return latest or _new_process_rule(
-        session, caller, dataset, {"mode": "automatic", "rules": AUTOMATIC_RULES}
+    latest = latest_process_rule(session, dataset.id)
+    return (
+        latest.id
+        if latest
+        else _new_process_rule(session, caller, dataset, {"mode": "automatic", "rules": AUTOMATIC_RULES})
     )
 
 
@@ -309,12 +306,7 @@ def _unchanged(session: Session, document: Document, source: NewFile, rule_id: s
 
 def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:
     """Stores the rule, or returns the dataset's latest one when it is the same rule."""
-    latest = session.scalar(
-        select(ProcessRule)
-        .where(ProcessRule.dataset_id == dataset.id)
-        .order_by(ProcessRule.created_at.desc())
-        .limit(1)
-    )
+    latest = latest_process_rule(session, dataset.id)
     if latest is not None and latest.mode == rule["mode"] and latest.rules == rule["rules"]:
         return latest.id
     row = ProcessRule(
@@ -376,7 +368,4 @@ def _display_status_condition(status: str | None):
 
 
 def has_process_rule(session: Session, dataset: Dataset) -> bool:
-    return (
-        session.scalar(select(ProcessRule.id).where(ProcessRule.dataset_id == dataset.id).limit(1))
-        is not None
-    )
+    return latest_process_rule(session, dataset.id) is not None

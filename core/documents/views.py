@@ -5,7 +5,8 @@ from sqlalchemy.orm import Session
 
 from core.database import unix_seconds
 from core.datasets.models import Dataset
-from core.documents.models import Document, IndexingStatus, ProcessRule, UploadFile
+from core.documents.models import Document, IndexingStatus, UploadFile
+from core.documents.process_rules import document_process_rule, latest_process_rule
 from core.metadata.builtin import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
 from core.metadata.models import MetadataField
 from core.segments.models import Segment
@@ -212,21 +213,12 @@ class _Context:
 
 
 def _latest_dataset_rule(session: Session, dataset_id: str) -> dict:
-    rule = session.scalar(
-        select(ProcessRule)
-        .where(ProcessRule.dataset_id == dataset_id)
-        .order_by(ProcessRule.created_at.desc())
-        .limit(1)
-    )
+    rule = latest_process_rule(session, dataset_id)
     return {"mode": rule.mode, "rules": rule.rules} if rule else {}
 
 
 def _document_rule(session: Session, document: Document) -> dict:
-    rule = (
-        session.get(ProcessRule, document.dataset_process_rule_id)
-        if document.dataset_process_rule_id
-        else None
-    )
+    rule = document_process_rule(session, document)
     if rule is None:
         return {}
     return {"id": rule.id, "dataset_id": rule.dataset_id, "mode": rule.mode, "rules": rule.rules}

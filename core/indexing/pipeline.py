@@ -15,8 +15,13 @@ from sqlalchemy.orm import Session
 
 from core.database import new_id, utcnow
 from core.datasets.models import Dataset, DocForm, IndexingTechnique
-from core.documents.models import Document, IndexingStatus, ProcessRule, UploadFile
-from core.documents.process_rules import AUTOMATIC_RULES, enabled_cleaning_rules, segmentation_of
+from core.documents.models import Document, IndexingStatus, UploadFile
+from core.documents.process_rules import (
+    AUTOMATIC_RULES,
+    document_process_rule,
+    enabled_cleaning_rules,
+    segmentation_of,
+)
 from core.documents.uploads import upload_path
 from core.indexing import keyword_index
 from core.indexing.embedding_cache import embed_with_cache, text_hash
@@ -193,11 +198,7 @@ def _source_file(session: Session, settings: Settings, document: Document):
 
 
 def _process_rule(session: Session, document: Document) -> dict:
-    rule = (
-        session.get(ProcessRule, document.dataset_process_rule_id)
-        if document.dataset_process_rule_id
-        else None
-    )
+    rule = document_process_rule(session, document)
     if rule is None:
         return {"mode": "automatic", "rules": AUTOMATIC_RULES}
     return {"mode": rule.mode, "rules": rule.rules or AUTOMATIC_RULES}

@@ -45,8 +45,12 @@ def keyword_leg(
     *, k1: float, b: float,
 ) -> list[NodeHit]:  # fmt: skip
     """The `limit` best chunks by BM25."""
-    scores = keyword_scores(session, dataset, query, document_ids, k1=k1, b=b)
-    return sorted(scores.values(), key=lambda hit: (-hit.score, hit.node_id))[:limit]
+    return best_hits(keyword_scores(session, dataset, query, document_ids, k1=k1, b=b), limit)
+
+
+def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
+    """The `limit` highest-scoring hits; ties in node order, so results are repeatable."""
+    return sorted(hits.values(), key=lambda hit: (-hit.score, hit.node_id))[:limit]
 
 
 def keyword_scores(

@@ -118,7 +118,7 @@ def _node_scores(
         return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
     keyword = legs.keyword_scores(session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
-        best = sorted(keyword.values(), key=lambda hit: (-hit.score, hit.node_id))[:top_k]
+        best = legs.best_hits(keyword, top_k)
         return {hit.node_id: hit.score for hit in best}, {hit.node_id: hit for hit in best}
     return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, keyword)
 
@@ -128,7 +128,7 @@ def _hybrid(session, dataset, query, model, recall, document_ids, keyword) -> tu
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
     vector = legs.query_vector(dataset, query)
     vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
-    keyword_hits = sorted(keyword.values(), key=lambda hit: (-hit.score, hit.node_id))[:recall]
+    keyword_hits = legs.best_hits(keyword, recall)
     hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
     if model.reranking_mode == "rrf":
         rankings = [[hit.node_id for hit in vector_hits], [hit.node_id for hit in keyword_hits]]
