@@ -1,5 +1,6 @@
 """`kb`: the command line of the knowledge-base service (serve, worker, migrate, keys, workspaces)."""
 
+import os
 from typing import Annotated
 
 import typer
@@ -14,6 +15,11 @@ workspaces_app = typer.Typer(help="Workspaces and their plans.", no_args_is_help
 app.add_typer(keys_app, name="keys")
 app.add_typer(workspaces_app, name="workspaces")
 console = Console()
+
+# The model's OpenMP threads share the cores with the API and the indexing work of the same process;
+# spinning while idle (OpenMP's default) would take the CPU those need, at no gain for the model.
+# Read when torch loads, so it is set before any command imports it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_WORKSPACE = "default"
 PlanOption = Annotated[str | None, typer.Option(help="sandbox, professional or team")]
@@ -37,9 +43,12 @@ def serve(
     """Serve the API; without DATABASE_URL/REDIS_URL/QDRANT_URL it runs fully embedded."""
     import uvicorn
 
+    from core.indexing.vectors import warm_up_default_embedder
+
     settings = get_settings()
     _prepare_embedded_database()
     _print_first_key()
+    warm_up_default_embedder()
     if not settings.embedded_worker:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
         return
@@ -68,9 +77,11 @@ def run_worker(concurrency: Annotated[int | None, typer.Option(help="tasks run a
         )
     import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
     import worker.tasks  # noqa: F401 - registers the task functions
+    from core.indexing.vectors import warm_up_default_embedder
     from core.queue import DATASET_QUEUE, celery_app
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
+    warm_up_default_embedder()
     # Threads, not processes: one model in memory, and the tasks' embedding calls batch together.
     celery_app.worker_main(
         ["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--pool", "threads", "--loglevel=INFO"]

@@ -18,7 +18,6 @@ import httpx
 from bench.corpus import RESULTS, document_text, load_corpus
 from bench.service import EmbeddedServer
 
-BATCH_SIZE = 32  # EMBEDDING_BATCH_SIZE, the service's default
 POSTING_THREADS = 4
 
 
@@ -41,24 +40,24 @@ def post_corpus(url: str, headers: dict, dataset_id: str, documents: list[dict],
 def wait_until_indexed(
     url: str, headers: dict, dataset_id: str, expected: int, timeout: float = 7200
 ) -> None:
-    def listing(status: str, limit: int = 1) -> dict:
-        params = {"status": status, "limit": limit}
-        response = httpx.get(
-            f"{url}/v1/datasets/{dataset_id}/documents", params=params, headers=headers, timeout=60
-        )
-        return response.json()
+    """Polls once a second over one connection, as a client would, keeping the load it adds (which
+    competes with the model for the CPU) small."""
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
 
-    def total(status: str) -> int:
-        return listing(status)["total"]
+        def listing(status: str, limit: int = 1) -> dict:
+            params = {"status": status, "limit": limit}
+            return client.get(f"/v1/datasets/{dataset_id}/documents", params=params).json()
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if total("error"):
-            errors = {document["error"] for document in listing("error", 100)["data"]}
-            raise RuntimeError(f"{total('error')} documents failed to index: {errors}")
-        if total("available") == expected and total("queuing") + total("indexing") == 0:
-            return
-        time.sleep(0.5)
+        deadline = time.monotonic() + timeout
+        polls = 0
+        while time.monotonic() < deadline:
+            if listing("available")["total"] == expected:
+                return
+            polls += 1
+            if polls % 10 == 0 and (failed := listing("error", 100))["total"]:
+                errors = {document["error"] for document in failed["data"]}
+                raise RuntimeError(f"{failed['total']} documents failed to index: {errors}")
+            time.sleep(1)
     raise TimeoutError("indexing did not finish")
 
 
@@ -81,12 +80,14 @@ def chunk_texts(database: Path) -> list[str]:
 def raw_encode_seconds(texts: list[str]) -> float:
     from sentence_transformers import SentenceTransformer
 
+    from core.settings import get_settings
     from retrieval.embedders import bundled_minilm_path
 
+    batch_size = get_settings().embedding_batch_size  # the service's batch size
     model = SentenceTransformer(str(bundled_minilm_path()), device="cpu", local_files_only=True)
-    model.encode(texts[:BATCH_SIZE], batch_size=BATCH_SIZE)  # warm-up, as the service's model is warm
+    model.encode(texts[:batch_size], batch_size=batch_size)  # warm-up, as the service's model is warm
     started = time.perf_counter()
-    model.encode(texts, batch_size=BATCH_SIZE, normalize_embeddings=True)
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
     return time.perf_counter() - started
 
 

@@ -1,14 +1,15 @@
-"""Dynamic batching: concurrent `embed_documents` calls are merged into one model call.
+"""Dynamic batching: concurrent embedding requests are merged into one model call.
 
-Indexing tasks run on several worker threads, each embedding a few chunks of one document. A model
-call per document pays per-call overhead and pads to the longest of a handful of texts; merging
-whatever is queued while the model is busy gives large batches (sorted by length inside the model
-call) under load and no added latency when idle.
+Indexing hands texts to one embedding thread and carries on while they are encoded (it writes the
+previous batch meanwhile), so the model never waits for the database. Requests queued while the
+model is busy are merged, which gives full batches (sorted by length inside the model call) under
+load and no added latency when idle.
 """
 
 import queue
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,12 +17,16 @@ import numpy as np
 from retrieval.embedders import Embedder
 
 
+@dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray
+    tokens: list[int]
+
+
 @dataclass
 class _Request:
     texts: Sequence[str]
-    done: threading.Event = field(default_factory=threading.Event)
-    vectors: np.ndarray | None = None
-    error: BaseException | None = None
+    result: Future = field(default_factory=Future)
 
 
 class BatchingEmbedder:
@@ -37,15 +42,16 @@ class BatchingEmbedder:
     def dimension(self) -> int:
         return self.inner.dimension
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def submit(self, texts: Sequence[str]) -> "Future[Embedded]":
+        """Vectors and token counts of `texts`, computed on the embedding thread."""
         if not texts:
-            return self.inner.embed_documents(texts)
-        request = _Request(texts)
+            return _done(Embedded(self.inner.embed_documents([]), []))
+        request = _Request(list(texts))
         self._queue.put(request)
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.vectors
+        return request.result
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.submit(texts).result().vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
@@ -70,13 +76,28 @@ class BatchingEmbedder:
         texts = [text for request in batch for text in request.texts]
         try:
             vectors = self.inner.embed_documents(texts)
+            tokens = self.inner.count_tokens(texts)
         except BaseException as error:  # noqa: BLE001 - handed to every waiting caller
             for request in batch:
-                request.error = error
-                request.done.set()
+                request.result.set_exception(error)
             return
         start = 0
         for request in batch:
-            request.vectors = vectors[start : start + len(request.texts)]
-            start += len(request.texts)
-            request.done.set()
+            end = start + len(request.texts)
+            request.result.set_result(Embedded(vectors[start:end], tokens[start:end]))
+            start = end
+
+
+def submit_embedding(embedder: Embedder, texts: Sequence[str]) -> "Future[Embedded]":
+    """Starts embedding on the batching thread when there is one; otherwise embeds right away."""
+    if isinstance(embedder, BatchingEmbedder):
+        return embedder.submit(texts)
+    if not texts:
+        return _done(Embedded(embedder.embed_documents([]), []))
+    return _done(Embedded(embedder.embed_documents(texts), embedder.count_tokens(texts)))
+
+
+def _done(embedded: Embedded) -> "Future[Embedded]":
+    future: Future = Future()
+    future.set_result(embedded)
+    return future

@@ -48,7 +48,9 @@ class QdrantVectorStore:
         if url:
             return cls(QdrantClient(url=url, api_key=api_key, timeout=60))
         path.mkdir(parents=True, exist_ok=True)
-        return cls(QdrantClient(path=str(path)), local=True)
+        store = cls(QdrantClient(path=str(path)), local=True)
+        store._tune_local_storage()
+        return store
 
     def close(self) -> None:
         self._client.close()
@@ -59,9 +61,25 @@ class QdrantVectorStore:
         self._client.create_collection(
             name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
         )
-        if not self._local:
+        if self._local:
+            self._tune_local_storage()
+        else:
             for field in KEYWORD_PAYLOAD_FIELDS:
                 self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+
+    def _tune_local_storage(self) -> None:
+        """Local mode keeps each collection in an SQLite file and commits once per point; in its default
+        rollback-journal mode every commit syncs to disk, which made writing vectors the slowest step of
+        indexing (0.8 ms a point, 0.1 ms in WAL). WAL with synchronous=NORMAL, as our own SQLite database
+        runs, survives a crash of the process; a power cut may lose the last commits, which re-indexing
+        the document restores."""
+        with self._client.lock:
+            collections = getattr(getattr(self._client.raw, "_client", None), "collections", {})
+            for collection in collections.values():
+                connection = getattr(getattr(collection, "storage", None), "storage", None)
+                if connection is not None:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute("PRAGMA synchronous=NORMAL")
 
     def drop_collection(self, name: str) -> None:
         if self._client.collection_exists(name):
@@ -147,7 +165,8 @@ class _LockedClient:
 
     def __init__(self, client: QdrantClient, lock):
         self._client = client
-        self._lock = lock
+        self.raw = client
+        self.lock = lock
 
     def __getattr__(self, name: str):
         attribute = getattr(self._client, name)
@@ -155,7 +174,7 @@ class _LockedClient:
             return attribute
 
         def locked(*args, **kwargs):
-            with self._lock:
+            with self.lock:
                 return attribute(*args, **kwargs)
 
         return locked

@@ -2,6 +2,8 @@
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -10,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.indexing.models import EmbeddingCacheEntry
+from retrieval.batching import Embedded, submit_embedding
 from retrieval.embedders import Embedder
 
 LOOKUP_BATCH = 500
@@ -23,34 +26,54 @@ def model_key(embedder: Embedder) -> str:
     return f"{type(embedder).__name__}:{embedder.model_name}"
 
 
-def embed_with_cache(
-    session: Session, embedder: Embedder, texts: Sequence[str]
-) -> tuple[np.ndarray, list[int]]:
-    """Vectors and token counts for `texts`, in order. New entries are added to the session (the caller
-    commits them with the rest of its work)."""
+@dataclass
+class PendingEmbeddings:
+    """Texts whose vectors are being computed; `finish_embedding` collects them."""
+
+    key: str
+    hashes: list[str]
+    cached: dict[str, tuple[np.ndarray, int]]
+    fresh: list[str]  # hashes sent to the model, in the order of `embedding`'s results
+    embedding: "Future[Embedded]"
+
+
+def start_embedding(session: Session, embedder: Embedder, texts: Sequence[str]) -> PendingEmbeddings:
+    """Looks the texts up in the cache and sends the others to the model without waiting for it."""
     key = model_key(embedder)
     hashes = [text_hash(text) for text in texts]
     cached = _lookup(session, key, set(hashes))
-    missing = [i for i, h in enumerate(hashes) if h not in cached]
-    if missing:
-        # Duplicates inside one call are embedded once.
-        first_index = {hashes[i]: i for i in reversed(missing)}
-        fresh_texts = [texts[i] for i in first_index.values()]
-        vectors = embedder.embed_documents(fresh_texts)
-        tokens = embedder.count_tokens(fresh_texts)
-        rows = []
-        for (digest, _), vector, count in zip(first_index.items(), vectors, tokens, strict=True):
-            cached[digest] = (vector, count)
-            rows.append(
-                {
-                    "model_key": key,
-                    "text_hash": digest,
-                    "vector": vector.astype("<f4").tobytes(),
-                    "tokens": count,
-                }
-            )
-        _insert_ignoring_duplicates(session, rows)
-    return np.vstack([cached[h][0] for h in hashes]), [cached[h][1] for h in hashes]
+    # Duplicates within the texts are embedded once.
+    first_text = {digest: text for digest, text in zip(hashes, texts, strict=True) if digest not in cached}
+    fresh = list(first_text)
+    return PendingEmbeddings(
+        key, hashes, cached, fresh, submit_embedding(embedder, list(first_text.values()))
+    )
+
+
+def finish_embedding(session: Session, pending: PendingEmbeddings) -> tuple[np.ndarray, list[int]]:
+    """Vectors and token counts in the order of the texts. New cache entries are added to the session
+    (the caller commits them with the rest of its work)."""
+    embedded = pending.embedding.result()
+    cached = pending.cached
+    rows = []
+    for digest, vector, count in zip(pending.fresh, embedded.vectors, embedded.tokens, strict=True):
+        cached[digest] = (vector, count)
+        rows.append(
+            {
+                "model_key": pending.key,
+                "text_hash": digest,
+                "vector": vector.astype("<f4").tobytes(),
+                "tokens": count,
+            }
+        )
+    _insert_ignoring_duplicates(session, rows)
+    return np.vstack([cached[h][0] for h in pending.hashes]), [cached[h][1] for h in pending.hashes]
+
+
+def embed_with_cache(
+    session: Session, embedder: Embedder, texts: Sequence[str]
+) -> tuple[np.ndarray, list[int]]:
+    return finish_embedding(session, start_embedding(session, embedder, texts))
 
 
 def _lookup(session: Session, key: str, hashes: set[str]) -> dict[str, tuple[np.ndarray, int]]:

@@ -10,7 +10,7 @@ and postings, so re-indexing an unchanged document embeds nothing.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.database import new_id, utcnow
@@ -24,7 +24,7 @@ from core.documents.process_rules import (
 )
 from core.documents.uploads import upload_path
 from core.indexing import keyword_index
-from core.indexing.embedding_cache import embed_with_cache, text_hash
+from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
 from core.indexing.keyword_index import IndexedText
 from core.indexing.vectors import collection_name, get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
@@ -71,29 +71,31 @@ def index_upload_file_documents(
     session: Session, documents: list[Document], on_failure: FailureHandler
 ) -> None:
     """Indexes documents of one dataset together. Each is parsed, split and saved on its own (a failure
-    marks only that document); their new chunks are then embedded and written in shared batches, which
-    keeps the model busy with well-filled batches however small the documents are."""
+    marks only that document); their new chunks flow into shared batches as they are made, which keeps
+    the model busy with full batches however small the documents are."""
     settings = get_settings()
-    dataset = session.get(Dataset, documents[0].dataset_id)
-    runs = []
-    for document in documents:
-        try:
-            runs.append(_prepare(session, settings, document))
-        except IndexingStopped:
-            session.rollback()
-        except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
-            session.rollback()
-            on_failure(document.id, error)
+    batches = _SharedBatches(session, session.get(Dataset, documents[0].dataset_id))
     try:
-        runs = _index_new_segments(session, dataset, runs)
+        for document in documents:
+            try:
+                run = _prepare(session, settings, document)
+            except IndexingStopped:
+                session.rollback()
+                continue
+            except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
+                session.rollback()
+                on_failure(document.id, error)
+                continue
+            batches.add(run)
+        batches.finish()
     except Exception as error:  # noqa: BLE001 - the shared embedding step failed for all of them
         session.rollback()
-        for run in runs:
+        for run in batches.runs:
             on_failure(run.document.id, error)
         return
-    for run in runs:
+    for run in batches.current_runs():
         try:
-            _swap_in(session, dataset, run)
+            _swap_in(session, batches.dataset, run)
         except IndexingStopped:
             session.rollback()
 
@@ -334,54 +336,120 @@ def _reusable_segments(session: Session, document: Document) -> dict[tuple, list
     return reusable
 
 
-def _index_new_segments(session: Session, dataset: Dataset, runs: list[Run]) -> list[Run]:
-    """Embeds and indexes the new chunks of all runs in shared batches; returns the runs still current."""
-    high_quality = dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY
-    embedder = (
-        get_embedder(dataset.embedding_model_provider, dataset.embedding_model) if high_quality else None
-    )
-    collection = _vector_collection(session, dataset, embedder) if embedder and runs else None
-    while runs:
-        current = _current_ids(session, runs)
-        runs = [run for run in runs if run.document.id in current]
-        batch = session.scalars(
-            select(Segment)
-            .where(Segment.document_id.in_(current), Segment.status == NEW, Segment.completed_at.is_(None))
-            .order_by(Segment.document_id, Segment.position)
-            .limit(SEGMENTS_PER_BATCH)
+@dataclass
+class _BatchInFlight:
+    """Segments whose texts are being embedded while the worker goes on with other work."""
+
+    segment_ids: list[str]
+    units: list[IndexedText]
+    embeddings: PendingEmbeddings | None
+
+
+class _SharedBatches:
+    """The new chunks of several runs, embedded and written in batches of SEGMENTS_PER_BATCH. One batch
+    is always with the model while the worker prepares the next documents and writes the batch before
+    it, so the model (the costly part) never waits for parsing, the database or the vector store."""
+
+    def __init__(self, session: Session, dataset: Dataset):
+        self.session = session
+        self.dataset = dataset
+        self.runs: list[Run] = []
+        self._waiting: list[str] = []
+        self._in_flight: _BatchInFlight | None = None
+        self._embedder = None
+        self._collection: str | None = None
+        if dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY:
+            self._embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
+
+    def add(self, run: Run) -> None:
+        self.runs.append(run)
+        self._waiting += self.session.scalars(
+            select(Segment.id)
+            .where(
+                Segment.document_id == run.document.id, Segment.status == NEW, Segment.completed_at.is_(None)
+            )
+            .order_by(Segment.position)
         ).all()
-        if not batch:
-            break
-        units = _indexed_texts(session, dataset, batch)
-        tokens = _write_vectors(session, embedder, collection, units) if embedder else {}
-        keyword_index.write_postings(session, dataset.id, units)
-        now = utcnow()
-        for segment in batch:
-            segment.tokens = tokens.get(segment.id, 0)
-            segment.completed_at = now
-        session.execute(
-            update(ChildChunk)
-            .where(ChildChunk.segment_id.in_([s.id for s in batch]))
-            .values(completed_at=now)
+        while len(self._waiting) >= SEGMENTS_PER_BATCH:
+            self._advance(self._waiting[:SEGMENTS_PER_BATCH])
+            self._waiting = self._waiting[SEGMENTS_PER_BATCH:]
+
+    def finish(self) -> None:
+        if self._waiting:
+            self._advance(self._waiting)
+            self._waiting = []
+        self._advance([])
+
+    def current_runs(self) -> list[Run]:
+        current = _current_ids(self.session, self.runs) if self.runs else set()
+        return [run for run in self.runs if run.document.id in current]
+
+    def _advance(self, segment_ids: list[str]) -> None:
+        """Sends `segment_ids` to the model, then writes the batch that was there before them."""
+        started = self._start(segment_ids) if segment_ids else None
+        if self._in_flight is not None:
+            _write_batch(self.session, self._collection, self.dataset.id, self._in_flight)
+            _refresh_heartbeats(self.session, self.runs)
+        self._in_flight = started
+
+    def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
+        if self._embedder is not None and self._collection is None:
+            self._collection = _vector_collection(self.session, self.dataset, self._embedder)
+        return _start_batch(
+            self.session,
+            self.dataset,
+            self._embedder,
+            segment_ids,
+            {r.document.id for r in self.current_runs()},
         )
-        session.commit()
-    return runs
 
 
-def _write_vectors(session: Session, embedder, collection: str, units: list[IndexedText]) -> dict[str, int]:
-    """Upserts the vectors of `units`; returns the embedding tokens per segment."""
-    vectors, counts = embed_with_cache(session, embedder, [unit.text for unit in units])
-    get_vector_store().upsert(
-        collection,
-        [
-            VectorPoint(unit.node_id, vector, _payload(unit))
-            for unit, vector in zip(units, vectors, strict=True)
-        ],
-    )
+def _start_batch(
+    session: Session, dataset: Dataset, embedder, segment_ids: list[str], current: set[str]
+) -> _BatchInFlight | None:
+    segments = session.scalars(
+        select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
+    ).all()
+    if not segments:
+        return None
+    units = _indexed_texts(session, dataset, segments)
+    embeddings = start_embedding(session, embedder, [unit.text for unit in units]) if embedder else None
+    return _BatchInFlight([segment.id for segment in segments], units, embeddings)
+
+
+def _write_batch(session: Session, collection: str | None, dataset_id: str, batch: _BatchInFlight) -> None:
     tokens: dict[str, int] = {}
-    for unit, count in zip(units, counts, strict=True):
-        tokens[unit.segment_id] = tokens.get(unit.segment_id, 0) + count
-    return tokens
+    if batch.embeddings is not None:
+        vectors, counts = finish_embedding(session, batch.embeddings)
+        get_vector_store().upsert(
+            collection,
+            [
+                VectorPoint(u.node_id, vector, _payload(u))
+                for u, vector in zip(batch.units, vectors, strict=True)
+            ],
+        )
+        for unit, count in zip(batch.units, counts, strict=True):
+            tokens[unit.segment_id] = tokens.get(unit.segment_id, 0) + count
+    keyword_index.write_postings(session, dataset_id, batch.units)
+    now = utcnow()
+    session.execute(
+        update(Segment),
+        [{"id": sid, "tokens": tokens.get(sid, 0), "completed_at": now} for sid in batch.segment_ids],
+    )
+    session.execute(
+        update(ChildChunk).where(ChildChunk.segment_id.in_(batch.segment_ids)).values(completed_at=now)
+    )
+    session.commit()
+
+
+def _refresh_heartbeats(session: Session, runs: list[Run]) -> None:
+    """Tells the task queue these documents are still being worked on (see HEARTBEAT_LEASE)."""
+    session.execute(
+        update(Document)
+        .where(Document.id.in_([run.document.id for run in runs]))
+        .values(heartbeat_at=utcnow())
+    )
+    session.commit()
 
 
 def _indexed_texts(session: Session, dataset: Dataset, segments: list[Segment]) -> list[IndexedText]:
@@ -448,9 +516,12 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     session.execute(
         update(Segment).where(Segment.document_id == document.id, Segment.status == NEW).values(status=LIVE)
     )
-    live = session.scalars(select(Segment).where(Segment.document_id == document.id)).all()
-    document.tokens = sum(segment.tokens for segment in live)
-    document.word_count = sum(segment.word_count for segment in live)
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(Segment.tokens), 0), func.coalesce(func.sum(Segment.word_count), 0)
+        ).where(Segment.document_id == document.id)
+    ).one()
+    document.tokens, document.word_count = totals
     document.indexing_status = IndexingStatus.COMPLETED
     document.completed_at = now
     document.indexing_latency = (now - document.processing_started_at).total_seconds()

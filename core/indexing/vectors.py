@@ -1,5 +1,6 @@
 """The process-wide vector store and the embedders, built once from the settings."""
 
+import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,8 @@ from retrieval.embedders import (
 )
 from retrieval.rerankers import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.vector_store import QdrantVectorStore
+
+logger = logging.getLogger(__name__)
 
 _stores: dict[tuple[str | None, str], QdrantVectorStore] = {}
 _stores_lock = threading.Lock()
@@ -56,6 +59,17 @@ def get_embedder(provider: str, model: str) -> Embedder:
         settings.embedding_api_key,
         settings.embedding_batch_size,
     )
+
+
+def warm_up_default_embedder() -> None:
+    """Builds the configured embedder before serving, so the first document or query does not wait
+    for the model to load (seconds for a local model). A failure is logged, not fatal: datasets on
+    other models and the rest of the API keep working, and the error returns where the model is used."""
+    settings = get_settings()
+    try:
+        get_embedder(settings.embedding_provider, settings.embedding_model)
+    except Exception:  # noqa: BLE001 - reported, and raised again at first use
+        logger.exception("the embedding model %s could not be loaded", settings.embedding_model)
 
 
 @lru_cache(maxsize=8)

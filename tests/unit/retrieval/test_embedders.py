@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler
 import numpy as np
 import pytest
 
+from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import (
     EmbeddingError,
     OpenAICompatibleEmbedder,
@@ -119,3 +120,30 @@ def test_unreachable_api(tmp_path):
     )
     with pytest.raises(EmbeddingError, match="unreachable"):
         embedder.embed_documents(["x"])
+
+
+def test_batching_embedder_returns_what_the_model_gives_each_caller(minilm):
+    batching = BatchingEmbedder(minilm)
+    texts = [["A cat sits on the mat.", "Stock prices fell."], ["A kitten rests on a rug."], []]
+    futures = [batching.submit(group) for group in texts]
+    for group, future in zip(texts, futures, strict=True):
+        embedded = future.result(timeout=60)
+        assert embedded.tokens == (minilm.count_tokens(group) if group else [])
+        if group:
+            assert np.allclose(embedded.vectors, minilm.embed_documents(group), atol=1e-5)
+
+
+def test_batching_embedder_merges_requests_queued_while_the_model_is_busy(embedding_api):
+    batching = BatchingEmbedder(OpenAICompatibleEmbedder("m", embedding_api, batch_size=64), max_batch=64)
+    futures = [batching.submit(["a" * n]) for n in range(1, 21)]
+    vectors = [future.result(timeout=30).vectors[0] for future in futures]
+    assert len(_EmbeddingServer.batches) < 20 and sum(_EmbeddingServer.batches) == 20
+    assert [round(v[0] / v[1]) for v in vectors] == list(range(1, 21))  # each caller got its own text
+
+
+def test_batching_embedder_hands_a_model_failure_to_every_caller(embedding_api):
+    _EmbeddingServer.failures = [401]
+    batching = BatchingEmbedder(OpenAICompatibleEmbedder("m", embedding_api, backoff_seconds=0.01))
+    with pytest.raises(EmbeddingError, match="401"):
+        batching.embed_documents(["x"])
+    assert batching.embed_documents(["y"]).shape == (1, 3)  # the thread survives
