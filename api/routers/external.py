@@ -71,6 +71,7 @@ def external_retrieval(body: ExternalRetrievalBody, request: Request, session: S
         }
     )
     results = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "external"))
+    search.count_hits(session, results)
     return {"records": [_record(result) for result in results]}
 
 

@@ -3,7 +3,7 @@ so that they can never disagree."""
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
@@ -248,4 +248,19 @@ def search_datasets(
         fused = reciprocal_rank_fusion(keys, model.rrf_k or DEFAULT_RRF_K)
         for _, result in found:
             result.score = fused[result.segment.id]
-    return sorted(found, key=lambda pair: -pair[1].score)[:top_k]
+    merged = sorted(found, key=lambda pair: -pair[1].score)[:top_k]
+    count_hits(session, [result for _, result in merged])
+    return merged
+
+
+def count_hits(session: Session, results: list[SegmentResult]) -> None:
+    """App-side retrieval (the external endpoint, multi-dataset retrieval) counts a hit on each returned
+    segment, in the database so concurrent requests never lose one; hit-testing does not count."""
+    if results:
+        session.execute(
+            update(Segment)
+            .where(Segment.id.in_([result.segment.id for result in results]))
+            .values(hit_count=Segment.hit_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()

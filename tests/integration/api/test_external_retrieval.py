@@ -49,6 +49,25 @@ def test_same_segments_as_hit_testing(client, tenant, knowledge):
     assert [r["score"] for r in external] == pytest.approx([r["score"] for r in hit_testing], abs=1e-5)
 
 
+def test_app_retrieval_counts_hits_and_hit_testing_does_not(client, tenant, knowledge):
+    query = ABSTRACTS[3]["title"]
+    client.post(f"/v1/datasets/{knowledge['id']}/hit-testing", json={"query": query}, headers=tenant.headers)
+    assert _hit_counts(client, tenant, knowledge) == {}
+    for _ in range(2):
+        records = _call(client, tenant.headers, knowledge["id"], query, top_k=3).json()["records"]
+    expected: dict[str, int] = {}
+    for record in records:
+        document_id = record["metadata"]["document_id"]
+        expected[document_id] = expected.get(document_id, 0) + 2
+    assert _hit_counts(client, tenant, knowledge) == expected
+
+
+def _hit_counts(client, tenant, knowledge) -> dict[str, int]:
+    """Per document: the sum of its segments' hit counts, as the document list reports it."""
+    documents = client.get(f"/v1/datasets/{knowledge['id']}/documents", headers=tenant.headers).json()["data"]
+    return {document["id"]: document["hit_count"] for document in documents if document["hit_count"]}
+
+
 def test_threshold_and_metadata_condition(client, tenant, knowledge):
     records = _call(client, tenant.headers, knowledge["id"], ABSTRACTS[1]["title"], top_k=5).json()["records"]
     cut = records[0]["score"] - 1e-3  # repeated query embeddings differ in the last float bits
