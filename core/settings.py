@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
+    dataset_max_segments_per_request: int = 0  # 0: no limit
     indexing_max_segmentation_tokens_length: int = 4000
 
     @property

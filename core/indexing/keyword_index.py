@@ -22,6 +22,7 @@ class IndexedText:
     workspace_id: str
     dataset_id: str
     text: str
+    keywords: tuple[str, ...] = ()  # given by a user for the chunk; searched as if part of the text
 
 
 def write_postings(session: Session, dataset_id: str, texts: list[IndexedText]) -> None:
@@ -32,7 +33,7 @@ def write_postings(session: Session, dataset_id: str, texts: list[IndexedText]) 
     session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
     nodes, postings = [], []
     for item in texts:
-        terms = [term[:MAX_TERM_LENGTH] for term in tokenize(item.text)]
+        terms = [term[:MAX_TERM_LENGTH] for term in tokenize(" ".join((item.text, *item.keywords)))]
         nodes.append(
             {
                 "node_id": item.node_id,

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.database import new_id, utcnow
-from core.datasets.models import Dataset, DocForm, IndexingTechnique
+from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document, IndexingStatus, UploadFile
 from core.documents.process_rules import (
     AUTOMATIC_RULES,
@@ -26,7 +26,14 @@ from core.documents.uploads import upload_path
 from core.indexing import keyword_index
 from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
 from core.indexing.keyword_index import IndexedText
-from core.indexing.vectors import collection_name, get_embedder, get_vector_store
+from core.indexing.vectors import get_vector_store
+from core.indexing.writer import (
+    dataset_embedder,
+    indexed_texts,
+    tokens_per_segment,
+    vector_collection,
+    write_vectors,
+)
 from core.segments.models import ChildChunk, Segment
 from core.settings import Settings, get_settings
 from etl.cleaning import clean_text
@@ -34,7 +41,6 @@ from etl.extractors import extract_file
 from etl.extractors.registry import read_table_rows
 from etl.qa import generate_qa_pairs, qa_pairs_from_rows
 from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
-from retrieval.vector_store import VectorPoint
 
 SEGMENTS_PER_BATCH = 64
 NEW = "indexing"
@@ -356,10 +362,8 @@ class _SharedBatches:
         self.runs: list[Run] = []
         self._waiting: list[str] = []
         self._in_flight: _BatchInFlight | None = None
-        self._embedder = None
+        self._embedder = dataset_embedder(dataset)
         self._collection: str | None = None
-        if dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY:
-            self._embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
 
     def add(self, run: Run) -> None:
         self.runs.append(run)
@@ -394,7 +398,7 @@ class _SharedBatches:
 
     def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
         if self._embedder is not None and self._collection is None:
-            self._collection = _vector_collection(self.session, self.dataset, self._embedder)
+            self._collection = vector_collection(self.session, self.dataset, self._embedder)
         return _start_batch(
             self.session,
             self.dataset,
@@ -412,7 +416,7 @@ def _start_batch(
     ).all()
     if not segments:
         return None
-    units = _indexed_texts(session, dataset, segments)
+    units = indexed_texts(session, segments)
     embeddings = start_embedding(session, embedder, [unit.text for unit in units]) if embedder else None
     return _BatchInFlight([segment.id for segment in segments], units, embeddings)
 
@@ -421,15 +425,8 @@ def _write_batch(session: Session, collection: str | None, dataset_id: str, batc
     tokens: dict[str, int] = {}
     if batch.embeddings is not None:
         vectors, counts = finish_embedding(session, batch.embeddings)
-        get_vector_store().upsert(
-            collection,
-            [
-                VectorPoint(u.node_id, vector, _payload(u))
-                for u, vector in zip(batch.units, vectors, strict=True)
-            ],
-        )
-        for unit, count in zip(batch.units, counts, strict=True):
-            tokens[unit.segment_id] = tokens.get(unit.segment_id, 0) + count
+        write_vectors(collection, batch.units, vectors)
+        tokens = tokens_per_segment(batch.units, counts)
     keyword_index.write_postings(session, dataset_id, batch.units)
     now = utcnow()
     session.execute(
@@ -450,52 +447,6 @@ def _refresh_heartbeats(session: Session, runs: list[Run]) -> None:
         .values(heartbeat_at=utcnow())
     )
     session.commit()
-
-
-def _indexed_texts(session: Session, dataset: Dataset, segments: list[Segment]) -> list[IndexedText]:
-    """What the indexes hold: children of parent-child chunks, the question of Q&A, else the chunk."""
-    parents = {segment.id: segment for segment in segments}
-    children = session.scalars(
-        select(ChildChunk).where(ChildChunk.segment_id.in_(parents)).order_by(ChildChunk.position)
-    ).all()
-    if children:
-        return [_indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content) for chunk in children]
-    return [_indexed(segment, segment.index_node_id, segment.content) for segment in segments]
-
-
-def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
-    return IndexedText(
-        node_id=node_id,
-        segment_id=segment.id,
-        document_id=segment.document_id,
-        workspace_id=segment.workspace_id,
-        dataset_id=segment.dataset_id,
-        text=text,
-    )
-
-
-def _payload(unit: IndexedText) -> dict:
-    return {
-        "workspace_id": unit.workspace_id,
-        "dataset_id": unit.dataset_id,
-        "document_id": unit.document_id,
-        "segment_id": unit.segment_id,
-        "enabled": True,
-    }
-
-
-def _vector_collection(session: Session, dataset: Dataset, embedder) -> str:
-    name = dataset.vector_collection or collection_name(dataset.id)
-    get_vector_store().ensure_collection(name, embedder.dimension)
-    if dataset.vector_collection is None:
-        session.execute(
-            update(Dataset)
-            .where(Dataset.id == dataset.id, Dataset.vector_collection.is_(None))
-            .values(vector_collection=name)
-        )
-        session.commit()
-        session.refresh(dataset)
-    return dataset.vector_collection
 
 
 def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:

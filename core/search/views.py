@@ -1,7 +1,7 @@
 """The records of hit-testing and /retrieve (contract 1.6)."""
 
-from core.database import unix_seconds
 from core.search.service import SegmentResult
+from core.segments.views import describe_segment
 
 
 def describe_records(results: list[SegmentResult]) -> list[dict]:
@@ -21,31 +21,15 @@ def describe_records(results: list[SegmentResult]) -> list[dict]:
     ]
 
 
+# Fields of the segment API's object that a hit-testing record's segment does not carry (contract 1.6).
+NOT_IN_RECORDS = ("updated_at", "updated_by", "child_chunks", "attachments", "summary")
+
+
 def _segment(result: SegmentResult) -> dict:
     segment, document = result.segment, result.document
+    fields = describe_segment(segment)
     return {
-        "id": segment.id,
-        "position": segment.position,
-        "document_id": segment.document_id,
-        "content": segment.content,
-        "sign_content": segment.content,
-        "answer": segment.answer,
-        "word_count": segment.word_count,
-        "tokens": segment.tokens,
-        "keywords": segment.keywords,
-        "index_node_id": segment.index_node_id,
-        "index_node_hash": segment.index_node_hash,
-        "hit_count": segment.hit_count,
-        "enabled": segment.enabled,
-        "disabled_at": unix_seconds(segment.disabled_at),
-        "disabled_by": segment.disabled_by,
-        "status": segment.status,
-        "created_by": segment.created_by,
-        "created_at": unix_seconds(segment.created_at),
-        "indexing_at": unix_seconds(segment.indexing_at),
-        "completed_at": unix_seconds(segment.completed_at),
-        "error": segment.error,
-        "stopped_at": unix_seconds(segment.stopped_at),
+        **{key: value for key, value in fields.items() if key not in NOT_IN_RECORDS},
         "document": {
             "id": document.id,
             "data_source_type": document.data_source_type,

@@ -1,0 +1,140 @@
+"""Segment routes (contract 1.4). Updates are POST, as in Dify."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from core.documents.models import Document
+from core.segments import service as segments
+from core.segments.views import describe_segments
+
+router = APIRouter(prefix="/datasets/{dataset_id}/documents/{document_id}/segments", tags=["segments"])
+
+DEFAULT_PAGE_SIZE = 20
+TEXT_LIMIT = 1_000_000
+
+
+class NewSegmentBody(BaseModel):
+    content: str = Field(max_length=TEXT_LIMIT)
+    answer: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    keywords: list[Annotated[str, Field(max_length=255)]] | None = Field(default=None, max_length=100)
+    attachment_ids: list[str] | None = Field(default=None, max_length=10)
+
+
+class CreateSegmentsBody(BaseModel):
+    segments: list[NewSegmentBody] = Field(min_length=1)
+
+
+class SegmentChangesBody(BaseModel):
+    content: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    answer: str | None = Field(default=None, max_length=TEXT_LIMIT)
+    keywords: list[Annotated[str, Field(max_length=255)]] | None = Field(default=None, max_length=100)
+    enabled: bool | None = None
+    regenerate_child_chunks: bool = False
+    attachment_ids: list[str] | None = Field(default=None, max_length=10)
+    summary: str | None = None
+
+
+class UpdateSegmentBody(BaseModel):
+    segment: SegmentChangesBody
+
+
+def _document(session, dataset, document_id: str) -> Document:
+    return segments.document_for_segments(session, dataset, parse_uuid(document_id))
+
+
+def _one(session, document: Document, segment) -> dict:
+    return {
+        "data": describe_segments(session, document.doc_form, [segment])[0],
+        "doc_form": document.doc_form,
+    }
+
+
+# The body is parsed by hand (for Dify's error shape); the schema is still published.
+CREATE_BODY = {
+    "requestBody": {"content": {"application/json": {"schema": CreateSegmentsBody.model_json_schema()}}}
+}
+
+
+@router.post("", openapi_extra=CREATE_BODY)
+def create_segments(
+    document_id: str,
+    dataset: DatasetDep,
+    caller: CallerDep,
+    session: SessionDep,
+    body: Annotated[Any, Body()] = None,
+):
+    # Dify answers body errors of this route with a bare {"error": ...} instead of the usual envelope.
+    if not isinstance(body, dict) or "segments" not in body:
+        return JSONResponse({"error": "Segments is required"}, status_code=400)
+    try:
+        parsed = CreateSegmentsBody.model_validate(body)
+    except ValidationError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    document = _document(session, dataset, document_id)
+    items = [segments.NewSegment(item.content, item.answer, item.keywords) for item in parsed.segments]
+    created = segments.create_segments(session, caller, dataset, document, items)
+    return {"data": describe_segments(session, document.doc_form, created), "doc_form": document.doc_form}
+
+
+@router.get("")
+def list_segments(document_id: str, request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
+    document = _document(session, dataset, document_id)
+    params = request.query_params
+    page = _positive_int(params.get("page"), 1)
+    limit = min(_positive_int(params.get("limit"), DEFAULT_PAGE_SIZE), segments.MAX_PAGE_SIZE)
+    statuses = [status for status in params.getlist("status") if status]
+    found, total = segments.list_segments(session, document, page, limit, statuses, params.get("keyword"))
+    return {
+        "data": describe_segments(session, document.doc_form, found),
+        "doc_form": document.doc_form,
+        "total": total,
+        "has_more": len(found) == limit,
+        "limit": limit,
+        "page": page,
+    }
+
+
+def _positive_int(value: str | None, default: int) -> int:
+    """Malformed or out-of-range numbers fall back to the default, as Dify's list does."""
+    try:
+        number = int(value) if value is not None else default
+    except ValueError:
+        return default
+    return number if 1 <= number <= 1_000_000 else default
+
+
+@router.get("/{segment_id}")
+def get_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    document = _document(session, dataset, document_id)
+    return _one(session, document, segments.get_segment(session, document, parse_uuid(segment_id)))
+
+
+@router.post("/{segment_id}")
+def update_segment(
+    document_id: str,
+    segment_id: str,
+    body: UpdateSegmentBody,
+    dataset: DatasetDep,
+    caller: CallerDep,
+    session: SessionDep,
+) -> dict:
+    document = _document(session, dataset, document_id)
+    segment = segments.get_segment(session, document, parse_uuid(segment_id))
+    change = body.segment
+    changes = segments.SegmentChanges(
+        change.content, change.answer, change.keywords, change.enabled, change.regenerate_child_chunks
+    )
+    segment = segments.update_segment(session, caller, dataset, document, segment, changes)
+    return _one(session, document, segment)
+
+
+@router.delete("/{segment_id}", status_code=204)
+def delete_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    document = _document(session, dataset, document_id)
+    segment = segments.get_segment(session, document, parse_uuid(segment_id))
+    segments.delete_segment(session, dataset, document, segment)
+    return Response(status_code=204)

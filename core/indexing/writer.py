@@ -1,0 +1,119 @@
+"""Writing segments into the indexes (vectors in Qdrant, postings in the database) and taking them out.
+
+Shared by indexing runs, which embed in pipelined batches, and by the segment API, which indexes the
+few segments of one request before it answers.
+"""
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from core.datasets.models import Dataset, IndexingTechnique
+from core.indexing import keyword_index
+from core.indexing.embedding_cache import embed_with_cache
+from core.indexing.keyword_index import IndexedText
+from core.indexing.models import KeywordNode
+from core.indexing.vectors import collection_name, get_embedder, get_vector_store
+from core.segments.models import ChildChunk, Segment
+from retrieval.embedders import Embedder
+from retrieval.vector_store import VectorPoint
+
+
+def dataset_embedder(dataset: Dataset) -> Embedder | None:
+    """The dataset's embedding model; economy datasets have none (keyword index only)."""
+    if dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
+        return None
+    return get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
+
+
+def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText]:
+    """What the indexes hold: children of parent-child chunks, the question of Q&A, else the chunk."""
+    parents = {segment.id: segment for segment in segments}
+    children = session.scalars(
+        select(ChildChunk).where(ChildChunk.segment_id.in_(parents)).order_by(ChildChunk.position)
+    ).all()
+    with_children = {chunk.segment_id for chunk in children}
+    units = [_indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content) for chunk in children]
+    return units + [
+        _indexed(segment, segment.index_node_id, segment.content)
+        for segment in segments
+        if segment.id not in with_children
+    ]
+
+
+def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
+    return IndexedText(
+        node_id=node_id,
+        segment_id=segment.id,
+        document_id=segment.document_id,
+        workspace_id=segment.workspace_id,
+        dataset_id=segment.dataset_id,
+        text=text,
+        keywords=tuple(segment.keywords or ()),
+    )
+
+
+def vector_collection(session: Session, dataset: Dataset, embedder: Embedder) -> str:
+    """The dataset's collection, created on first use."""
+    name = dataset.vector_collection or collection_name(dataset.id)
+    get_vector_store().ensure_collection(name, embedder.dimension)
+    if dataset.vector_collection is None:
+        session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset.id, Dataset.vector_collection.is_(None))
+            .values(vector_collection=name)
+        )
+        session.commit()
+        session.refresh(dataset)
+    return dataset.vector_collection
+
+
+def write_vectors(collection: str, units: list[IndexedText], vectors: np.ndarray) -> None:
+    points = [
+        VectorPoint(unit.node_id, vector, _payload(unit)) for unit, vector in zip(units, vectors, strict=True)
+    ]
+    get_vector_store().upsert(collection, points)
+
+
+def _payload(unit: IndexedText) -> dict:
+    return {
+        "workspace_id": unit.workspace_id,
+        "dataset_id": unit.dataset_id,
+        "document_id": unit.document_id,
+        "segment_id": unit.segment_id,
+        "enabled": True,
+    }
+
+
+def tokens_per_segment(units: list[IndexedText], counts: list[int]) -> dict[str, int]:
+    tokens: dict[str, int] = {}
+    for unit, count in zip(units, counts, strict=True):
+        tokens[unit.segment_id] = tokens.get(unit.segment_id, 0) + count
+    return tokens
+
+
+def index_segments(session: Session, dataset: Dataset, segments: list[Segment]) -> None:
+    """Indexes `segments` now (their vectors and postings replace any earlier ones) and records their
+    embedding tokens; the caller commits."""
+    units = indexed_texts(session, segments)
+    tokens: dict[str, int] = {}
+    embedder = dataset_embedder(dataset)
+    if embedder is not None and units:
+        vectors, counts = embed_with_cache(session, embedder, [unit.text for unit in units])
+        write_vectors(vector_collection(session, dataset, embedder), units, vectors)
+        tokens = tokens_per_segment(units, counts)
+    keyword_index.write_postings(session, dataset.id, units)
+    for segment in segments:
+        segment.tokens = tokens.get(segment.id, 0)
+
+
+def remove_from_indexes(session: Session, dataset: Dataset, segments: list[Segment]) -> None:
+    """Takes the segments (and their child chunks) out of both indexes; their rows stay."""
+    ids = [segment.id for segment in segments]
+    if not ids:
+        return
+    keys = [segment.index_node_id for segment in segments if segment.index_node_id]
+    keys += session.scalars(select(ChildChunk.index_node_id).where(ChildChunk.segment_id.in_(ids))).all()
+    session.execute(delete(KeywordNode).where(KeywordNode.segment_id.in_(ids)))
+    if dataset.vector_collection:
+        get_vector_store().delete_keys(dataset.vector_collection, keys)

@@ -1,0 +1,262 @@
+"""Segments maintained through the API (contract 1.4): each change reaches the vector store and the
+inverted index before the request returns, so the next search already sees it."""
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from core.api_keys.service import Caller
+from core.database import new_id, utcnow
+from core.datasets.models import Dataset, DocForm, IndexingTechnique
+from core.documents.models import Document, IndexingStatus
+from core.documents.process_rules import document_process_rule, segmentation_of
+from core.errors import InvalidParam, NotFound
+from core.indexing.embedding_cache import text_hash
+from core.indexing.writer import index_segments, remove_from_indexes
+from core.segments.models import ChildChunk, Segment
+from core.settings import get_settings
+from etl.splitting import Segmentation, split_general
+
+logger = logging.getLogger(__name__)
+
+LIVE = "completed"
+MAX_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    content: str
+    answer: str | None = None
+    keywords: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class SegmentChanges:
+    content: str | None = None
+    answer: str | None = None
+    keywords: list[str] | None = None
+    enabled: bool | None = None
+    regenerate_child_chunks: bool = False
+
+
+def document_for_segments(session: Session, dataset: Dataset, document_id: str) -> Document:
+    document = session.scalar(
+        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
+    )
+    if document is None:
+        raise NotFound("Document not found.")
+    return document
+
+
+def get_segment(session: Session, document: Document, segment_id: str) -> Segment:
+    segment = session.scalar(
+        select(Segment).where(
+            Segment.id == segment_id,
+            Segment.document_id == document.id,
+            Segment.generation <= _live_generation(document),
+        )
+    )
+    if segment is None:
+        raise NotFound("Segment not found.")
+    return segment
+
+
+def list_segments(
+    session: Session, document: Document, page: int, limit: int, statuses: list[str], keyword: str | None
+) -> tuple[list[Segment], int]:
+    # Chunks of a re-index still in progress are not the document's yet.
+    query = select(Segment).where(
+        Segment.document_id == document.id, Segment.generation <= _live_generation(document)
+    )
+    if statuses:
+        query = query.where(Segment.status.in_(statuses))
+    if keyword:
+        escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Segment.content.ilike(f"%{escaped}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    segments = session.scalars(
+        query.order_by(Segment.position).offset((page - 1) * limit).limit(min(limit, MAX_PAGE_SIZE))
+    ).all()
+    return list(segments), total
+
+
+def _live_generation(document: Document) -> int:
+    if document.indexing_status == IndexingStatus.COMPLETED:
+        return document.index_generation
+    return document.index_generation - 1
+
+
+def create_segments(
+    session: Session, caller: Caller, dataset: Dataset, document: Document, items: list[NewSegment]
+) -> list[Segment]:
+    _check_can_add(document)
+    limit = get_settings().dataset_max_segments_per_request
+    if limit and len(items) > limit:
+        raise InvalidParam(f"Exceeded maximum segments limit of {limit}.")
+    for item in items:
+        _check_content(document, item.content, item.answer)
+    position = (
+        session.scalar(select(func.max(Segment.position)).where(Segment.document_id == document.id)) or 0
+    )
+    now = utcnow()
+    segments = []
+    for offset, item in enumerate(items, start=1):
+        segment_id = new_id()
+        segment = Segment(
+            id=segment_id,
+            index_node_id=segment_id,
+            workspace_id=document.workspace_id,
+            dataset_id=dataset.id,
+            document_id=document.id,
+            position=position + offset,
+            content=item.content,
+            answer=item.answer if document.doc_form == DocForm.QA else None,
+            keywords=item.keywords,
+            word_count=_word_count(item.content, item.answer, document),
+            index_node_hash=text_hash(item.content),
+            status=LIVE,
+            enabled=True,
+            indexing_at=now,
+            completed_at=now,
+            created_by=caller.account.id,
+            generation=document.index_generation,
+        )
+        session.add(segment)
+        segments.append(segment)
+    session.flush()
+    for segment in segments:
+        _make_children(session, document, segment, caller)
+    _index_or_mark_error(session, dataset, segments)
+    _refresh_document_counts(session, document)
+    session.commit()
+    return segments
+
+
+def update_segment(
+    session: Session,
+    caller: Caller,
+    dataset: Dataset,
+    document: Document,
+    segment: Segment,
+    changes: SegmentChanges,
+) -> Segment:
+    if changes.enabled is False:
+        _disable(session, dataset, segment, caller)
+        session.commit()
+        return segment
+    if not segment.enabled and changes.enabled is not True:
+        raise InvalidParam("Can't update disabled segment")
+    if changes.regenerate_child_chunks and dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
+        raise InvalidParam("The knowledge base index technique is not high quality!")
+    content = changes.content if changes.content is not None else segment.content
+    answer = changes.answer if changes.answer is not None else segment.answer
+    _check_content(document, content, answer)
+    content_changed = content != segment.content
+    segment.content, segment.answer = content, answer if document.doc_form == DocForm.QA else None
+    if changes.keywords is not None:
+        segment.keywords = changes.keywords
+    segment.word_count = _word_count(content, answer, document)
+    segment.updated_by = caller.account.id
+    segment.enabled, segment.disabled_at, segment.disabled_by = True, None, None
+    if content_changed:
+        segment.index_node_hash = text_hash(content)
+        segment.indexing_at = segment.completed_at = utcnow()
+    if document.doc_form == DocForm.HIERARCHICAL and (changes.regenerate_child_chunks or content_changed):
+        remove_from_indexes(session, dataset, [segment])
+        session.execute(delete(ChildChunk).where(ChildChunk.segment_id == segment.id))
+        _make_children(session, document, segment, caller)
+    session.flush()
+    _index_or_mark_error(session, dataset, [segment])
+    _refresh_document_counts(session, document)
+    session.commit()
+    return segment
+
+
+def delete_segment(session: Session, dataset: Dataset, document: Document, segment: Segment) -> None:
+    remove_from_indexes(session, dataset, [segment])
+    session.delete(segment)
+    session.flush()
+    _refresh_document_counts(session, document)
+    session.commit()
+
+
+def _disable(session: Session, dataset: Dataset, segment: Segment, caller: Caller) -> None:
+    if segment.enabled:
+        remove_from_indexes(session, dataset, [segment])
+        segment.enabled, segment.disabled_at, segment.disabled_by = False, utcnow(), caller.account.id
+
+
+def _check_can_add(document: Document) -> None:
+    if document.indexing_status != IndexingStatus.COMPLETED:
+        raise NotFound("Document is not completed.")
+    if not document.enabled:
+        raise NotFound("Document is disabled.")
+
+
+def _check_content(document: Document, content: str, answer: str | None) -> None:
+    if not content or not content.strip():
+        raise InvalidParam("Content is empty")
+    if document.doc_form == DocForm.QA and (not answer or not answer.strip()):
+        raise InvalidParam("Answer is required")
+
+
+def _word_count(content: str, answer: str | None, document: Document) -> int:
+    return len(content) + (len(answer or "") if document.doc_form == DocForm.QA else 0)
+
+
+def _make_children(session: Session, document: Document, segment: Segment, caller: Caller) -> None:
+    """Child chunks of a parent-child document's segment, split by the document's own rule."""
+    if document.doc_form != DocForm.HIERARCHICAL:
+        return
+    rule = document_process_rule(session, document)
+    rules = (rule.rules or {}) if rule else {}
+    child = segmentation_of(rules.get("subchunk_segmentation")) or Segmentation()
+    now = utcnow()
+    for position, content in enumerate(split_general(segment.content, child), start=1):
+        chunk_id = new_id()
+        session.add(
+            ChildChunk(
+                id=chunk_id,
+                index_node_id=chunk_id,
+                workspace_id=segment.workspace_id,
+                dataset_id=segment.dataset_id,
+                document_id=segment.document_id,
+                segment_id=segment.id,
+                position=position,
+                content=content,
+                word_count=len(content),
+                index_node_hash=text_hash(content),
+                created_by=caller.account.id,
+                indexing_at=now,
+                completed_at=now,
+            )
+        )
+    session.flush()
+
+
+def _index_or_mark_error(session: Session, dataset: Dataset, segments: list[Segment]) -> None:
+    """As Dify: a segment that cannot be indexed is kept, disabled, with status `error` and the reason."""
+    try:
+        index_segments(session, dataset, segments)
+    except Exception as error:  # noqa: BLE001 - recorded on the segments, the request still succeeds
+        logger.warning("indexing segments failed: %s", error, exc_info=error)
+        now = utcnow()
+        for segment in segments:
+            segment.enabled, segment.status, segment.error, segment.stopped_at = (
+                False,
+                "error",
+                str(error),
+                now,
+            )
+        remove_from_indexes(session, dataset, segments)
+
+
+def _refresh_document_counts(session: Session, document: Document) -> None:
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(Segment.word_count), 0), func.coalesce(func.sum(Segment.tokens), 0)
+        ).where(Segment.document_id == document.id, or_(Segment.status == LIVE, Segment.status == "error"))
+    ).one()
+    document.word_count, document.tokens = totals
