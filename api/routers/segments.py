@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.documents.models import Document
 from core.segments import service as segments
-from core.segments.views import describe_segments
+from core.segments.views import describe_child_chunk, describe_segments
 
 router = APIRouter(prefix="/datasets/{dataset_id}/documents/{document_id}/segments", tags=["segments"])
 
@@ -137,4 +137,77 @@ def delete_segment(document_id: str, segment_id: str, dataset: DatasetDep, sessi
     document = _document(session, dataset, document_id)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
     segments.delete_segment(session, dataset, document, segment)
+    return Response(status_code=204)
+
+
+class ChildChunkBody(BaseModel):
+    content: str = Field(max_length=TEXT_LIMIT)
+
+
+def _segment(session, dataset, document_id: str, segment_id: str):
+    document = _document(session, dataset, document_id)
+    return segments.get_segment(session, document, parse_uuid(segment_id))
+
+
+@router.post("/{segment_id}/child_chunks")
+def create_child_chunk(
+    document_id: str,
+    segment_id: str,
+    body: ChildChunkBody,
+    dataset: DatasetDep,
+    caller: CallerDep,
+    session: SessionDep,
+) -> dict:
+    segment = _segment(session, dataset, document_id, segment_id)
+    return {
+        "data": describe_child_chunk(
+            segments.create_child_chunk(session, caller, dataset, segment, body.content)
+        )
+    }
+
+
+@router.get("/{segment_id}/child_chunks")
+def list_child_chunks(
+    document_id: str, segment_id: str, request: Request, dataset: DatasetDep, session: SessionDep
+) -> dict:
+    segment = _segment(session, dataset, document_id, segment_id)
+    params = request.query_params
+    page = _positive_int(params.get("page"), 1)
+    limit = min(_positive_int(params.get("limit"), DEFAULT_PAGE_SIZE), segments.MAX_PAGE_SIZE)
+    chunks, total = segments.list_child_chunks(session, segment, page, limit, params.get("keyword"))
+    return {
+        "data": [describe_child_chunk(chunk) for chunk in chunks],
+        "total": total,
+        "total_pages": (total + limit - 1) // limit,
+        "page": page,
+        "limit": limit,
+    }
+
+
+@router.patch("/{segment_id}/child_chunks/{child_chunk_id}")
+def update_child_chunk(
+    document_id: str,
+    segment_id: str,
+    child_chunk_id: str,
+    body: ChildChunkBody,
+    dataset: DatasetDep,
+    caller: CallerDep,
+    session: SessionDep,
+) -> dict:
+    segment = _segment(session, dataset, document_id, segment_id)
+    chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
+    return {
+        "data": describe_child_chunk(
+            segments.update_child_chunk(session, caller, dataset, segment, chunk, body.content)
+        )
+    }
+
+
+@router.delete("/{segment_id}/child_chunks/{child_chunk_id}", status_code=204)
+def delete_child_chunk(
+    document_id: str, segment_id: str, child_chunk_id: str, dataset: DatasetDep, session: SessionDep
+) -> Response:
+    segment = _segment(session, dataset, document_id, segment_id)
+    chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
+    segments.delete_child_chunk(session, dataset, segment, chunk)
     return Response(status_code=204)

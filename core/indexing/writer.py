@@ -114,6 +114,13 @@ def remove_from_indexes(session: Session, dataset: Dataset, segments: list[Segme
         return
     keys = [segment.index_node_id for segment in segments if segment.index_node_id]
     keys += session.scalars(select(ChildChunk.index_node_id).where(ChildChunk.segment_id.in_(ids))).all()
-    session.execute(delete(KeywordNode).where(KeywordNode.segment_id.in_(ids)))
+    remove_nodes(session, dataset, keys)
+
+
+def remove_nodes(session: Session, dataset: Dataset, node_ids: list[str]) -> None:
+    """Takes indexed texts (a chunk or a child chunk each) out of both indexes."""
+    if not node_ids:
+        return
+    session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
     if dataset.vector_collection:
-        get_vector_store().delete_keys(dataset.vector_collection, keys)
+        get_vector_store().delete_keys(dataset.vector_collection, node_ids)

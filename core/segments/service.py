@@ -14,7 +14,7 @@ from core.documents.models import Document, IndexingStatus
 from core.documents.process_rules import document_process_rule, segmentation_of
 from core.errors import InvalidParam, NotFound
 from core.indexing.embedding_cache import text_hash
-from core.indexing.writer import index_segments, remove_from_indexes
+from core.indexing.writer import index_segments, remove_from_indexes, remove_nodes
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from etl.splitting import Segmentation, split_general
@@ -260,3 +260,94 @@ def _refresh_document_counts(session: Session, document: Document) -> None:
         ).where(Segment.document_id == document.id, or_(Segment.status == LIVE, Segment.status == "error"))
     ).one()
     document.word_count, document.tokens = totals
+
+
+def get_child_chunk(session: Session, segment: Segment, chunk_id: str) -> ChildChunk:
+    chunk = session.scalar(
+        select(ChildChunk).where(ChildChunk.id == chunk_id, ChildChunk.segment_id == segment.id)
+    )
+    if chunk is None:
+        raise NotFound("Child chunk not found.")
+    return chunk
+
+
+def list_child_chunks(
+    session: Session, segment: Segment, page: int, limit: int, keyword: str | None
+) -> tuple[list[ChildChunk], int]:
+    query = select(ChildChunk).where(ChildChunk.segment_id == segment.id)
+    if keyword:
+        escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(ChildChunk.content.ilike(f"%{escaped}%", escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    chunks = session.scalars(
+        query.order_by(ChildChunk.position).offset((page - 1) * limit).limit(limit)
+    ).all()
+    return list(chunks), total
+
+
+def create_child_chunk(
+    session: Session, caller: Caller, dataset: Dataset, segment: Segment, content: str
+) -> ChildChunk:
+    _check_child_content(content)
+    position = session.scalar(
+        select(func.max(ChildChunk.position)).where(ChildChunk.segment_id == segment.id)
+    )
+    chunk_id = new_id()
+    now = utcnow()
+    chunk = ChildChunk(
+        id=chunk_id,
+        index_node_id=chunk_id,
+        workspace_id=segment.workspace_id,
+        dataset_id=segment.dataset_id,
+        document_id=segment.document_id,
+        segment_id=segment.id,
+        position=(position or 0) + 1,
+        content=content,
+        word_count=len(content),
+        index_node_hash=text_hash(content),
+        type="customized",
+        created_by=caller.account.id,
+        indexing_at=now,
+        completed_at=now,
+    )
+    session.add(chunk)
+    _reindex_segment(session, dataset, segment)
+    return chunk
+
+
+def update_child_chunk(
+    session: Session, caller: Caller, dataset: Dataset, segment: Segment, chunk: ChildChunk, content: str
+) -> ChildChunk:
+    _check_child_content(content)
+    chunk.content, chunk.word_count, chunk.index_node_hash = content, len(content), text_hash(content)
+    chunk.type, chunk.updated_by = "customized", caller.account.id
+    _reindex_segment(session, dataset, segment)
+    return chunk
+
+
+def delete_child_chunk(session: Session, dataset: Dataset, segment: Segment, chunk: ChildChunk) -> None:
+    session.delete(chunk)
+    _reindex_segment(session, dataset, segment, gone=[chunk.index_node_id])
+
+
+def _check_child_content(content: str) -> None:
+    if not content or not content.strip():
+        raise InvalidParam("Content is empty")
+
+
+def _reindex_segment(session: Session, dataset: Dataset, segment: Segment, gone: list[str] = ()) -> None:
+    """A segment's child chunks are indexed in its stead, so any change to them re-indexes the segment
+    (unchanged texts come from the embedding cache; same ids overwrite) and takes out what no longer
+    stands for it. Unlike segment edits, a failure fails the request."""
+    session.flush()
+    try:
+        if segment.enabled:
+            index_segments(session, dataset, [segment])
+        has_children = session.scalar(
+            select(ChildChunk.id).where(ChildChunk.segment_id == segment.id).limit(1)
+        )
+        remove_nodes(session, dataset, [*gone, segment.index_node_id] if has_children else list(gone))
+    except Exception as error:  # noqa: BLE001 - reported to the caller as Dify does
+        session.rollback()
+        raise InvalidParam(f"Vector store operation failed: {error}") from error
+    session.commit()

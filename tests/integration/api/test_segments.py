@@ -11,6 +11,9 @@ SEGMENT_FIELDS = set(
     index_node_hash hit_count enabled disabled_at disabled_by status created_by created_at updated_at
     updated_by indexing_at completed_at error stopped_at child_chunks attachments summary""".split()  # noqa: SIM905
 )
+HIERARCHICAL = {"mode": "hierarchical", "rules": {"pre_processing_rules": [], "parent_mode": "paragraph",
+                "segmentation": {"separator": "\\n\\n", "max_tokens": 2000},
+                "subchunk_segmentation": {"separator": ". ", "max_tokens": 100}}}  # fmt: skip
 NEW_FACT = "Axolotls regenerate entire limbs through blastema formation after amputation."
 
 
@@ -273,3 +276,45 @@ def test_parent_child_segments_get_child_chunks(client, tenant, celery_worker):
         headers=tenant.headers,
     ).json()["records"]
     assert records[0]["segment"]["id"] == created["id"] and records[0]["child_chunks"]
+
+
+def test_child_chunks_are_kept_in_the_indexes(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    body = create_text_document(
+        client, tenant, dataset["id"], "doc", document_text(ABSTRACTS[1]),
+        process_rule=HIERARCHICAL, doc_form="hierarchical_model",
+    ).json()  # fmt: skip
+    wait_for_batch(client, tenant, dataset["id"], body["batch"])
+    segment = client.get(_url(dataset, body["document"]), headers=tenant.headers).json()["data"][
+        1
+    ]  # abstract
+    chunks_url = _url(dataset, body["document"], f"/{segment['id']}/child_chunks")
+    listing = client.get(chunks_url, params={"limit": 2}, headers=tenant.headers).json()
+    assert set(listing) == {"data", "total", "total_pages", "page", "limit"}
+    assert listing["total_pages"] == (listing["total"] + 1) // 2 and len(listing["data"]) == 2
+
+    created = client.post(chunks_url, json={"content": NEW_FACT}, headers=tenant.headers)
+    assert created.status_code == 200, created.text
+    chunk = created.json()["data"]
+    assert chunk["type"] == "customized" and chunk["position"] == listing["total"] + 1
+    assert _best_child(client, tenant, dataset, "axolotl limb regeneration") == NEW_FACT
+
+    chunk_url = f"{chunks_url}/{chunk['id']}"
+    edited = "Planarian flatworms regrow a whole body from small fragments."
+    updated = client.patch(chunk_url, json={"content": edited}, headers=tenant.headers).json()["data"]
+    assert updated["content"] == edited and updated["word_count"] == len(edited)
+    assert _best_child(client, tenant, dataset, "flatworm regrowing its body") == edited
+    assert_error(client.patch(chunk_url, json={"content": " "}, headers=tenant.headers), 400, "invalid_param")
+
+    assert client.delete(chunk_url, headers=tenant.headers).status_code == 204
+    assert _best_child(client, tenant, dataset, "flatworm regrowing its body") != edited
+    assert_error(client.patch(chunk_url, json={"content": "x"}, headers=tenant.headers),
+                 404, "not_found", "Child chunk not found.")  # fmt: skip
+
+
+def _best_child(client, tenant, dataset, query) -> str | None:
+    body = {"query": query, "retrieval_model": {"search_method": "full_text_search", "top_k": 1,
+            "reranking_enable": False, "score_threshold_enabled": False}}  # fmt: skip
+    records = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
+    found = records.json()["records"]
+    return found[0]["child_chunks"][0]["content"] if found else None
