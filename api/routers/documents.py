@@ -10,6 +10,7 @@ from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
 from api.errors import validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
+    DocumentIdsBody,
     DocumentPage,
     DocumentWithBatch,
     IndexingStatusList,
@@ -17,7 +18,7 @@ from api.schemas.documents import (
     RetryBody,
 )
 from core.documents import service as documents
-from core.documents import views
+from core.documents import status, views
 from core.documents.schemas import DocumentCreateByText, DocumentOptions, DocumentUpdateByText
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
@@ -178,6 +179,14 @@ def delete_document(document_id: str, dataset: DatasetDep, session: SessionDep) 
 def get_indexing_status(batch: str, dataset: DatasetDep, session: SessionDep) -> dict:
     rows = documents.documents_of_batch(session, dataset, batch[:64])
     return {"data": views.describe_indexing_status(session, rows)}
+
+
+@router.patch("/documents/status/{action}", response_model=ResultOut)
+def update_document_status(
+    action: str, body: DocumentIdsBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    status.update_document_status(session, caller, dataset, action, body.document_ids)
+    return {"result": "success"}
 
 
 @router.post("/documents/{document_id}/processing/pause", response_model=ResultOut)

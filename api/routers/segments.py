@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.documents.models import Document
+from core.errors import ArchivedDocumentImmutable
 from core.segments import service as segments
 from core.segments.views import describe_child_chunk, describe_segments
 
@@ -42,8 +43,11 @@ class UpdateSegmentBody(BaseModel):
     segment: SegmentChangesBody
 
 
-def _document(session, dataset, document_id: str) -> Document:
-    return segments.document_for_segments(session, dataset, parse_uuid(document_id))
+def _document(session, dataset, document_id: str, *, editing: bool = False) -> Document:
+    document = segments.document_for_segments(session, dataset, parse_uuid(document_id))
+    if editing and document.archived:
+        raise ArchivedDocumentImmutable()
+    return document
 
 
 def _one(session, document: Document, segment) -> dict:
@@ -74,7 +78,7 @@ def create_segments(
         parsed = CreateSegmentsBody.model_validate(body)
     except ValidationError as error:
         return JSONResponse({"error": str(error)}, status_code=400)
-    document = _document(session, dataset, document_id)
+    document = _document(session, dataset, document_id, editing=True)
     items = [segments.NewSegment(item.content, item.answer, item.keywords) for item in parsed.segments]
     created = segments.create_segments(session, caller, dataset, document, items)
     return {"data": describe_segments(session, document.doc_form, created), "doc_form": document.doc_form}
@@ -122,7 +126,7 @@ def update_segment(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
-    document = _document(session, dataset, document_id)
+    document = _document(session, dataset, document_id, editing=True)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
     change = body.segment
     changes = segments.SegmentChanges(
@@ -134,7 +138,7 @@ def update_segment(
 
 @router.delete("/{segment_id}", status_code=204)
 def delete_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
-    document = _document(session, dataset, document_id)
+    document = _document(session, dataset, document_id, editing=True)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
     segments.delete_segment(session, dataset, document, segment)
     return Response(status_code=204)
@@ -144,8 +148,8 @@ class ChildChunkBody(BaseModel):
     content: str = Field(max_length=TEXT_LIMIT)
 
 
-def _segment(session, dataset, document_id: str, segment_id: str):
-    document = _document(session, dataset, document_id)
+def _segment(session, dataset, document_id: str, segment_id: str, *, editing: bool = False):
+    document = _document(session, dataset, document_id, editing=editing)
     return segments.get_segment(session, document, parse_uuid(segment_id))
 
 
@@ -158,7 +162,7 @@ def create_child_chunk(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
-    segment = _segment(session, dataset, document_id, segment_id)
+    segment = _segment(session, dataset, document_id, segment_id, editing=True)
     return {
         "data": describe_child_chunk(
             segments.create_child_chunk(session, caller, dataset, segment, body.content)
@@ -194,7 +198,7 @@ def update_child_chunk(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
-    segment = _segment(session, dataset, document_id, segment_id)
+    segment = _segment(session, dataset, document_id, segment_id, editing=True)
     chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
     return {
         "data": describe_child_chunk(
@@ -207,7 +211,7 @@ def update_child_chunk(
 def delete_child_chunk(
     document_id: str, segment_id: str, child_chunk_id: str, dataset: DatasetDep, session: SessionDep
 ) -> Response:
-    segment = _segment(session, dataset, document_id, segment_id)
+    segment = _segment(session, dataset, document_id, segment_id, editing=True)
     chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
     segments.delete_child_chunk(session, dataset, segment, chunk)
     return Response(status_code=204)

@@ -64,6 +64,10 @@ class IndexingStatusList(BaseModel):
     data: list[IndexingStatusOut]
 
 
+class DocumentIdsBody(BaseModel):
+    document_ids: list[str] = Field(default_factory=list, max_length=1000)
+
+
 class RetryBody(BaseModel):
     document_ids: list[str] = Field(min_length=1, max_length=100)
 

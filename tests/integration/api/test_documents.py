@@ -691,3 +691,50 @@ def test_pause_during_indexing_and_resume(client, tenant, celery_worker):
         _count(Segment, document_id=document_id) == 400
         and _vectors(dataset["id"], document_id=document_id) == 400
     )
+
+
+def test_document_status_actions_take_documents_out_of_the_indexes_and_back(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    document = _indexed_document(client, tenant, dataset["id"], "doc", TEXT)["document"]
+    other = _indexed_document(client, tenant, dataset["id"], "other", TEXT + " More text.")["document"]
+    vectors, nodes = (
+        _vectors(dataset["id"], document_id=document["id"]),
+        _count(KeywordNode, document_id=document["id"]),
+    )
+    assert vectors > 0 and nodes > 0
+    url = f"/v1/datasets/{dataset['id']}/documents/status"
+
+    def act(action: str, ids: list[str]):
+        return client.patch(f"{url}/{action}", json={"document_ids": ids}, headers=tenant.headers)
+
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for action, gone in (("disable", True), ("enable", False), ("archive", True), ("un_archive", False)):
+        for _ in range(2):  # the second call is a no-op
+            response = act(action, [document["id"], unknown])
+            assert response.status_code == 200 and response.json() == {"result": "success"}
+        assert _vectors(dataset["id"], document_id=document["id"]) == (0 if gone else vectors)
+        assert _count(KeywordNode, document_id=document["id"]) == (0 if gone else nodes)
+        assert _vectors(dataset["id"], document_id=other["id"]) > 0
+    detail = client.get(
+        f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers
+    ).json()
+    assert (
+        detail["enabled"] is True and detail["archived"] is False and detail["display_status"] == "available"
+    )
+
+    act("archive", [document["id"]])
+    archived = client.get(f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers)
+    assert archived.json()["display_status"] == "archived"
+    segments_url = f"/v1/datasets/{dataset['id']}/documents/{document['id']}/segments"
+    assert_error(client.post(segments_url, json={"segments": [{"content": "x"}]}, headers=tenant.headers),
+                 403, "archived_document_immutable")  # fmt: skip
+    assert act("enable", []).json() == {"result": "success"}
+    assert_error(act("shred", [document["id"]]), 400, "invalid_action")
+
+
+def test_disable_needs_a_completed_document(client, tenant):
+    dataset = create_dataset(client, tenant)
+    waiting = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()["document"]
+    response = client.patch(f"/v1/datasets/{dataset['id']}/documents/status/disable",
+                            json={"document_ids": [waiting["id"]]}, headers=tenant.headers)  # fmt: skip
+    assert_error(response, 400, "invalid_action", "Document: doc is not completed.")
