@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import datasets, documents, external, models, retrieval, segments, tags
+from api.routers import datasets, documents, external, metadata, models, retrieval, segments, tags
 
 
 def create_app() -> FastAPI:
@@ -16,8 +16,8 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
-    for router in (tags.router, datasets.router, documents.router, segments.router, retrieval.router,
-                   retrieval.multi_router, models.router):  # fmt: skip
+    for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
+                   retrieval.router, retrieval.multi_router, models.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)

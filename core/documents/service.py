@@ -29,6 +29,7 @@ from core.errors import (
     NotFound,
 )
 from core.indexing.vectors import get_vector_store
+from core.metadata.service import built_in_values
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 from core.settings import get_settings
 
@@ -123,6 +124,9 @@ def create_document(
     document.batch = batch
     document.dataset_process_rule_id = rule_id
     _point_to_upload(document, upload)
+    if dataset.built_in_field_enabled:
+        session.flush()  # the built-in upload date is the row's creation time
+        document.doc_metadata = {**(document.doc_metadata or {}), **built_in_values(session, document)}
     _queue_indexing(session, document)
     session.commit()
     return document, batch

@@ -1,0 +1,98 @@
+"""Metadata routes (contract 1.8): fields of a dataset, built-in fields, values on documents."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from core.metadata import service as metadata
+from core.metadata.builtin import BUILT_IN_FIELDS
+
+router = APIRouter(prefix="/datasets/{dataset_id}", tags=["metadata"])
+
+
+class NewFieldBody(BaseModel):
+    type: str = Field(max_length=16)
+    name: str = Field(max_length=1000)  # longer than 255 gets the contract's own message
+
+
+class RenameFieldBody(BaseModel):
+    name: str = Field(max_length=1000)
+
+
+class MetadataValueBody(BaseModel):
+    id: str = Field(max_length=64)
+    name: str = Field(max_length=255)
+    value: Annotated[str, Field(max_length=65_535)] | int | float | None = None
+
+
+class DocumentMetadataOperation(BaseModel):
+    document_id: str = Field(max_length=64)
+    metadata_list: list[MetadataValueBody] = Field(max_length=1000)
+    partial_update: bool = False
+
+
+class DocumentsMetadataBody(BaseModel):
+    operation_data: list[DocumentMetadataOperation] = Field(max_length=1000)
+
+
+def _field(field) -> dict:
+    return {"id": field.id, "type": field.type, "name": field.name}
+
+
+@router.post("/metadata", status_code=201)
+def create_field(body: NewFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    return _field(metadata.create_field(session, caller, dataset, body.type, body.name))
+
+
+@router.get("/metadata")
+def list_fields(dataset: DatasetDep, session: SessionDep) -> dict:
+    fields = metadata.list_fields(session, dataset)
+    return {
+        "doc_metadata": [_field(field) | {"count": count} for field, count in fields],
+        "built_in_field_enabled": dataset.built_in_field_enabled,
+    }
+
+
+@router.get("/metadata/built-in")
+def list_built_in_fields(dataset: DatasetDep) -> dict:
+    return {"fields": [{"name": name, "type": type_} for name, type_ in BUILT_IN_FIELDS]}
+
+
+@router.post("/metadata/built-in/{action}")
+def toggle_built_in_fields(
+    action: Literal["enable", "disable"], dataset: DatasetDep, session: SessionDep
+) -> dict:
+    metadata.set_built_in_fields(session, dataset, action == "enable")
+    return {"result": "success"}
+
+
+@router.patch("/metadata/{metadata_id}")
+def rename_field(
+    metadata_id: str, body: RenameFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    field = metadata.get_field(session, dataset, parse_uuid(metadata_id))
+    return _field(metadata.rename_field(session, caller, dataset, field, body.name))
+
+
+@router.delete("/metadata/{metadata_id}", status_code=204)
+def delete_field(metadata_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    metadata.delete_field(session, dataset, metadata.get_field(session, dataset, parse_uuid(metadata_id)))
+    return Response(status_code=204)
+
+
+@router.post("/documents/metadata")
+def update_documents_metadata(
+    body: DocumentsMetadataBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    operations = [
+        (
+            parse_uuid(operation.document_id),
+            [metadata.MetadataValue(v.id, v.name, v.value) for v in operation.metadata_list],
+            operation.partial_update,
+        )
+        for operation in body.operation_data
+    ]
+    metadata.update_documents_metadata(session, caller, dataset, operations)
+    return {"result": "success"}
