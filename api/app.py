@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routers import datasets, documents, external, metadata, models, retrieval, segments, tags
+from api.routers import datasets, documents, external, files, metadata, models, retrieval, segments, tags
 
 
 def create_app() -> FastAPI:
@@ -21,6 +21,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)
+    app.include_router(files.router)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
 
     kb_worker_concurrency: int = 1
 
+    # Signs download links; unset, a random key is kept in the data directory.
+    secret_key: str | None = None
+    # Public base URL of the API for download links; unset, the URL the request came to.
+    files_url: str | None = None
+    files_access_timeout: int = 300  # seconds a download link stays valid
+
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10

@@ -1,9 +1,12 @@
 """Document routes (contract 1.3), with Dify's underscore aliases of the create and update paths."""
 
+import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
@@ -16,9 +19,10 @@ from api.schemas.documents import (
     IndexingStatusList,
     ResultOut,
     RetryBody,
+    ZipBody,
 )
+from core.documents import downloads, status, views
 from core.documents import service as documents
-from core.documents import status, views
 from core.documents.schemas import DocumentCreateByText, DocumentOptions, DocumentUpdateByText
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
@@ -205,3 +209,22 @@ def resume_document(document_id: str, dataset: DatasetDep, session: SessionDep) 
 def retry_documents(body: RetryBody, dataset: DatasetDep, session: SessionDep) -> dict:
     documents.retry_documents(session, dataset, body.document_ids)
     return {"result": "success"}
+
+
+@router.get("/documents/{document_id}/download")
+def download_document(document_id: str, request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
+    settings = get_settings()
+    upload = downloads.document_upload(session, dataset, parse_uuid(document_id))
+    return {"url": downloads.signed_url(settings, settings.files_url or str(request.base_url), upload)}
+
+
+@router.post("/documents/download-zip", response_class=FileResponse)
+def download_documents_zip(body: ZipBody, dataset: DatasetDep, session: SessionDep) -> FileResponse:
+    ids = [parse_uuid(document_id) for document_id in body.document_ids]
+    archive = downloads.zip_documents(session, get_settings(), dataset, ids)
+    return FileResponse(
+        archive,
+        media_type="application/zip",
+        filename=f"{secrets.token_hex(16)}.zip",
+        background=BackgroundTask(archive.unlink, missing_ok=True),
+    )

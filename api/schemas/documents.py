@@ -68,6 +68,10 @@ class DocumentIdsBody(BaseModel):
     document_ids: list[str] = Field(default_factory=list, max_length=1000)
 
 
+class ZipBody(BaseModel):
+    document_ids: list[str] = Field(min_length=1, max_length=100)
+
+
 class RetryBody(BaseModel):
     document_ids: list[str] = Field(min_length=1, max_length=100)
 

@@ -738,3 +738,39 @@ def test_disable_needs_a_completed_document(client, tenant):
     response = client.patch(f"/v1/datasets/{dataset['id']}/documents/status/disable",
                             json={"document_ids": [waiting["id"]]}, headers=tenant.headers)  # fmt: skip
     assert_error(response, 400, "invalid_action", "Document: doc is not completed.")
+
+
+def test_signed_download_links_and_zip(client, tenant, monkeypatch):
+    import io
+    import zipfile
+    from urllib.parse import urlsplit
+
+    dataset = create_dataset(client, tenant)
+    first = create_text_document(client, tenant, dataset["id"], "notes", TEXT).json()["document"]
+    second = upload_document(client, tenant, dataset["id"], "table.csv", b"a,b\n1,2\n").json()["document"]
+    base = f"/v1/datasets/{dataset['id']}/documents"
+
+    url = client.get(f"{base}/{first['id']}/download", headers=tenant.headers).json()["url"]
+    link = urlsplit(url)
+    assert url.startswith("http://testserver/files/") and "as_attachment=true" in link.query
+    fetched = client.get(f"{link.path}?{link.query}")  # no bearer key: the signature is the authorisation
+    assert fetched.status_code == 200 and fetched.text == TEXT
+    assert fetched.headers["content-disposition"].startswith("attachment")
+    assert_error(client.get(f"{link.path}?{link.query.replace('sign=', 'sign=0')}"), 403, "forbidden")
+    monkeypatch.setattr(get_settings(), "files_access_timeout", -1)
+    assert_error(client.get(f"{link.path}?{link.query}"), 403, "forbidden", "Request expired.")
+
+    archive = client.post(f"{base}/download-zip", json={"document_ids": [first["id"], second["id"]]},
+                          headers=tenant.headers)  # fmt: skip
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
+        assert sorted(opened.namelist()) == ["notes", "table.csv"]
+        assert opened.read("table.csv") == b"a,b\n1,2\n"
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert_error(client.get(f"{base}/{unknown}/download", headers=tenant.headers), 404, "not_found")
+    missing = client.post(f"{base}/download-zip", json={"document_ids": [unknown]}, headers=tenant.headers)
+    assert_error(missing, 404, "not_found")
+    too_many = {"document_ids": [first["id"]] * 101}
+    assert_error(
+        client.post(f"{base}/download-zip", json=too_many, headers=tenant.headers), 400, "invalid_param"
+    )

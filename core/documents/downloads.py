@@ -1,0 +1,115 @@
+"""Downloads of documents' uploaded files: signed, expiring URLs served by the API (as Dify's file
+preview links), and ZIP archives of up to 100 documents."""
+
+import hashlib
+import hmac
+import os
+import secrets
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.datasets.models import Dataset
+from core.documents.models import Document, UploadFile
+from core.documents.uploads import upload_path
+from core.errors import Forbidden, NotFound
+from core.settings import Settings
+
+UPLOAD_FILE = "upload_file"
+
+
+def signing_key(settings: Settings) -> bytes:
+    """SECRET_KEY, or a random key kept in the data directory (fine for one host; set SECRET_KEY when
+    several API processes on different hosts must accept each other's links)."""
+    if settings.secret_key:
+        return settings.secret_key.encode()
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _signature(settings: Settings, upload_id: str, timestamp: str, nonce: str) -> str:
+    message = f"file-preview|{upload_id}|{timestamp}|{nonce}".encode()
+    return hmac.new(signing_key(settings), message, hashlib.sha256).hexdigest()
+
+
+def document_upload(session: Session, dataset: Dataset, document_id: str) -> UploadFile:
+    document = session.scalar(
+        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
+    )
+    if document is None:
+        raise NotFound("Document not found.")
+    if document.data_source_type != UPLOAD_FILE or not document.upload_file_id:
+        raise NotFound("Document does not have an uploaded file to download.")
+    upload = session.get(UploadFile, document.upload_file_id)
+    if upload is None:
+        raise NotFound("Uploaded file not found.")
+    return upload
+
+
+def signed_url(settings: Settings, base_url: str, upload: UploadFile) -> str:
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    query = {
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "sign": _signature(settings, upload.id, timestamp, nonce),
+    }
+    return f"{base_url.rstrip('/')}/files/{upload.id}/file-preview?{urlencode(query)}&as_attachment=true"
+
+
+def verified_upload(
+    session: Session, settings: Settings, upload_id: str, timestamp: str, nonce: str, sign: str
+) -> UploadFile:
+    """The upload a link points to, if its signature holds and it has not expired; else 403/404."""
+    expected = _signature(settings, upload_id, timestamp, nonce)
+    if not hmac.compare_digest(expected, sign):
+        raise Forbidden("Invalid request.")
+    if not timestamp.isdigit() or time.time() - int(timestamp) > settings.files_access_timeout:
+        raise Forbidden("Request expired.")
+    upload = session.get(UploadFile, upload_id)
+    if upload is None or not upload_path(settings, upload).exists():
+        raise NotFound("File not found.")
+    return upload
+
+
+def zip_documents(session: Session, settings: Settings, dataset: Dataset, document_ids: list[str]) -> Path:
+    """A ZIP of the documents' files in a temporary file (the caller removes it), names made unique."""
+    documents = session.scalars(
+        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
+    ).all()
+    if len(documents) != len(set(document_ids)):
+        raise NotFound("Document not found.")
+    uploads = []
+    for document in documents:
+        if document.data_source_type != UPLOAD_FILE or not document.upload_file_id:
+            raise NotFound("Only uploaded-file documents can be downloaded as ZIP.")
+        upload = session.get(UploadFile, document.upload_file_id)
+        if upload is None or not upload_path(settings, upload).exists():
+            raise NotFound("Uploaded file not found.")
+        uploads.append(upload)
+    handle, name = tempfile.mkstemp(suffix=".zip", dir=settings.data_dir)
+    os.close(handle)
+    used: set[str] = set()
+    with zipfile.ZipFile(name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for upload in uploads:
+            archive.write(upload_path(settings, upload), _unique(upload.name, used))
+    return Path(name)
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, dot, extension = name.rpartition(".")
+    candidate, number = name, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{stem} ({number}).{extension}" if dot else f"{name} ({number})"
+    used.add(candidate)
+    return candidate
