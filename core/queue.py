@@ -14,6 +14,7 @@ from core.settings import Settings, get_settings
 
 DATASET_QUEUE = "dataset"
 INDEX_DOCUMENT_TASK = "index_document"
+BUILD_VECTORS_TASK = "build_dataset_vectors"
 
 celery_app = Celery("kb")
 

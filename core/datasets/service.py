@@ -18,6 +18,7 @@ from core.errors import (
     InvalidParam,
     NotFound,
 )
+from core.indexing.technique import on_technique_change
 from core.indexing.vectors import get_vector_store
 from core.settings import get_settings
 from core.tags import service as tags
@@ -112,7 +113,9 @@ def update_dataset(session: Session, caller: Caller, dataset: Dataset, params: D
     if "summary_index_setting" in changes:
         setting = params.summary_index_setting
         dataset.summary_index_setting = setting.model_dump() if setting else None
+    previous_technique = dataset.indexing_technique
     _update_indexing(dataset, params, changes)
+    on_technique_change(session, dataset, previous_technique)
     _update_external(dataset, params, changes)
     _update_members(session, dataset, params, changes)
     dataset.updated_by = caller.account.id

@@ -774,3 +774,30 @@ def test_signed_download_links_and_zip(client, tenant, monkeypatch):
     assert_error(
         client.post(f"{base}/download-zip", json=too_many, headers=tenant.headers), 400, "invalid_param"
     )
+
+
+def test_switching_indexing_technique_builds_and_drops_vectors(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant, indexing_technique="economy")
+    document = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, indexing_technique="economy")
+    segments = len(_segments(document["document"]["id"]))
+    assert _vectors(dataset["id"]) == 0
+
+    patched = client.patch(f"/v1/datasets/{dataset['id']}", json={"indexing_technique": "high_quality"},
+                           headers=tenant.headers)  # fmt: skip
+    assert patched.status_code == 200 and patched.json()["embedding_model"]
+    deadline = time.monotonic() + 60
+    while _vectors(dataset["id"]) < segments and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _vectors(dataset["id"]) == segments
+    body = {"query": TEXT[:80], "retrieval_model": {"search_method": "semantic_search", "top_k": 1,
+            "reranking_enable": False, "score_threshold_enabled": False}}  # fmt: skip
+    hits = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
+    assert hits.json()["records"][0]["segment"]["document_id"] == document["document"]["id"]
+
+    client.patch(
+        f"/v1/datasets/{dataset['id']}", json={"indexing_technique": "economy"}, headers=tenant.headers
+    )
+    assert _vectors(dataset["id"]) == 0
+    body["retrieval_model"]["search_method"] = "keyword_search"
+    hits = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
+    assert hits.json()["records"][0]["segment"]["document_id"] == document["document"]["id"]
