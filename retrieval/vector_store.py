@@ -81,6 +81,21 @@ class QdrantVectorStore:
                     connection.execute("PRAGMA journal_mode=WAL")
                     connection.execute("PRAGMA synchronous=NORMAL")
 
+    def collection_names(self) -> list[str]:
+        return [collection.name for collection in self._client.get_collections().collections]
+
+    def payload_values(self, name: str, key: str) -> set[str]:
+        """The distinct values of one payload field over the whole collection."""
+        found: set[str] = set()
+        offset = None
+        while True:
+            points, offset = self._client.scroll(
+                name, limit=1024, offset=offset, with_payload=[key], with_vectors=False
+            )
+            found.update(point.payload[key] for point in points if key in point.payload)
+            if offset is None:
+                return found
+
     def drop_collection(self, name: str) -> None:
         if self._client.collection_exists(name):
             self._client.delete_collection(name)

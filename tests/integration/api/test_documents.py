@@ -801,3 +801,48 @@ def test_switching_indexing_technique_builds_and_drops_vectors(client, tenant, c
     body["retrieval_model"]["search_method"] = "keyword_search"
     hits = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
     assert hits.json()["records"][0]["segment"]["document_id"] == document["document"]["id"]
+
+
+def test_sweep_finishes_deletes_cut_short_after_their_commit(client, tenant, celery_worker, monkeypatch):
+    from core import maintenance
+    from core.datasets import service as datasets_service
+    from core.documents import service as documents_service
+    from worker.recovery import sweep_orphans
+
+    dataset = create_dataset(client, tenant)
+    kept = _indexed_document(client, tenant, dataset["id"], "kept", TEXT)["document"]
+    doomed = _indexed_document(client, tenant, dataset["id"], "doomed", TEXT + " Other words.")["document"]
+    other = create_dataset(client, tenant, name="other")
+    _indexed_document(client, tenant, other["id"], "file", "Text of a dataset that is deleted.")
+    with session_scope() as session:
+        from core.datasets.models import Dataset
+
+        other_collection = session.get(Dataset, other["id"]).vector_collection
+        files = [get_settings().upload_dir / key for key in session.scalars(select(UploadFile.storage_key))]
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("the process died here")
+
+    # The rows are committed, then the process dies before vectors and files are removed.
+    monkeypatch.setattr(documents_service, "get_vector_store", crash)
+    monkeypatch.setattr(datasets_service.uploads, "delete_stored_file_if_unused", crash)
+    client.delete(f"/v1/datasets/{dataset['id']}/documents/{doomed['id']}", headers=tenant.headers)
+    client.delete(f"/v1/datasets/{other['id']}", headers=tenant.headers)
+    monkeypatch.undo()
+    assert _vectors(dataset["id"], document_id=doomed["id"]) > 0
+    assert other_collection in get_vector_store().collection_names()
+
+    monkeypatch.setattr(maintenance, "FILE_GRACE_SECONDS", 0)
+    removed = sweep_orphans()
+    assert removed["collections"] == 1 and removed["documents"] == 1 and removed["files"] >= 1
+    assert (
+        _vectors(dataset["id"], document_id=doomed["id"]) == 0
+        and _vectors(dataset["id"], document_id=kept["id"]) > 0
+    )
+    assert other_collection not in get_vector_store().collection_names()
+    with session_scope() as session:
+        referenced = {
+            get_settings().upload_dir / key for key in session.scalars(select(UploadFile.storage_key))
+        }
+    assert all(path.exists() == (path in referenced) for path in files)
+    assert sweep_orphans() == {"collections": 0, "documents": 0, "files": 0}

@@ -1,0 +1,73 @@
+"""The orphan sweep: what a crash between a delete's commit and its clean-up left outside the database.
+
+Deletes commit the rows first and then remove vectors and files; if the process dies in between,
+the sweep finishes the job. It runs when a worker starts, beside the recovery of unfinished documents.
+"""
+
+import logging
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.datasets.models import Dataset
+from core.documents.models import Document, UploadFile
+from core.indexing.vectors import get_vector_store
+from core.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+COLLECTION_PREFIX = "kb_"
+# A file is stored before its row commits; younger files may belong to an upload in flight.
+FILE_GRACE_SECONDS = 3600
+
+
+def sweep_orphans(session: Session, settings: Settings) -> dict[str, int]:
+    removed = {"collections": _drop_orphan_collections(session)}
+    removed["documents"] = _delete_orphan_vectors(session)
+    removed["files"] = _delete_orphan_files(session, settings)
+    if any(removed.values()):
+        logger.info("orphan sweep removed %s", removed)
+    return removed
+
+
+def _drop_orphan_collections(session: Session) -> int:
+    store = get_vector_store()
+    live = set(
+        session.scalars(select(Dataset.vector_collection).where(Dataset.vector_collection.is_not(None)))
+    )
+    orphans = [
+        name for name in store.collection_names() if name.startswith(COLLECTION_PREFIX) and name not in live
+    ]
+    for name in orphans:
+        store.drop_collection(name)
+    return len(orphans)
+
+
+def _delete_orphan_vectors(session: Session) -> int:
+    """Vectors of documents that no longer exist, collection by collection."""
+    store = get_vector_store()
+    removed = 0
+    for dataset_id, collection in session.execute(
+        select(Dataset.id, Dataset.vector_collection).where(Dataset.vector_collection.is_not(None))
+    ).all():
+        stored = store.payload_values(collection, "document_id")
+        existing = set(session.scalars(select(Document.id).where(Document.dataset_id == dataset_id)))
+        for document_id in stored - existing:
+            store.delete_where(collection, document_id=document_id)
+            removed += 1
+    return removed
+
+
+def _delete_orphan_files(session: Session, settings: Settings) -> int:
+    if not settings.upload_dir.exists():
+        return 0
+    referenced = set(session.scalars(select(UploadFile.storage_key)))
+    cutoff = time.time() - FILE_GRACE_SECONDS
+    removed = 0
+    for path in settings.upload_dir.glob("*/*"):
+        key = path.relative_to(settings.upload_dir).as_posix()
+        if path.is_file() and key not in referenced and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
