@@ -4,7 +4,7 @@ inverted index before the request returns, so the next search already sees it.""
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
@@ -73,8 +73,7 @@ def list_segments(
     if statuses:
         query = query.where(Segment.status.in_(statuses))
     if keyword:
-        escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Segment.content.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(Segment.content.icontains(keyword, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     segments = session.scalars(
         query.order_by(Segment.position).offset((page - 1) * limit).limit(min(limit, MAX_PAGE_SIZE))
@@ -257,7 +256,7 @@ def _refresh_document_counts(session: Session, document: Document) -> None:
     totals = session.execute(
         select(
             func.coalesce(func.sum(Segment.word_count), 0), func.coalesce(func.sum(Segment.tokens), 0)
-        ).where(Segment.document_id == document.id, or_(Segment.status == LIVE, Segment.status == "error"))
+        ).where(Segment.document_id == document.id, Segment.status.in_((LIVE, "error")))
     ).one()
     document.word_count, document.tokens = totals
 
@@ -276,8 +275,7 @@ def list_child_chunks(
 ) -> tuple[list[ChildChunk], int]:
     query = select(ChildChunk).where(ChildChunk.segment_id == segment.id)
     if keyword:
-        escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(ChildChunk.content.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(ChildChunk.content.icontains(keyword, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     chunks = session.scalars(
         query.order_by(ChildChunk.position).offset((page - 1) * limit).limit(limit)
