@@ -44,3 +44,4 @@ test: install compose-tool lint
 bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.quality --chunking abstracts
+	$(BIN)/python -m bench.quality --chunking chunks
