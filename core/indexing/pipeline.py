@@ -9,6 +9,7 @@ and postings, so re-indexing an unchanged document embeds nothing.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -362,8 +363,13 @@ class _SharedBatches:
         self.runs: list[Run] = []
         self._waiting: list[str] = []
         self._in_flight: _BatchInFlight | None = None
-        self._embedder = dataset_embedder(dataset)
         self._collection: str | None = None
+
+    @cached_property
+    def _embedder(self):
+        # Built at the first batch, inside the caller's error handling: a model that cannot be loaded
+        # fails the documents of the run instead of the task.
+        return dataset_embedder(self.dataset)
 
     def add(self, run: Run) -> None:
         self.runs.append(run)
