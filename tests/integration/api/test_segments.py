@@ -3,6 +3,8 @@
 import pytest
 
 from bench.corpus import document_text, load_corpus
+from core.database import session_scope
+from core.documents.models import Document
 from tests.helpers import assert_error, create_dataset, create_text_document, upload_document, wait_for_batch
 
 ABSTRACTS = load_corpus(3)
@@ -171,19 +173,14 @@ def test_create_errors(client, tenant, indexed, celery_worker):
         "not_found",
         "Document not found.",
     )
-    paused = create_text_document(client, tenant, dataset["id"], "later", "Some text to index later.").json()
-    client.post(
-        f"/v1/datasets/{dataset['id']}/documents/{paused['document']['id']}/processing/pause",
-        headers=tenant.headers,
-    )
-    assert_error(
-        client.post(
-            _url(dataset, paused["document"]), json={"segments": [{"content": "x"}]}, headers=tenant.headers
-        ),
-        404,
-        "not_found",
-        "Document is not completed.",
-    )
+    status_url = f"/v1/datasets/{dataset['id']}/documents/status"
+    client.patch(f"{status_url}/disable", json={"document_ids": [document["id"]]}, headers=tenant.headers)
+    assert_error(client.post(url, json={"segments": [{"content": "x"}]}, headers=tenant.headers),
+                 404, "not_found", "Document is disabled.")  # fmt: skip
+    with session_scope() as session:  # as a failed re-index leaves it
+        session.get(Document, document["id"]).indexing_status = "error"
+    assert_error(client.post(url, json={"segments": [{"content": "x"}]}, headers=tenant.headers),
+                 404, "not_found", "Document is not completed.")  # fmt: skip
 
 
 def test_segment_limit_per_request(client, tenant, indexed, monkeypatch):
