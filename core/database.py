@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, Engine, create_engine, event
+from sqlalchemy import JSON, Engine, Select, create_engine, event, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -36,6 +36,13 @@ def unix_seconds(moment: datetime | None) -> int | None:
 
 
 _engines: dict[str, Engine] = {}
+
+
+def paginate(session: Session, query: Select, page: int, limit: int, *order_by) -> tuple[list, int]:
+    """One page of `query` (1-based) in `order_by` order, and the total number of rows it matches."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(*order_by).offset((page - 1) * limit).limit(limit)).all()
+    return list(rows), total
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:

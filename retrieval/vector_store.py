@@ -84,18 +84,6 @@ class QdrantVectorStore:
     def collection_names(self) -> list[str]:
         return [collection.name for collection in self._client.get_collections().collections]
 
-    def payload_values(self, name: str, key: str) -> set[str]:
-        """The distinct values of one payload field over the whole collection."""
-        found: set[str] = set()
-        offset = None
-        while True:
-            points, offset = self._client.scroll(
-                name, limit=1024, offset=offset, with_payload=[key], with_vectors=False
-            )
-            found.update(point.payload[key] for point in points if key in point.payload)
-            if offset is None:
-                return found
-
     def drop_collection(self, name: str) -> None:
         if self._client.collection_exists(name):
             self._client.delete_collection(name)
@@ -133,6 +121,10 @@ class QdrantVectorStore:
         ).count
 
     def keys(self, name: str, **equals: str) -> set[str]:
+        return self.payload_values(name, "key", **equals)
+
+    def payload_values(self, name: str, field: str, **equals: str) -> set[str]:
+        """The distinct values of one payload field over the points matching `equals`."""
         if not self._client.collection_exists(name):
             return set()
         found: set[str] = set()
@@ -140,9 +132,9 @@ class QdrantVectorStore:
         while True:
             points, offset = self._client.scroll(
                 name, scroll_filter=match_all(**equals) if equals else None, limit=1024, offset=offset,
-                with_payload=["key"], with_vectors=False,
+                with_payload=[field], with_vectors=False,
             )  # fmt: skip
-            found.update(point.payload["key"] for point in points)
+            found.update(point.payload[field] for point in points if field in point.payload)
             if offset is None:
                 return found
 

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from core.documents import service as documents
 from core.documents.models import Document
 from core.errors import ArchivedDocumentImmutable
 from core.segments import service as segments
@@ -44,7 +45,7 @@ class UpdateSegmentBody(BaseModel):
 
 
 def _document(session, dataset, document_id: str, *, editing: bool = False) -> Document:
-    document = segments.document_for_segments(session, dataset, parse_uuid(document_id))
+    document = documents.get_document(session, dataset, parse_uuid(document_id))
     if editing and document.archived:
         raise ArchivedDocumentImmutable()
     return document

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from core import model_providers
 from core.api_keys.service import Caller
-from core.database import utcnow
+from core.database import paginate, utcnow
 from core.datasets.models import Dataset, DatasetMember, DatasetPermission, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import DatasetCreate, DatasetUpdate, RetrievalModel
 from core.documents import uploads
@@ -90,11 +90,7 @@ def list_datasets(
             TagBinding.workspace_id == caller.workspace.id, TagBinding.tag_id.in_(tag_ids)
         )
         query = query.where(Dataset.id.in_(tagged))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Dataset.created_at.desc(), Dataset.id).offset((page - 1) * limit).limit(limit)
-    ).all()
-    return list(rows), total
+    return paginate(session, query, page, limit, Dataset.created_at.desc(), Dataset.id)
 
 
 def update_dataset(session: Session, caller: Caller, dataset: Dataset, params: DatasetUpdate) -> Dataset:

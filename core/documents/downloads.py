@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
+from core.documents.service import get_document
 from core.documents.uploads import upload_path
 from core.errors import Forbidden, NotFound
 from core.settings import Settings
@@ -43,11 +44,7 @@ def _signature(settings: Settings, upload_id: str, timestamp: str, nonce: str) -
 
 
 def document_upload(session: Session, dataset: Dataset, document_id: str) -> UploadFile:
-    document = session.scalar(
-        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
-    )
-    if document is None:
-        raise NotFound("Document not found.")
+    document = get_document(session, dataset, document_id)
     if document.data_source_type != UPLOAD_FILE or not document.upload_file_id:
         raise NotFound("Document does not have an uploaded file to download.")
     upload = session.get(UploadFile, document.upload_file_id)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
-from core.database import utcnow
+from core.database import paginate, utcnow
 from core.datasets import service as datasets
 from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
@@ -171,13 +171,8 @@ def list_documents(
     condition = _display_status_condition(status)
     if condition is not None:
         query = query.where(condition)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Document.created_at.desc(), Document.position.desc())
-        .offset((page - 1) * limit)
-        .limit(min(limit, MAX_PAGE_SIZE))
-    ).all()
-    return list(rows), total
+    limit = min(limit, MAX_PAGE_SIZE)
+    return paginate(session, query, page, limit, Document.created_at.desc(), Document.position.desc())
 
 
 def documents_of_batch(session: Session, dataset: Dataset, batch: str) -> list[Document]:

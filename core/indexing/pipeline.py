@@ -14,7 +14,7 @@ from functools import cached_property
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core.database import new_id, utcnow
+from core.database import utcnow
 from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document, IndexingStatus, UploadFile
 from core.documents.process_rules import (
@@ -35,7 +35,7 @@ from core.indexing.writer import (
     vector_collection,
     write_vectors,
 )
-from core.segments.models import ChildChunk, Segment
+from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
 from core.settings import Settings, get_settings
 from etl.cleaning import clean_text
 from etl.extractors import extract_file
@@ -284,41 +284,15 @@ def _save_segments(
             segment.position = position
             segment.generation = generation
             continue
-        segment_id = new_id()
-        segment = Segment(
-            id=segment_id,
-            index_node_id=segment_id,
-            workspace_id=document.workspace_id,
-            dataset_id=document.dataset_id,
-            document_id=document.id,
-            position=position,
-            content=plan.content,
-            answer=plan.answer,
-            word_count=len(plan.content) + len(plan.answer or ""),
-            index_node_hash=text_hash(plan.content),
-            status=NEW,
-            indexing_at=now,
-            created_by=document.created_by,
-            generation=generation,
-        )
+        segment = new_segment(
+            document, position, plan.content, plan.answer, created_by=document.created_by, at=now,
+            status=NEW, generation=generation,
+        )  # fmt: skip
         session.add(segment)
-        for child_position, child in enumerate(plan.children, start=1):
-            chunk_id = new_id()
-            chunk = ChildChunk(
-                id=chunk_id,
-                index_node_id=chunk_id,
-                workspace_id=document.workspace_id,
-                dataset_id=document.dataset_id,
-                document_id=document.id,
-                segment_id=segment.id,
-                position=child_position,
-                content=child,
-                word_count=len(child),
-                index_node_hash=text_hash(child),
-                created_by=document.created_by,
-                indexing_at=now,
-            )
-            children.append(chunk)
+        children += [
+            new_child_chunk(segment, child_position, child, created_by=document.created_by, at=now)
+            for child_position, child in enumerate(plan.children, start=1)
+        ]
     session.flush()  # parents first: child chunks reference them
     session.add_all(children)
     session.flush()

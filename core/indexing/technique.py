@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from core.database import session_scope
 from core.datasets.models import Dataset, IndexingTechnique
-from core.documents.models import Document, IndexingStatus
+from core.documents.models import Document
 from core.indexing.embedding_cache import embed_with_cache
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import dataset_embedder, indexed_texts, vector_collection, write_vectors
 from core.queue import BUILD_VECTORS_TASK, enqueue_after_commit
+from core.search.legs import live_chunk_condition
 from core.segments.models import Segment
 
 SEGMENTS_PER_BATCH = 64
@@ -43,14 +44,7 @@ def build_vectors(dataset_id: str) -> None:
         segment_ids = session.scalars(
             select(Segment.id)
             .join(Document, Document.id == Segment.document_id)
-            .where(
-                Segment.dataset_id == dataset.id,
-                Segment.status == "completed",
-                Segment.enabled.is_(True),
-                Document.indexing_status == IndexingStatus.COMPLETED,
-                Document.enabled.is_(True),
-                Document.archived.is_(False),
-            )
+            .where(Segment.dataset_id == dataset.id, live_chunk_condition(None))
             .order_by(Segment.document_id, Segment.position)
         ).all()
         for start in range(0, len(segment_ids), SEGMENTS_PER_BATCH):

@@ -5,6 +5,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database import Base, JSONType, new_id, utcnow
+from core.indexing.embedding_cache import text_hash
 
 
 class Segment(Base):
@@ -65,3 +66,46 @@ class ChildChunk(Base):
     completed_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+def new_segment(
+    document, position: int, content: str, answer: str | None, *, created_by: str, at: datetime, **fields
+) -> Segment:
+    """A chunk of `document` whose index node id is its own id (what the vector store and postings key on)."""
+    segment_id = new_id()
+    return Segment(
+        id=segment_id,
+        index_node_id=segment_id,
+        workspace_id=document.workspace_id,
+        dataset_id=document.dataset_id,
+        document_id=document.id,
+        position=position,
+        content=content,
+        answer=answer,
+        word_count=len(content) + len(answer or ""),
+        index_node_hash=text_hash(content),
+        indexing_at=at,
+        created_by=created_by,
+        **fields,
+    )
+
+
+def new_child_chunk(
+    segment: Segment, position: int, content: str, *, created_by: str, at: datetime, **fields
+) -> ChildChunk:
+    chunk_id = new_id()
+    return ChildChunk(
+        id=chunk_id,
+        index_node_id=chunk_id,
+        workspace_id=segment.workspace_id,
+        dataset_id=segment.dataset_id,
+        document_id=segment.document_id,
+        segment_id=segment.id,
+        position=position,
+        content=content,
+        word_count=len(content),
+        index_node_hash=text_hash(content),
+        created_by=created_by,
+        indexing_at=at,
+        **fields,
+    )

@@ -8,14 +8,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
-from core.database import new_id, utcnow
+from core.database import paginate, utcnow
 from core.datasets.models import Dataset, DocForm, IndexingTechnique
 from core.documents.models import Document, IndexingStatus
 from core.documents.process_rules import document_process_rule, segmentation_of
 from core.errors import InvalidParam, NotFound
 from core.indexing.embedding_cache import text_hash
 from core.indexing.writer import index_segments, remove_from_indexes, remove_nodes
-from core.segments.models import ChildChunk, Segment
+from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
 from core.settings import get_settings
 from etl.splitting import Segmentation, split_general
 
@@ -39,15 +39,6 @@ class SegmentChanges:
     keywords: list[str] | None = None
     enabled: bool | None = None
     regenerate_child_chunks: bool = False
-
-
-def document_for_segments(session: Session, dataset: Dataset, document_id: str) -> Document:
-    document = session.scalar(
-        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
-    )
-    if document is None:
-        raise NotFound("Document not found.")
-    return document
 
 
 def get_segment(session: Session, document: Document, segment_id: str) -> Segment:
@@ -74,11 +65,7 @@ def list_segments(
         query = query.where(Segment.status.in_(statuses))
     if keyword:
         query = query.where(Segment.content.icontains(keyword, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    segments = session.scalars(
-        query.order_by(Segment.position).offset((page - 1) * limit).limit(min(limit, MAX_PAGE_SIZE))
-    ).all()
-    return list(segments), total
+    return paginate(session, query, page, min(limit, MAX_PAGE_SIZE), Segment.position)
 
 
 def _live_generation(document: Document) -> int:
@@ -102,26 +89,12 @@ def create_segments(
     now = utcnow()
     segments = []
     for offset, item in enumerate(items, start=1):
-        segment_id = new_id()
-        segment = Segment(
-            id=segment_id,
-            index_node_id=segment_id,
-            workspace_id=document.workspace_id,
-            dataset_id=dataset.id,
-            document_id=document.id,
-            position=position + offset,
-            content=item.content,
-            answer=item.answer if document.doc_form == DocForm.QA else None,
-            keywords=item.keywords,
-            word_count=_word_count(item.content, item.answer, document),
-            index_node_hash=text_hash(item.content),
-            status=LIVE,
-            enabled=True,
-            indexing_at=now,
-            completed_at=now,
-            created_by=caller.account.id,
+        answer = item.answer if document.doc_form == DocForm.QA else None
+        segment = new_segment(
+            document, position + offset, item.content, answer, created_by=caller.account.id, at=now,
+            keywords=item.keywords, status=LIVE, enabled=True, completed_at=now,
             generation=document.index_generation,
-        )
+        )  # fmt: skip
         session.add(segment)
         segments.append(segment)
     session.flush()
@@ -214,24 +187,8 @@ def _make_children(session: Session, document: Document, segment: Segment, calle
     child = segmentation_of(rules.get("subchunk_segmentation")) or Segmentation()
     now = utcnow()
     for position, content in enumerate(split_general(segment.content, child), start=1):
-        chunk_id = new_id()
-        session.add(
-            ChildChunk(
-                id=chunk_id,
-                index_node_id=chunk_id,
-                workspace_id=segment.workspace_id,
-                dataset_id=segment.dataset_id,
-                document_id=segment.document_id,
-                segment_id=segment.id,
-                position=position,
-                content=content,
-                word_count=len(content),
-                index_node_hash=text_hash(content),
-                created_by=caller.account.id,
-                indexing_at=now,
-                completed_at=now,
-            )
-        )
+        session.add(new_child_chunk(segment, position, content, created_by=caller.account.id, at=now,
+                                    completed_at=now))  # fmt: skip
     session.flush()
 
 
@@ -276,11 +233,7 @@ def list_child_chunks(
     query = select(ChildChunk).where(ChildChunk.segment_id == segment.id)
     if keyword:
         query = query.where(ChildChunk.content.icontains(keyword, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    chunks = session.scalars(
-        query.order_by(ChildChunk.position).offset((page - 1) * limit).limit(limit)
-    ).all()
-    return list(chunks), total
+    return paginate(session, query, page, limit, ChildChunk.position)
 
 
 def create_child_chunk(
@@ -290,24 +243,9 @@ def create_child_chunk(
     position = session.scalar(
         select(func.max(ChildChunk.position)).where(ChildChunk.segment_id == segment.id)
     )
-    chunk_id = new_id()
     now = utcnow()
-    chunk = ChildChunk(
-        id=chunk_id,
-        index_node_id=chunk_id,
-        workspace_id=segment.workspace_id,
-        dataset_id=segment.dataset_id,
-        document_id=segment.document_id,
-        segment_id=segment.id,
-        position=(position or 0) + 1,
-        content=content,
-        word_count=len(content),
-        index_node_hash=text_hash(content),
-        type="customized",
-        created_by=caller.account.id,
-        indexing_at=now,
-        completed_at=now,
-    )
+    chunk = new_child_chunk(segment, (position or 0) + 1, content, created_by=caller.account.id, at=now,
+                            type="customized", completed_at=now)  # fmt: skip
     session.add(chunk)
     _reindex_segment(session, dataset, segment)
     return chunk
