@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
 from core.indexing.vectors import get_vector_store
+from core.indexing.writer import dataset_collections
 from core.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -33,9 +34,7 @@ def sweep_orphans(session: Session, settings: Settings) -> dict[str, int]:
 
 def _drop_orphan_collections(session: Session) -> int:
     store = get_vector_store()
-    live = set(
-        session.scalars(select(Dataset.vector_collection).where(Dataset.vector_collection.is_not(None)))
-    )
+    live = {name for dataset in _datasets_with_vectors(session) for name in dataset_collections(dataset)}
     orphans = [
         name for name in store.collection_names() if name.startswith(COLLECTION_PREFIX) and name not in live
     ]
@@ -48,15 +47,17 @@ def _delete_orphan_vectors(session: Session) -> int:
     """Vectors of documents that no longer exist, collection by collection."""
     store = get_vector_store()
     removed = 0
-    for dataset_id, collection in session.execute(
-        select(Dataset.id, Dataset.vector_collection).where(Dataset.vector_collection.is_not(None))
-    ).all():
-        stored = store.payload_values(collection, "document_id")
-        existing = set(session.scalars(select(Document.id).where(Document.dataset_id == dataset_id)))
-        for document_id in stored - existing:
-            store.delete_where(collection, document_id=document_id)
-            removed += 1
+    for dataset in _datasets_with_vectors(session):
+        existing = set(session.scalars(select(Document.id).where(Document.dataset_id == dataset.id)))
+        for collection in dataset_collections(dataset):
+            for document_id in store.payload_values(collection, "document_id") - existing:
+                store.delete_where(collection, document_id=document_id)
+                removed += 1
     return removed
+
+
+def _datasets_with_vectors(session: Session) -> list[Dataset]:
+    return list(session.scalars(select(Dataset).where(Dataset.vector_collection.is_not(None))))
 
 
 def _delete_orphan_files(session: Session, settings: Settings) -> int:

@@ -36,16 +36,23 @@ def provider_short_name(provider: str) -> str:
 
 def available_models(settings: Settings, model_type: str) -> list[AvailableModel]:
     if model_type == TEXT_EMBEDDING:
-        return [
-            AvailableModel(
-                normalize_provider(settings.embedding_provider), settings.embedding_model, model_type
-            )
-        ]
+        default = AvailableModel(
+            normalize_provider(settings.embedding_provider), settings.embedding_model, model_type
+        )
+        return [default] + [model for model in _embedding_api_models(settings) if model != default]
     if model_type == RERANK and settings.rerank_provider and settings.rerank_model:
         return [
             AvailableModel(normalize_provider(settings.rerank_provider), settings.rerank_model, model_type)
         ]
     return []
+
+
+def _embedding_api_models(settings: Settings) -> list[AvailableModel]:
+    if not settings.embedding_api_base_url:
+        return []
+    provider = normalize_provider("openai_api_compatible")
+    names = [name.strip() for name in settings.embedding_api_models.split(",") if name.strip()]
+    return [AvailableModel(provider, name, TEXT_EMBEDDING) for name in names]
 
 
 def is_available(settings: Settings, model_type: str, provider: str, model: str) -> bool:

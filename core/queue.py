@@ -15,6 +15,7 @@ from core.settings import Settings, get_settings
 DATASET_QUEUE = "dataset"
 INDEX_DOCUMENT_TASK = "index_document"
 BUILD_VECTORS_TASK = "build_dataset_vectors"
+DROP_COLLECTION_TASK = "drop_unused_collection"
 
 celery_app = Celery("kb")
 

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = None
     embedding_api_base_url: str | None = None
     embedding_api_key: str | None = None
+    # Comma-separated models of that API offered beside the default one, e.g. for moving datasets over.
+    embedding_api_models: str = ""
     embedding_batch_size: int = 16
     rerank_provider: str | None = None
     rerank_model: str | None = None

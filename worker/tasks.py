@@ -1,8 +1,8 @@
 """Task functions registered on the Celery app `core` owns. Thin: one core call each."""
 
 from core.documents import indexing
-from core.indexing import technique
-from core.queue import BUILD_VECTORS_TASK, INDEX_DOCUMENT_TASK, celery_app
+from core.indexing import vector_index
+from core.queue import BUILD_VECTORS_TASK, DROP_COLLECTION_TASK, INDEX_DOCUMENT_TASK, celery_app
 
 
 @celery_app.task(name=INDEX_DOCUMENT_TASK)
@@ -12,4 +12,9 @@ def index_document(document_id: str) -> None:
 
 @celery_app.task(name=BUILD_VECTORS_TASK)
 def build_dataset_vectors(dataset_id: str) -> None:
-    technique.build_vectors(dataset_id)
+    vector_index.build_vectors(dataset_id)
+
+
+@celery_app.task(name=DROP_COLLECTION_TASK)
+def drop_unused_collection(name: str) -> None:
+    vector_index.drop_unused_collection(name)

@@ -55,8 +55,13 @@ class Dataset(Base):
     enable_api: Mapped[bool] = mapped_column(default=True)
     is_multimodal: Mapped[bool] = mapped_column(default=False)
     maintainer: Mapped[str | None] = mapped_column(String(36))
-    # The Qdrant collection holding this dataset's vectors; a new one is built when the model changes.
+    # The Qdrant collection searches use and the model its vectors come from. When the embedding model
+    # changes, the new model's vectors are built in `pending_vector_collection` while searches keep
+    # using the old one; the two are swapped once the new collection is complete.
     vector_collection: Mapped[str | None] = mapped_column(String(128))
+    vector_model: Mapped[str | None] = mapped_column(String(255))
+    vector_model_provider: Mapped[str | None] = mapped_column(String(255))
+    pending_vector_collection: Mapped[str | None] = mapped_column(String(128))
     external_knowledge_api_id: Mapped[str | None] = mapped_column(String(36))
     external_knowledge_id: Mapped[str | None] = mapped_column(String(255))
     external_retrieval_model: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

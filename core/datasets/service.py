@@ -18,8 +18,9 @@ from core.errors import (
     InvalidParam,
     NotFound,
 )
-from core.indexing.technique import on_technique_change
+from core.indexing.vector_index import on_indexing_change
 from core.indexing.vectors import get_vector_store
+from core.indexing.writer import dataset_collections
 from core.settings import get_settings
 from core.tags import service as tags
 from core.tags.models import TagBinding
@@ -110,8 +111,9 @@ def update_dataset(session: Session, caller: Caller, dataset: Dataset, params: D
         setting = params.summary_index_setting
         dataset.summary_index_setting = setting.model_dump() if setting else None
     previous_technique = dataset.indexing_technique
+    previous_model = (dataset.embedding_model_provider, dataset.embedding_model)
     _update_indexing(dataset, params, changes)
-    on_technique_change(session, dataset, previous_technique)
+    on_indexing_change(session, dataset, previous_technique, previous_model)
     _update_external(dataset, params, changes)
     _update_members(session, dataset, params, changes)
     dataset.updated_by = caller.account.id
@@ -141,8 +143,8 @@ def delete_dataset(session: Session, dataset: Dataset) -> None:
     # Files and vectors live outside the database: removed once the rows are gone.
     for storage_key in storage_keys:
         uploads.delete_stored_file_if_unused(session, get_settings(), storage_key)
-    if dataset.vector_collection:
-        get_vector_store().drop_collection(dataset.vector_collection)
+    for collection in dataset_collections(dataset):
+        get_vector_store().drop_collection(collection)
 
 
 def _visible_to(account_id: str):

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset
+from core.documents.lookup import get_document
 from core.documents.models import Document, UploadFile
-from core.documents.service import get_document
 from core.documents.uploads import upload_path
 from core.errors import Forbidden, NotFound
 from core.settings import Settings

@@ -15,6 +15,7 @@ from core.datasets import service as datasets
 from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
 from core.documents import uploads
+from core.documents.lookup import get_document
 from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus, ProcessRule, UploadFile
 from core.documents.process_rules import AUTOMATIC_RULES, latest_process_rule
 from core.documents.schemas import DocumentOptions
@@ -29,6 +30,7 @@ from core.errors import (
     NotFound,
 )
 from core.indexing.vectors import get_vector_store
+from core.indexing.writer import dataset_collections
 from core.metadata.service import built_in_values
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 from core.settings import get_settings
@@ -70,17 +72,6 @@ def discarded_on_failure(session: Session, source: NewFile | None) -> Iterator[N
 
 def new_batch_id() -> str:
     return time.strftime("%Y%m%d%H%M%S") + str(random.randint(100000, 999999))
-
-
-def get_document(
-    session: Session, dataset: Dataset, document_id: str, message: str = "Document not found."
-) -> Document:
-    document = session.scalar(
-        select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
-    )
-    if document is None:
-        raise NotFound(message)
-    return document
 
 
 def create_document(
@@ -199,8 +190,8 @@ def delete_document(session: Session, dataset: Dataset, document_id: str) -> Non
     session.commit()
     if upload is not None:
         uploads.delete_stored_file_if_unused(session, get_settings(), upload.storage_key)
-    if dataset.vector_collection:
-        get_vector_store().delete_where(dataset.vector_collection, document_id=document.id)
+    for collection in dataset_collections(dataset):
+        get_vector_store().delete_where(collection, document_id=document.id)
 
 
 def pause_document(session: Session, caller: Caller, dataset: Dataset, document_id: str) -> None:

@@ -9,7 +9,6 @@ and postings, so re-indexing an unchanged document embeds nothing.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -29,10 +28,12 @@ from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, s
 from core.indexing.keyword_index import IndexedText
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import (
-    dataset_embedder,
+    VECTOR_INDEX_FIELDS,
+    VectorTarget,
+    dataset_collections,
     indexed_texts,
     tokens_per_segment,
-    vector_collection,
+    vector_targets,
     write_vectors,
 )
 from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
@@ -323,7 +324,7 @@ class _BatchInFlight:
 
     segment_ids: list[str]
     units: list[IndexedText]
-    embeddings: PendingEmbeddings | None
+    embeddings: list[tuple[VectorTarget, PendingEmbeddings]]
 
 
 class _SharedBatches:
@@ -337,13 +338,6 @@ class _SharedBatches:
         self.runs: list[Run] = []
         self._waiting: list[str] = []
         self._in_flight: _BatchInFlight | None = None
-        self._collection: str | None = None
-
-    @cached_property
-    def _embedder(self):
-        # Built at the first batch, inside the caller's error handling: a model that cannot be loaded
-        # fails the documents of the run instead of the task.
-        return dataset_embedder(self.dataset)
 
     def add(self, run: Run) -> None:
         self.runs.append(run)
@@ -372,41 +366,34 @@ class _SharedBatches:
         """Sends `segment_ids` to the model, then writes the batch that was there before them."""
         started = self._start(segment_ids) if segment_ids else None
         if self._in_flight is not None:
-            _write_batch(self.session, self._collection, self.dataset.id, self._in_flight)
+            _write_batch(self.session, self.dataset.id, self._in_flight)
             _refresh_heartbeats(self.session, self.runs)
         self._in_flight = started
 
     def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
-        if self._embedder is not None and self._collection is None:
-            self._collection = vector_collection(self.session, self.dataset, self._embedder)
-        return _start_batch(
-            self.session,
-            self.dataset,
-            self._embedder,
-            segment_ids,
-            {r.document.id for r in self.current_runs()},
-        )
+        current = {r.document.id for r in self.current_runs()}
+        segments = self.session.scalars(
+            select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
+        ).all()
+        if not segments:
+            return None
+        units = indexed_texts(self.session, segments)
+        # Targets are looked up per batch (a model change may start during a long run); a model that
+        # cannot be loaded raises here, inside the caller's error handling, and fails the run's documents.
+        embeddings = [
+            (target, start_embedding(self.session, target.embedder, [unit.text for unit in units]))
+            for target in vector_targets(self.session, self.dataset)
+        ]
+        return _BatchInFlight([segment.id for segment in segments], units, embeddings)
 
 
-def _start_batch(
-    session: Session, dataset: Dataset, embedder, segment_ids: list[str], current: set[str]
-) -> _BatchInFlight | None:
-    segments = session.scalars(
-        select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
-    ).all()
-    if not segments:
-        return None
-    units = indexed_texts(session, segments)
-    embeddings = start_embedding(session, embedder, [unit.text for unit in units]) if embedder else None
-    return _BatchInFlight([segment.id for segment in segments], units, embeddings)
-
-
-def _write_batch(session: Session, collection: str | None, dataset_id: str, batch: _BatchInFlight) -> None:
+def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> None:
     tokens: dict[str, int] = {}
-    if batch.embeddings is not None:
-        vectors, counts = finish_embedding(session, batch.embeddings)
-        write_vectors(collection, batch.units, vectors)
-        tokens = tokens_per_segment(batch.units, counts)
+    for rank, (target, embeddings) in enumerate(batch.embeddings):
+        vectors, counts = finish_embedding(session, embeddings)
+        write_vectors(target.collection, batch.units, vectors)
+        if rank == 0:
+            tokens = tokens_per_segment(batch.units, counts)
     keyword_index.write_postings(session, dataset_id, batch.units)
     now = utcnow()
     session.execute(
@@ -459,5 +446,7 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     document.error = None
     document.stopped_at = None
     session.commit()
-    if doomed_keys and dataset.vector_collection:
-        get_vector_store().delete_keys(dataset.vector_collection, doomed_keys)
+    if doomed_keys:
+        session.refresh(dataset, VECTOR_INDEX_FIELDS)
+        for collection in dataset_collections(dataset):
+            get_vector_store().delete_keys(collection, doomed_keys)

@@ -4,6 +4,8 @@ Shared by indexing runs, which embed in pipelined batches, and by the segment AP
 few segments of one request before it answers.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -18,12 +20,66 @@ from core.segments.models import ChildChunk, Segment
 from retrieval.embedders import Embedder
 from retrieval.vector_store import VectorPoint
 
+VECTOR_INDEX_FIELDS = [
+    "indexing_technique",
+    "embedding_model",
+    "embedding_model_provider",
+    "vector_collection",
+    "vector_model",
+    "vector_model_provider",
+    "pending_vector_collection",
+]
 
-def dataset_embedder(dataset: Dataset) -> Embedder | None:
-    """The dataset's embedding model; economy datasets have none (keyword index only)."""
+
+@dataclass(frozen=True)
+class VectorTarget:
+    collection: str
+    embedder: Embedder
+
+
+def vector_targets(session: Session, dataset: Dataset) -> list[VectorTarget]:
+    """Where new vectors go: the collection searches use (first: its token counts are the ones
+    recorded) and, while the embedding model is being changed, the collection being built with the new
+    model. Economy datasets have none. Read afresh on every call: a model change may have begun since."""
+    session.refresh(dataset, VECTOR_INDEX_FIELDS)
     if dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
-        return None
-    return get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
+        return []
+    if dataset.vector_collection is None:
+        _create_serving_collection(session, dataset)
+    serving = get_embedder(dataset.vector_model_provider, dataset.vector_model)
+    targets = [VectorTarget(dataset.vector_collection, serving)]
+    if dataset.pending_vector_collection:
+        targets.append(pending_target(dataset))
+    return targets
+
+
+def pending_target(dataset: Dataset) -> VectorTarget:
+    embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
+    get_vector_store().ensure_collection(dataset.pending_vector_collection, embedder.dimension)
+    return VectorTarget(dataset.pending_vector_collection, embedder)
+
+
+def _create_serving_collection(session: Session, dataset: Dataset) -> None:
+    """The first vectors of a dataset create its collection, for its configured model."""
+    embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
+    name = collection_name(dataset.id)
+    get_vector_store().ensure_collection(name, embedder.dimension)
+    session.execute(
+        update(Dataset)
+        .where(Dataset.id == dataset.id, Dataset.vector_collection.is_(None))
+        .values(
+            vector_collection=name,
+            vector_model=dataset.embedding_model,
+            vector_model_provider=dataset.embedding_model_provider,
+        )
+    )
+    session.commit()
+    session.refresh(dataset, VECTOR_INDEX_FIELDS)
+
+
+def dataset_collections(dataset: Dataset) -> list[str]:
+    """Every collection holding vectors of the dataset: deletes go to all of them."""
+    return [name for name in (dataset.vector_collection, dataset.pending_vector_collection) if name]
 
 
 def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText]:
@@ -51,21 +107,6 @@ def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
         text=text,
         keywords=tuple(segment.keywords or ()),
     )
-
-
-def vector_collection(session: Session, dataset: Dataset, embedder: Embedder) -> str:
-    """The dataset's collection, created on first use."""
-    name = dataset.vector_collection or collection_name(dataset.id)
-    get_vector_store().ensure_collection(name, embedder.dimension)
-    if dataset.vector_collection is None:
-        session.execute(
-            update(Dataset)
-            .where(Dataset.id == dataset.id, Dataset.vector_collection.is_(None))
-            .values(vector_collection=name)
-        )
-        session.commit()
-        session.refresh(dataset)
-    return dataset.vector_collection
 
 
 def write_vectors(collection: str, units: list[IndexedText], vectors: np.ndarray) -> None:
@@ -97,11 +138,11 @@ def index_segments(session: Session, dataset: Dataset, segments: list[Segment]) 
     embedding tokens; the caller commits."""
     units = indexed_texts(session, segments)
     tokens: dict[str, int] = {}
-    embedder = dataset_embedder(dataset)
-    if embedder is not None and units:
-        vectors, counts = embed_with_cache(session, embedder, [unit.text for unit in units])
-        write_vectors(vector_collection(session, dataset, embedder), units, vectors)
-        tokens = tokens_per_segment(units, counts)
+    for rank, target in enumerate(vector_targets(session, dataset) if units else []):
+        vectors, counts = embed_with_cache(session, target.embedder, [unit.text for unit in units])
+        write_vectors(target.collection, units, vectors)
+        if rank == 0:
+            tokens = tokens_per_segment(units, counts)
     keyword_index.write_postings(session, dataset.id, units)
     for segment in segments:
         segment.tokens = tokens.get(segment.id, 0)
@@ -122,5 +163,5 @@ def remove_nodes(session: Session, dataset: Dataset, node_ids: list[str]) -> Non
     if not node_ids:
         return
     session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
-    if dataset.vector_collection:
-        get_vector_store().delete_keys(dataset.vector_collection, node_ids)
+    for collection in dataset_collections(dataset):
+        get_vector_store().delete_keys(collection, node_ids)

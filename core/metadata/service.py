@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from core.api_keys.service import Caller
 from core.database import unix_seconds
 from core.datasets.models import Dataset
+from core.documents.lookup import get_document
 from core.documents.models import Document, IndexingStatus
 from core.errors import InvalidParam, NotFound
 from core.metadata.builtin import BUILT_IN_FIELDS
@@ -158,11 +159,7 @@ def update_documents_metadata(
     values are replaced by the given ones (built-ins kept when enabled); with it, others are kept."""
     fields = {field.id: field for field, _ in list_fields(session, dataset)}
     for document_id, values, partial in operations:
-        document = session.scalar(
-            select(Document).where(Document.id == document_id, Document.dataset_id == dataset.id)
-        )
-        if document is None:
-            raise NotFound("Document not found.")
+        document = get_document(session, dataset, document_id)
         for value in values:
             field = fields.get(value.id)
             if field is None or field.name != value.name:

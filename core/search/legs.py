@@ -107,9 +107,9 @@ def keyword_scores(
 
 
 def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
-    if not dataset.vector_collection or not dataset.embedding_model:
+    if not dataset.vector_collection or not dataset.vector_model:
         return None
-    return get_embedder(dataset.embedding_model_provider, dataset.embedding_model).embed_query(query)
+    return get_embedder(dataset.vector_model_provider, dataset.vector_model).embed_query(query)
 
 
 def vector_leg(
