@@ -13,6 +13,7 @@ from core.database import open_session
 from core.datasets import service as datasets
 from core.datasets.models import Dataset
 from core.errors import NotFound, Unauthorized
+from core.rate_limits import service as rate_limits
 
 
 def get_session() -> Iterator[Session]:
@@ -41,6 +42,15 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def count_knowledge_request(caller: CallerDep, session: SessionDep) -> None:
+    """After authentication and before anything else, as Dify orders its checks."""
+    rate_limits.check_knowledge_request(session, caller.workspace)
+
+
+# Route dependency of the operations contract section 7 counts.
+KNOWLEDGE_REQUEST = Depends(count_knowledge_request)
 
 
 def parse_uuid(value: str) -> str:

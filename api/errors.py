@@ -42,7 +42,7 @@ def error_response(
 
 
 def _service_error(_request: Request, error: ServiceError) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status == 401 else None
+    headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status == 401 else error.headers
     return error_response(error.code, error.message, error.status, headers)
 
 

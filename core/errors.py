@@ -6,6 +6,7 @@ class ServiceError(Exception):
     code = "internal_server_error"
     status = 500
     default_message = "Internal server error."
+    headers: dict[str, str] | None = None  # extra HTTP headers, e.g. Retry-After
 
     def __init__(self, message: str | None = None):
         self.message = message or self.default_message

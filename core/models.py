@@ -7,6 +7,7 @@ from core.documents.models import Document, ProcessRule, UploadFile
 from core.indexing.models import EmbeddingCacheEntry, KeywordNode, KeywordPosting
 from core.metadata.models import MetadataBinding, MetadataField
 from core.queries.models import DatasetQuery
+from core.rate_limits.models import RateLimitLog
 from core.segments.models import ChildChunk, Segment
 from core.tags.models import Tag, TagBinding
 from core.workspaces.models import Account, Workspace
@@ -26,6 +27,7 @@ __all__ = [
     "MetadataBinding",
     "MetadataField",
     "ProcessRule",
+    "RateLimitLog",
     "Segment",
     "Tag",
     "TagBinding",

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
+    # Knowledge requests (contract section 7) per workspace in any 60 seconds, by plan.
+    knowledge_rate_limit_enabled: bool = True
+    knowledge_rate_limit_sandbox: int = 10
+    knowledge_rate_limit_professional: int = 100
+    knowledge_rate_limit_team: int = 1000
     dataset_max_segments_per_request: int = 0  # 0: no limit
     indexing_max_segmentation_tokens_length: int = 4000
 

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import CallerDep, DatasetDep, SessionDep
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep
 from api.schemas.datasets import DatasetOut, DatasetPage, DatasetTags
 from core.datasets import service as datasets
 from core.datasets import views
@@ -12,7 +12,9 @@ from core.tags import service as tags
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
-@router.post("", response_model=DatasetOut, response_model_exclude_unset=True)
+@router.post(
+    "", response_model=DatasetOut, response_model_exclude_unset=True, dependencies=[KNOWLEDGE_REQUEST]
+)
 def create_dataset(body: DatasetCreate, caller: CallerDep, session: SessionDep) -> dict:
     dataset = datasets.create_dataset(session, caller, body)
     return views.describe_dataset(session, dataset)
@@ -46,14 +48,19 @@ def get_dataset(dataset: DatasetDep, session: SessionDep) -> dict:
     return views.describe_dataset(session, dataset)
 
 
-@router.patch("/{dataset_id}", response_model=DatasetOut, response_model_exclude_unset=True)
+@router.patch(
+    "/{dataset_id}",
+    response_model=DatasetOut,
+    response_model_exclude_unset=True,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
 def update_dataset(body: DatasetUpdate, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     dataset = datasets.update_dataset(session, caller, dataset, body)
     view = views.describe_dataset(session, dataset, with_members=True)
     return view
 
 
-@router.delete("/{dataset_id}", status_code=204)
+@router.delete("/{dataset_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_dataset(dataset: DatasetDep, session: SessionDep) -> Response:
     datasets.delete_dataset(session, dataset)
     return Response(status_code=204)

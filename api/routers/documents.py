@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from api.errors import validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
@@ -70,8 +70,13 @@ def _options(data: dict[str, Any]) -> DocumentOptions:
         raise InvalidParam(validation_message(error.errors())) from None
 
 
-@router.post("/document/create-by-text", response_model=DocumentWithBatch)
-@router.post("/document/create_by_text", response_model=DocumentWithBatch, include_in_schema=False)
+@router.post("/document/create-by-text", response_model=DocumentWithBatch, dependencies=[KNOWLEDGE_REQUEST])
+@router.post(
+    "/document/create_by_text",
+    response_model=DocumentWithBatch,
+    include_in_schema=False,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
 def create_document_by_text(
     body: DocumentCreateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
@@ -81,8 +86,18 @@ def create_document_by_text(
     return _document_with_batch(session, dataset, document, batch)
 
 
-@router.post("/document/create-by-file", response_model=DocumentWithBatch, openapi_extra=MULTIPART_BODY)
-@router.post("/document/create_by_file", response_model=DocumentWithBatch, include_in_schema=False)
+@router.post(
+    "/document/create-by-file",
+    response_model=DocumentWithBatch,
+    openapi_extra=MULTIPART_BODY,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
+@router.post(
+    "/document/create_by_file",
+    response_model=DocumentWithBatch,
+    include_in_schema=False,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
 async def create_document_by_file(
     request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ):
@@ -100,9 +115,16 @@ async def create_document_by_file(
     return _document_with_batch(session, dataset, document, batch)
 
 
-@router.post("/documents/{document_id}/update-by-text", response_model=DocumentWithBatch)
 @router.post(
-    "/documents/{document_id}/update_by_text", response_model=DocumentWithBatch, include_in_schema=False
+    "/documents/{document_id}/update-by-text",
+    response_model=DocumentWithBatch,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
+@router.post(
+    "/documents/{document_id}/update_by_text",
+    response_model=DocumentWithBatch,
+    include_in_schema=False,
+    dependencies=[KNOWLEDGE_REQUEST],
 )
 def update_document_by_text(
     document_id: str, body: DocumentUpdateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
@@ -118,12 +140,23 @@ def update_document_by_text(
     return _document_with_batch(session, dataset, document, document.batch)
 
 
-@router.patch("/documents/{document_id}", response_model=DocumentWithBatch, openapi_extra=MULTIPART_BODY)
-@router.post(
-    "/documents/{document_id}/update-by-file", response_model=DocumentWithBatch, include_in_schema=False
+@router.patch(
+    "/documents/{document_id}",
+    response_model=DocumentWithBatch,
+    openapi_extra=MULTIPART_BODY,
+    dependencies=[KNOWLEDGE_REQUEST],
 )
 @router.post(
-    "/documents/{document_id}/update_by_file", response_model=DocumentWithBatch, include_in_schema=False
+    "/documents/{document_id}/update-by-file",
+    response_model=DocumentWithBatch,
+    include_in_schema=False,
+    dependencies=[KNOWLEDGE_REQUEST],
+)
+@router.post(
+    "/documents/{document_id}/update_by_file",
+    response_model=DocumentWithBatch,
+    include_in_schema=False,
+    dependencies=[KNOWLEDGE_REQUEST],
 )
 async def update_document_by_file(
     document_id: str, request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
@@ -173,7 +206,7 @@ def get_document(
     return views.describe_document_detail(session, dataset, document, metadata)
 
 
-@router.delete("/documents/{document_id}", status_code=204)
+@router.delete("/documents/{document_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
     documents.delete_document(session, dataset, parse_uuid(document_id))
     return Response(status_code=204)
@@ -211,14 +244,14 @@ def retry_documents(body: RetryBody, dataset: DatasetDep, session: SessionDep) -
     return {"result": "success"}
 
 
-@router.get("/documents/{document_id}/download")
+@router.get("/documents/{document_id}/download", dependencies=[KNOWLEDGE_REQUEST])
 def download_document(document_id: str, request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
     settings = get_settings()
     upload = downloads.document_upload(session, dataset, parse_uuid(document_id))
     return {"url": downloads.signed_url(settings, settings.files_url or str(request.base_url), upload)}
 
 
-@router.post("/documents/download-zip", response_class=FileResponse)
+@router.post("/documents/download-zip", response_class=FileResponse, dependencies=[KNOWLEDGE_REQUEST])
 def download_documents_zip(body: ZipBody, dataset: DatasetDep, session: SessionDep) -> FileResponse:
     ids = [parse_uuid(document_id) for document_id in body.document_ids]
     archive = downloads.zip_documents(session, get_settings(), dataset, ids)

@@ -1,7 +1,8 @@
 """Dify's external-knowledge call (contract section 8): `POST /retrieval` with the dataset as knowledge_id.
 
 Errors use the external-knowledge convention `{error_code, error_msg}`: 1001 malformed Authorization
-header, 1002 authorization failed, 2001 knowledge base not found.
+header, 1002 authorization failed, 2001 knowledge base not found, and ours: 3001 (403, with
+Retry-After) when the workspace has used up its knowledge request rate limit.
 """
 
 from typing import Any
@@ -15,9 +16,12 @@ from core.api_keys import service as api_keys
 from core.datasets import service as datasets
 from core.datasets.schemas import MetadataFilteringConditions
 from core.errors import ServiceError
+from core.rate_limits import service as rate_limits
+from core.rate_limits.service import RateLimited
 from core.search import service as search
 
 router = APIRouter(tags=["external knowledge"])
+RATE_LIMITED = 3001
 
 
 class RetrievalSetting(BaseModel):
@@ -43,8 +47,8 @@ class ExternalRetrievalResult(BaseModel):
     records: list[ExternalRecord]
 
 
-def _external_error(code: int, message: str, status: int) -> JSONResponse:
-    return JSONResponse({"error_code": code, "error_msg": message}, status_code=status)
+def _external_error(code: int, message: str, status: int, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error_code": code, "error_msg": message}, status_code=status, headers=headers)
 
 
 @router.post("/retrieval", response_model=ExternalRetrievalResult)
@@ -58,6 +62,10 @@ def external_retrieval(body: ExternalRetrievalBody, request: Request, session: S
         caller = api_keys.authenticate(session, token)
     except ServiceError:
         return _external_error(1002, "Authorization failed.", 403)
+    try:
+        rate_limits.check_knowledge_request(session, caller.workspace)
+    except RateLimited as refusal:
+        return _external_error(RATE_LIMITED, refusal.message, refusal.status, refusal.headers)
     try:
         dataset = datasets.get_dataset(session, caller.workspace.id, body.knowledge_id)
     except ServiceError:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.metadata import service as metadata
 from core.metadata.builtin import BUILT_IN_FIELDS
 
@@ -41,7 +41,7 @@ def _field(field) -> dict:
     return {"id": field.id, "type": field.type, "name": field.name}
 
 
-@router.post("/metadata", status_code=201)
+@router.post("/metadata", status_code=201, dependencies=[KNOWLEDGE_REQUEST])
 def create_field(body: NewFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     return _field(metadata.create_field(session, caller, dataset, body.type, body.name))
 
@@ -60,7 +60,7 @@ def list_built_in_fields(dataset: DatasetDep) -> dict:
     return {"fields": [{"name": name, "type": type_} for name, type_ in BUILT_IN_FIELDS]}
 
 
-@router.post("/metadata/built-in/{action}")
+@router.post("/metadata/built-in/{action}", dependencies=[KNOWLEDGE_REQUEST])
 def toggle_built_in_fields(
     action: Literal["enable", "disable"], dataset: DatasetDep, session: SessionDep
 ) -> dict:
@@ -68,7 +68,7 @@ def toggle_built_in_fields(
     return {"result": "success"}
 
 
-@router.patch("/metadata/{metadata_id}")
+@router.patch("/metadata/{metadata_id}", dependencies=[KNOWLEDGE_REQUEST])
 def rename_field(
     metadata_id: str, body: RenameFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
@@ -76,13 +76,13 @@ def rename_field(
     return _field(metadata.rename_field(session, caller, dataset, field, body.name))
 
 
-@router.delete("/metadata/{metadata_id}", status_code=204)
+@router.delete("/metadata/{metadata_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_field(metadata_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
     metadata.delete_field(session, dataset, metadata.get_field(session, dataset, parse_uuid(metadata_id)))
     return Response(status_code=204)
 
 
-@router.post("/documents/metadata")
+@router.post("/documents/metadata", dependencies=[KNOWLEDGE_REQUEST])
 def update_documents_metadata(
     body: DocumentsMetadataBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:

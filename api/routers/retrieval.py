@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.datasets import service as dataset_service
 from core.datasets.schemas import ExternalRetrievalModel, RetrievalModel
 from core.queries import service as queries
@@ -27,8 +27,8 @@ class HitTestingResult(BaseModel):
     records: list[dict[str, Any]]
 
 
-@router.post("/hit-testing", response_model=HitTestingResult)
-@router.post("/retrieve", response_model=HitTestingResult)
+@router.post("/hit-testing", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
+@router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     results = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
@@ -56,7 +56,7 @@ class MultiRetrievalBody(BaseModel):
     retrieval_model: RetrievalModel | None = None
 
 
-@multi_router.post("/retrieval/multi", response_model=HitTestingResult)
+@multi_router.post("/retrieval/multi", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 def retrieve_from_datasets(body: MultiRetrievalBody, caller: CallerDep, session: SessionDep) -> dict:
     """Ours: Dify's multi-path recall over several datasets of the workspace, merged into one list."""
     datasets = [

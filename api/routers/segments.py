@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.documents import service as documents
 from core.documents.models import Document
 from core.errors import ArchivedDocumentImmutable
@@ -64,7 +64,7 @@ CREATE_BODY = {
 }
 
 
-@router.post("", openapi_extra=CREATE_BODY)
+@router.post("", openapi_extra=CREATE_BODY, dependencies=[KNOWLEDGE_REQUEST])
 def create_segments(
     document_id: str,
     dataset: DatasetDep,
@@ -118,7 +118,7 @@ def get_segment(document_id: str, segment_id: str, dataset: DatasetDep, session:
     return _one(session, document, segments.get_segment(session, document, parse_uuid(segment_id)))
 
 
-@router.post("/{segment_id}")
+@router.post("/{segment_id}", dependencies=[KNOWLEDGE_REQUEST])
 def update_segment(
     document_id: str,
     segment_id: str,
@@ -137,7 +137,7 @@ def update_segment(
     return _one(session, document, segment)
 
 
-@router.delete("/{segment_id}", status_code=204)
+@router.delete("/{segment_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
     document = _document(session, dataset, document_id, editing=True)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
@@ -154,7 +154,7 @@ def _segment(session, dataset, document_id: str, segment_id: str, *, editing: bo
     return segments.get_segment(session, document, parse_uuid(segment_id))
 
 
-@router.post("/{segment_id}/child_chunks")
+@router.post("/{segment_id}/child_chunks", dependencies=[KNOWLEDGE_REQUEST])
 def create_child_chunk(
     document_id: str,
     segment_id: str,
@@ -189,7 +189,7 @@ def list_child_chunks(
     }
 
 
-@router.patch("/{segment_id}/child_chunks/{child_chunk_id}")
+@router.patch("/{segment_id}/child_chunks/{child_chunk_id}", dependencies=[KNOWLEDGE_REQUEST])
 def update_child_chunk(
     document_id: str,
     segment_id: str,
@@ -208,7 +208,9 @@ def update_child_chunk(
     }
 
 
-@router.delete("/{segment_id}/child_chunks/{child_chunk_id}", status_code=204)
+@router.delete(
+    "/{segment_id}/child_chunks/{child_chunk_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST]
+)
 def delete_child_chunk(
     document_id: str, segment_id: str, child_chunk_id: str, dataset: DatasetDep, session: SessionDep
 ) -> Response:

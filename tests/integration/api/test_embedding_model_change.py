@@ -120,7 +120,11 @@ def _search(client, tenant, dataset_id: str, query: str) -> tuple[int, int]:
     return response.status_code, len(response.json().get("records", []))
 
 
-def test_model_change_of_500_segments_while_searching(client, tenant, celery_worker, hash_model):
+def test_model_change_of_500_segments_while_searching(client, tenant, celery_worker, hash_model, monkeypatch):
+    monkeypatch.setenv(
+        "KNOWLEDGE_RATE_LIMIT_TEAM", "1000000"
+    )  # the search loop is far above a team's 1000/min
+    get_settings.cache_clear()
     dataset = _populated_dataset(client, tenant, 500)
     old_collection = _dataset_row(dataset["id"]).vector_collection
     outcomes: list[tuple[int, int]] = []
