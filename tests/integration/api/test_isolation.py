@@ -1,11 +1,14 @@
 """A key of workspace A can neither read nor change nor detect workspace B's datasets and tags."""
 
 import re
+import uuid
 
 import pytest
 
 from api.app import create_app
-from tests.helpers import assert_error, create_dataset
+from core.database import session_scope
+from core.documents.models import Document
+from tests.helpers import assert_error, create_dataset, upload_document, wait_for_batch
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -81,3 +84,111 @@ def test_other_workspace_tags_cannot_be_used(client, tenant, other_tenant):
     assert client.get(f"/v1/datasets?tag_ids={their_tag['id']}", headers=tenant.headers).json()["total"] == 0
     theirs = client.get("/v1/datasets/tags", headers=other_tenant.headers).json()
     assert theirs == [{**their_tag, "binding_count": "0"}]
+
+
+HIERARCHICAL = {"mode": "hierarchical", "rules": {"pre_processing_rules": [], "parent_mode": "paragraph",
+                "segmentation": {"separator": "\\n\\n", "max_tokens": 1000},
+                "subchunk_segmentation": {"separator": ". ", "max_tokens": 100}}}  # fmt: skip
+ACTIONS = {"/documents/status/{action}": "disable", "/metadata/built-in/{action}": "enable"}
+FIXED = {"model_type": "text-embedding"}
+# Deleting one's own dataset involves no id of another workspace (the first walk covers it).
+NOT_WALKED = {("DELETE", "/v1/datasets/{dataset_id}")}
+
+
+@pytest.fixture
+def victim(client, other_tenant, celery_worker) -> dict:
+    """Another workspace's ids of every kind: dataset, document, batch, segment, child chunk,
+    metadata field, tag and uploaded file."""
+    headers = other_tenant.headers
+    dataset = create_dataset(client, other_tenant, "secret")
+    options = {
+        "indexing_technique": "high_quality",
+        "doc_form": "hierarchical_model",
+        "process_rule": HIERARCHICAL,
+    }
+    created = upload_document(
+        client, other_tenant, dataset["id"], "plan.txt", b"Secret plan. Launch on Monday.", options
+    ).json()
+    wait_for_batch(client, other_tenant, dataset["id"], created["batch"])
+    base = f"/v1/datasets/{dataset['id']}"
+    document_id = created["document"]["id"]
+    segment = client.get(f"{base}/documents/{document_id}/segments", headers=headers).json()["data"][0]
+    field = client.post(f"{base}/metadata", json={"type": "string", "name": "owner"}, headers=headers).json()
+    tag = client.post("/v1/datasets/tags", json={"name": "secret"}, headers=headers).json()
+    client.post(
+        "/v1/datasets/tags/binding",
+        json={"tag_ids": [tag["id"]], "target_id": dataset["id"]},
+        headers=headers,
+    )
+    with session_scope() as session:
+        upload_file_id = session.get(Document, document_id).upload_file_id
+    return {
+        "victim_dataset_id": dataset["id"],
+        "document_id": document_id,
+        "batch": created["batch"],
+        "segment_id": segment["id"],
+        "child_chunk_id": segment["child_chunks"][0]["id"],
+        "metadata_id": field["id"],
+        "tag_id": tag["id"],
+        "upload_file_id": upload_file_id,
+    }
+
+
+def _unknown_ids(ids: dict) -> dict:
+    return {name: ("20991231235959000000" if name == "batch" else str(uuid.uuid4())) for name in ids}
+
+
+def _request(path: str, own_dataset_id: str, ids: dict, n: int) -> tuple[str, dict]:
+    def fill(match):
+        name = match.group(1)
+        if name == "dataset_id":
+            return own_dataset_id
+        if name == "action":
+            return next(value for suffix, value in ACTIONS.items() if path.endswith(suffix))
+        return FIXED.get(name) or ids[name]
+
+    body = {
+        "name": f"stolen-{n}", "text": "stolen", "content": "stolen", "query": "launch plan",
+        "document_ids": [ids["document_id"]], "dataset_ids": [ids["victim_dataset_id"]],
+        "knowledge_id": ids["victim_dataset_id"], "retrieval_setting": {"top_k": 2},
+        "segments": [{"content": "stolen"}], "tag_id": ids["tag_id"], "tag_ids": [ids["tag_id"]],
+        "target_id": ids["victim_dataset_id"], "type": "string",
+        "operation_data": [{"document_id": ids["document_id"], "partial_update": False,
+                            "metadata_list": [{"id": ids["metadata_id"], "name": "owner", "value": "x"}]}],
+    }  # fmt: skip
+    return PLACEHOLDER.sub(fill, path), body
+
+
+def _victim_view(client, owner, ids: dict) -> list:
+    base = f"/v1/datasets/{ids['victim_dataset_id']}"
+    document = f"{base}/documents/{ids['document_id']}"
+    urls = [base, f"{base}/documents", document, f"{document}/segments",
+            f"{document}/segments/{ids['segment_id']}/child_chunks", f"{base}/metadata", "/v1/datasets/tags",
+            f"{base}/documents/{ids['batch']}/indexing-status"]  # fmt: skip
+    return [client.get(url, headers=owner.headers).json() for url in urls]
+
+
+def test_ids_of_another_workspace_are_indistinguishable_from_unknown_ones(
+    client, tenant, other_tenant, victim
+):
+    """Every route, with the caller's own dataset and the other workspace's ids in the path and the
+    body, answers exactly as it does for ids that exist nowhere; nothing of theirs changes."""
+    before = _victim_view(client, other_tenant, victim)
+    own = create_dataset(client, tenant, "mine")["id"]
+    routes = [(method.upper(), path) for path, operations in create_app().openapi()["paths"].items()
+              for method in operations if (method.upper(), path) not in NOT_WALKED]  # fmt: skip
+    differences = []
+    for n, (method, path) in enumerate(routes):
+        answers = []
+        for k, ids in enumerate((victim, _unknown_ids(victim))):
+            url, body = _request(path, own, ids, 2 * n + k)
+            answers.append(client.request(method, url, json=body, headers=tenant.headers))
+        theirs, unknown = answers
+        same = theirs.status_code == unknown.status_code and (
+            theirs.status_code < 300 or theirs.content == unknown.content
+        )
+        if not same:
+            differences.append((method, path, theirs.status_code, theirs.text[:200], unknown.text[:200]))
+    assert differences == [], "\n".join(map(str, differences))
+    assert len(routes) > 40
+    assert _victim_view(client, other_tenant, victim) == before
