@@ -13,6 +13,7 @@ from core.errors import ServiceError
 logger = logging.getLogger(__name__)
 
 INVALID_JSON = "Invalid JSON payload received or JSON payload is empty."
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 # Werkzeug's descriptions, which Dify returns for routing errors.
 HTTP_MESSAGES = {
     404: "The requested URL was not found on the server. "
@@ -47,6 +48,8 @@ def _service_error(_request: Request, error: ServiceError) -> JSONResponse:
 
 
 def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    if error.status_code == 400 and error.detail == FASTAPI_BODY_PARSE_ERROR:  # e.g. invalid UTF-8
+        return error_response("invalid_param", INVALID_JSON, 400)
     code = HTTP_CODES.get(error.status_code, _snake_case(type(error).__name__))
     message = (
         HTTP_MESSAGES.get(error.status_code)

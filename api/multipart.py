@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from api.input_guard import check_no_nul
 from core.documents.service import NewFile
 from core.documents.uploads import UploadWriter, check_extension, safe_filename
 from core.errors import (
@@ -178,4 +179,5 @@ def _parse_data(raw: bytes) -> dict[str, Any]:
         raise InvalidParam("The data field must be a JSON object.") from None
     if not isinstance(data, dict):
         raise InvalidParam("The data field must be a JSON object.")
+    check_no_nul(data)
     return data

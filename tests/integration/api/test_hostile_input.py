@@ -1,0 +1,40 @@
+"""Text the database cannot store, and bytes that are not text, get a clear 400 and change nothing."""
+
+from tests.helpers import assert_error, create_dataset, upload_document
+
+NUL = "Text must not contain NUL (\\u0000) characters."
+
+
+def test_nul_in_a_json_string_is_refused_before_anything_is_written(client, tenant):
+    response = client.post("/v1/datasets", json={"name": "evil\u0000name"}, headers=tenant.headers)
+    assert_error(response, 400, "invalid_param", NUL)
+    nested = client.post("/v1/datasets", json={"name": "ok", "retrieval_model": {"x": ["\u0000"]}},
+                         headers=tenant.headers)  # fmt: skip
+    assert_error(nested, 400, "invalid_param", NUL)
+    assert client.get("/v1/datasets", headers=tenant.headers).json()["total"] == 0
+
+
+def test_nul_in_the_query_string_is_refused(client, tenant):
+    create_dataset(client, tenant)
+    assert_error(client.get("/v1/datasets?keyword=a%00b", headers=tenant.headers), 400, "invalid_param", NUL)
+
+
+def test_nul_in_the_upload_options_is_refused(client, tenant):
+    dataset = create_dataset(client, tenant)
+    data = {"indexing_technique": "economy", "process_rule": {"mode": "custom", "rules": {
+        "pre_processing_rules": [], "segmentation": {"separator": "\u0000", "max_tokens": 100}}}}  # fmt: skip
+    response = upload_document(client, tenant, dataset["id"], "a.txt", b"hello", data)
+    assert_error(response, 400, "invalid_param", NUL)
+    assert client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()["total"] == 0
+
+
+def test_invalid_utf8_json_is_invalid_param(client, tenant):
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    response = client.post("/v1/datasets", content=b'{"name": "\xff\xfe"}', headers=headers)
+    assert_error(response, 400, "invalid_param", "Invalid JSON payload received or JSON payload is empty.")
+    assert client.get("/v1/datasets", headers=tenant.headers).json()["total"] == 0
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, tenant):
+    dataset = create_dataset(client, tenant, name="literal \\u0000 text")
+    assert dataset["name"] == "literal \\u0000 text"
