@@ -1,0 +1,98 @@
+"""Hostile uploads through the API and the real worker: each gets a clear error (at upload, or on its
+own document), and the dataset's other documents index as if nothing had happened."""
+
+import pytest
+
+from tests import samples
+from tests.helpers import assert_error, create_dataset, upload_document, wait_for_batch
+
+OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
+
+
+def _nested_pdf() -> bytes:
+    """A PDF whose catalog holds an array nested 50,000 deep (a parser-recursion attack)."""
+    depth = 50_000
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /Evil " + b"[" * depth + b"]" * depth + b" >>"
+    objects = [catalog, b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    body, offsets = b"%PDF-1.4\n", []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return body + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+
+@pytest.fixture
+def hostile_files(tmp_path) -> dict[str, bytes]:
+    return {
+        "bomb.docx": samples.make_zip_bomb_docx(tmp_path / "bomb.docx").read_bytes(),
+        "bomb.xlsx": samples.make_zip_bomb_docx(tmp_path / "bomb.xlsx").read_bytes(),
+        "nested.pdf": _nested_pdf(),
+        "not-really.pdf": b"just some text pretending to be a PDF",
+        "encrypted.pdf": samples.make_encrypted_pdf(tmp_path / "e.pdf", samples.PARAGRAPH).read_bytes(),
+    }
+
+
+def test_hostile_files_fail_alone(client, tenant, celery_worker, hostile_files):
+    dataset = create_dataset(client, tenant)
+    batches = {}
+    for name, content in hostile_files.items():
+        response = upload_document(client, tenant, dataset["id"], name, content, OPTIONS)
+        assert response.status_code == 200, response.text
+        batches[name] = response.json()["batch"]
+    good = upload_document(client, tenant, dataset["id"], "good.txt", samples.PARAGRAPH.encode(), OPTIONS)
+    for name, batch in batches.items():
+        status = wait_for_batch(client, tenant, dataset["id"], batch)[0]
+        assert status["indexing_status"] == "error", name
+        assert status["error"] and "Traceback" not in status["error"], (name, status["error"])
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], good.json()["batch"])[0]["indexing_status"]
+        == "completed"
+    )
+    records = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json={"query": "photosynthesis"},
+                          headers=tenant.headers).json()["records"]  # fmt: skip
+    assert [record["segment"]["document"]["name"] for record in records] == ["good.txt"]
+
+
+def test_zip_bombs_say_so(client, tenant, celery_worker, hostile_files):
+    dataset = create_dataset(client, tenant)
+    batch = upload_document(client, tenant, dataset["id"], "bomb.xlsx", hostile_files["bomb.xlsx"], OPTIONS)
+    status = wait_for_batch(client, tenant, dataset["id"], batch.json()["batch"])[0]
+    assert "ZIP bomb" in status["error"]
+
+
+@pytest.mark.parametrize("name", ["run.exe", "archive.zip", "noextension"])
+def test_unsupported_types_are_refused_at_upload(client, tenant, name):
+    dataset = create_dataset(client, tenant)
+    response = upload_document(client, tenant, dataset["id"], name, b"MZ\x90\x00", OPTIONS)
+    assert_error(response, 400, "invalid_param")  # create paths report the type so, as Dify does
+    assert "File type not allowed" in response.json()["message"]
+    assert client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()["total"] == 0
+
+
+def test_nul_bytes_in_utf8_text_are_cleaned_away(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    content = b"Mitochondria\x00 make ATP. Ribosomes build proteins."
+    created = upload_document(client, tenant, dataset["id"], "../../etc/notes.txt", content, OPTIONS).json()
+    assert created["document"]["name"] == "notes.txt"  # a name, never a path
+    assert (
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]["indexing_status"] == "completed"
+    )
+    segments = client.get(f"/v1/datasets/{dataset['id']}/documents/{created['document']['id']}/segments",
+                          headers=tenant.headers).json()["data"]  # fmt: skip
+    assert [segment["content"] for segment in segments] == [
+        "Mitochondria make ATP. Ribosomes build proteins."
+    ]
+
+
+def test_bytes_that_are_no_text_fail_with_a_clear_error(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    content = b"Mitochondria\x00 make ATP.\n\xff\xfe\x00\x81 Ribosomes build proteins."
+    created = upload_document(client, tenant, dataset["id"], "binary.txt", content, OPTIONS).json()
+    status = wait_for_batch(client, tenant, dataset["id"], created["batch"])[0]
+    assert (status["indexing_status"], status["error"]) == (
+        "error",
+        "The file is not text in any encoding that could be detected.",
+    )
