@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.input_guard import RejectNulCharacters
+from api.input_guard import GuardRequestInput
 from api.routers import datasets, documents, external, files, metadata, models, retrieval, segments, tags
 
 
@@ -16,7 +16,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
-    app.add_middleware(RejectNulCharacters)
+    app.add_middleware(GuardRequestInput)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
                    retrieval.router, retrieval.multi_router, models.router):  # fmt: skip

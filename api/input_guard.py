@@ -1,6 +1,10 @@
-"""Text the database cannot store never reaches a handler: a NUL character in the query string, the
-path or any string of a JSON body (PostgreSQL text refuses it) is a 400 invalid_param up front, so
-no request half-applies and then fails in the database."""
+"""Checks every request before a handler sees it.
+
+A JSON body larger than JSON_BODY_LIMIT_MB is refused (413) while it streams in, never read whole
+into memory. Text the database cannot store is refused too: a NUL character in the query string, the
+path or any string of a JSON body (PostgreSQL text rejects it) is a 400 invalid_param up front, so no
+request half-applies and then fails in the database. Uploads (multipart) have their own streaming
+limit and check their `data` field with `check_no_nul`."""
 
 import json
 from typing import Any
@@ -9,8 +13,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
 from core.errors import InvalidParam
+from core.settings import get_settings
 
 NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+
+
+class BodyTooLarge(Exception):
+    pass
 
 
 def has_nul(value: Any) -> bool:
@@ -28,7 +37,7 @@ def check_no_nul(value: Any) -> None:
         raise InvalidParam(NUL_MESSAGE)
 
 
-class RejectNulCharacters:
+class GuardRequestInput:
     def __init__(self, app: ASGIApp):
         self.app = app
 
@@ -43,18 +52,35 @@ class RejectNulCharacters:
         if not content_type.startswith(b"application/json"):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        limit = get_settings().json_body_limit_mb * 2**20
+        try:
+            body = await _read_body(receive, limit, _declared_length(scope))
+        except BodyTooLarge:
+            message = f"The request body is larger than the {get_settings().json_body_limit_mb} MB limit."
+            await error_response("request_entity_too_large", message, 413)(scope, receive, send)
+            return
         if has_nul(_parsed(body)):
             await _refuse(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+def _declared_length(scope: Scope) -> int:
+    declared = dict(scope["headers"]).get(b"content-length", b"")
+    return int(declared) if declared.isdigit() else 0
+
+
+async def _read_body(receive: Receive, limit: int, declared: int) -> bytes:
+    if declared > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
 

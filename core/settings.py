@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
+    # Largest JSON request body (create-by-text carries whole documents); uploads have their own limit.
+    json_body_limit_mb: int = 20
     # Knowledge requests (contract section 7) per workspace in any 60 seconds, by plan.
     knowledge_rate_limit_enabled: bool = True
     knowledge_rate_limit_sandbox: int = 10

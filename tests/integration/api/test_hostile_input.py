@@ -1,5 +1,6 @@
 """Text the database cannot store, and bytes that are not text, get a clear 400 and change nothing."""
 
+from core.settings import get_settings
 from tests.helpers import assert_error, create_dataset, upload_document
 
 NUL = "Text must not contain NUL (\\u0000) characters."
@@ -38,3 +39,22 @@ def test_invalid_utf8_json_is_invalid_param(client, tenant):
 def test_an_escaped_backslash_before_u0000_is_ordinary_text(client, tenant):
     dataset = create_dataset(client, tenant, name="literal \\u0000 text")
     assert dataset["name"] == "literal \\u0000 text"
+
+
+def test_json_bodies_over_the_limit_are_refused_while_streaming(client, tenant, monkeypatch):
+    monkeypatch.setenv("JSON_BODY_LIMIT_MB", "1")
+    get_settings.cache_clear()
+    big = {"name": "big", "description": "x" * (2 * 2**20)}
+    declared = client.post("/v1/datasets", json=big, headers=tenant.headers)
+    assert_error(declared, 413, "request_entity_too_large", "The request body is larger than the 1 MB limit.")
+
+    def chunks():  # no Content-Length: counted as it arrives
+        yield b'{"name": "big", "description": "'
+        for _ in range(2 * 16):
+            yield b"x" * 2**16
+        yield b'"}'
+
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    streamed = client.post("/v1/datasets", content=chunks(), headers=headers)
+    assert_error(streamed, 413, "request_entity_too_large")
+    assert client.get("/v1/datasets", headers=tenant.headers).json()["total"] == 0
