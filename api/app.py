@@ -4,7 +4,19 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.input_guard import GuardRequestInput
-from api.routers import datasets, documents, external, files, metadata, models, retrieval, segments, tags
+from api.routers import (
+    datasets,
+    datasources,
+    documents,
+    external,
+    files,
+    metadata,
+    models,
+    retrieval,
+    segments,
+    tags,
+    website,
+)
 
 
 def create_app() -> FastAPI:
@@ -19,7 +31,8 @@ def create_app() -> FastAPI:
     app.add_middleware(GuardRequestInput)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
-                   retrieval.router, retrieval.multi_router, models.router):  # fmt: skip
+                   retrieval.router, retrieval.multi_router, models.router, website.router,
+                   datasources.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)

@@ -3,6 +3,7 @@
 from core.api_keys.models import ApiKey
 from core.database import Base
 from core.datasets.models import Dataset, DatasetMember
+from core.datasources.models import DataSourceCredential
 from core.documents.models import Document, ProcessRule, UploadFile
 from core.indexing.models import EmbeddingCacheEntry, KeywordNode, KeywordPosting
 from core.metadata.models import MetadataBinding, MetadataField
@@ -10,6 +11,7 @@ from core.queries.models import DatasetQuery
 from core.rate_limits.models import RateLimitLog
 from core.segments.models import ChildChunk, Segment
 from core.tags.models import Tag, TagBinding
+from core.website.models import CrawlJob, CrawlPage
 from core.workspaces.models import Account, Workspace
 
 __all__ = [
@@ -17,6 +19,9 @@ __all__ = [
     "ApiKey",
     "Base",
     "ChildChunk",
+    "CrawlJob",
+    "CrawlPage",
+    "DataSourceCredential",
     "Dataset",
     "DatasetMember",
     "DatasetQuery",

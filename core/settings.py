@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
+    # Comma-separated hosts that URLs from requests may reach although they resolve to private or
+    # loopback addresses (e.g. a self-hosted Firecrawl inside the network).
+    outbound_allowed_hosts: str = ""
+    # Seconds between polls of a crawl job at the provider.
+    crawl_poll_interval: float = 2.0
     # Largest JSON request body (create-by-text carries whole documents); uploads have their own limit.
     json_body_limit_mb: int = 20
     # Knowledge requests (contract section 7) per workspace in any 60 seconds, by plan.

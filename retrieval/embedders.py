@@ -9,9 +9,9 @@ from typing import Protocol
 import httpx
 import numpy as np
 
-from retrieval.http_client import ModelApiError, post_json_with_retries
+from retrieval.http_client import ApiError, request_json_with_retries
 
-EmbeddingError = ModelApiError
+EmbeddingError = ApiError
 
 
 class Embedder(Protocol):
@@ -124,10 +124,11 @@ class OpenAICompatibleEmbedder:
 
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
         body = {"model": self.model_name, "input": batch, "encoding_format": "float"}
-        payload = post_json_with_retries(
+        payload = request_json_with_retries(
             self._client,
+            "POST",
             "/embeddings",
-            body,
+            body=body,
             what="Embedding",
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,

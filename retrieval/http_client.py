@@ -1,7 +1,8 @@
-"""POST with retries for the hosted model APIs (embeddings, rerank): 429 and 5xx answers and
-transport errors are retried with exponential back-off that honours `Retry-After`."""
+"""Calls to hosted APIs (embeddings, rerank, crawlers): 429 and 5xx answers and transport errors are
+retried with exponential back-off that honours `Retry-After`; other answers fail at once."""
 
 import time
+from typing import Any
 
 import httpx
 
@@ -9,28 +10,42 @@ RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 60.0
 
 
-class ModelApiError(RuntimeError):
-    """The API refused or failed; the message is shown to the user."""
+class ApiError(RuntimeError):
+    """The API refused or failed; the message is shown to the user. `status` is the HTTP status, if
+    the API answered at all."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
-def post_json_with_retries(
-    client: httpx.Client, path: str, body: dict, *, what: str, max_attempts: int, backoff_seconds: float
-) -> dict:
+def request_json_with_retries(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    what: str,
+    max_attempts: int,
+    backoff_seconds: float,
+    body: dict | None = None,
+) -> Any:
     for attempt in range(1, max_attempts + 1):
         try:
-            response = client.post(path, json=body)
+            response = client.request(method, path, json=body)
         except httpx.TransportError as error:
             if attempt == max_attempts:
-                raise ModelApiError(f"{what} API unreachable: {error}") from error
+                raise ApiError(f"{what} API unreachable: {error}") from error
             time.sleep(_delay(attempt, None, backoff_seconds))
             continue
         if response.status_code == 200:
             try:
                 return response.json()
             except ValueError as error:
-                raise ModelApiError(f"{what} API answered a body that is not JSON") from error
+                raise ApiError(f"{what} API answered a body that is not JSON", 200) from error
         if response.status_code not in RETRYABLE_STATUS or attempt == max_attempts:
-            raise ModelApiError(f"{what} API error {response.status_code}: {response.text[:300]}")
+            raise ApiError(
+                f"{what} API error {response.status_code}: {response.text[:300]}", response.status_code
+            )
         time.sleep(_delay(attempt, response.headers.get("Retry-After"), backoff_seconds))
     raise AssertionError("unreachable")
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 import httpx
 
-from retrieval.http_client import ModelApiError, post_json_with_retries
+from retrieval.http_client import ApiError, request_json_with_retries
 
 
 class Reranker(Protocol):
@@ -58,10 +58,11 @@ class HttpReranker:
             "documents": list(documents),
             "top_n": len(documents),
         }
-        payload = post_json_with_retries(
+        payload = request_json_with_retries(
             self._client,
+            "POST",
             "/rerank",
-            body,
+            body=body,
             what="Rerank",
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
@@ -71,5 +72,5 @@ class HttpReranker:
             for item in payload["results"]:
                 scores[item["index"]] = float(item.get("relevance_score", item.get("score")))
         except (KeyError, IndexError, TypeError, ValueError) as error:
-            raise ModelApiError(f"Rerank API answered an unexpected body: {error}") from error
+            raise ApiError(f"Rerank API answered an unexpected body: {error}") from error
         return scores

@@ -19,28 +19,15 @@ from core.documents.lookup import get_document
 from core.documents.models import Document, UploadFile
 from core.documents.uploads import upload_path
 from core.errors import Forbidden, NotFound
+from core.secret_key import server_secret
 from core.settings import Settings
 
 UPLOAD_FILE = "upload_file"
 
 
-def signing_key(settings: Settings) -> bytes:
-    """SECRET_KEY, or a random key kept in the data directory (fine for one host; set SECRET_KEY when
-    several API processes on different hosts must accept each other's links)."""
-    if settings.secret_key:
-        return settings.secret_key.encode()
-    path = settings.data_dir / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
-
-
 def _signature(settings: Settings, upload_id: str, timestamp: str, nonce: str) -> str:
     message = f"file-preview|{upload_id}|{timestamp}|{nonce}".encode()
-    return hmac.new(signing_key(settings), message, hashlib.sha256).hexdigest()
+    return hmac.new(server_secret(settings), message, hashlib.sha256).hexdigest()
 
 
 def document_upload(session: Session, dataset: Dataset, document_id: str) -> UploadFile:

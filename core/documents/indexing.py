@@ -22,7 +22,11 @@ logger = logging.getLogger(__name__)
 
 IndexingPipeline = Callable[[Session, list[Document], Callable[[str, Exception], None]], None]
 
-PIPELINES: dict[str, IndexingPipeline] = {"upload_file": index_upload_file_documents}
+# Online documents store their fetched text as a file, so the file pipeline indexes them too.
+PIPELINES: dict[str, IndexingPipeline] = {
+    "upload_file": index_upload_file_documents,
+    "website_crawl": index_upload_file_documents,
+}
 # A run also takes up to this many other waiting documents of the same dataset and source type, so
 # that many small documents share model batches and database round trips.
 MAX_COMPANIONS = 15

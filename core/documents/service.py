@@ -75,20 +75,30 @@ def new_batch_id() -> str:
 
 
 def create_document(
-    session: Session, caller: Caller, dataset: Dataset, options: DocumentOptions, source: NewFile
+    session: Session,
+    caller: Caller,
+    dataset: Dataset,
+    options: DocumentOptions,
+    source: NewFile,
+    *,
+    source_type: str = UPLOAD_FILE,
+    source_info: dict | None = None,
+    batch: str | None = None,
 ) -> tuple[Document, str]:
-    """A new document from `source`; an enabled uploaded document of the same name is re-used instead."""
+    """A new document from `source`; an enabled document of the same name and source type is re-used
+    instead. Online sources (`source_type` website_crawl, notion_import) store their fetched text as
+    the file and describe where it came from in `source_info`."""
     _lock_dataset(session, dataset)
     if options.original_document_id:
         document = get_document(session, dataset, options.original_document_id)
         return update_document(session, caller, dataset, document, options, source, name=None), document.batch
-    _prepare_dataset(session, dataset, options)
+    _prepare_dataset(session, dataset, options, source_type)
     rule_id = _resolve_process_rule(session, caller, dataset, options)
-    batch = new_batch_id()
+    batch = batch or new_batch_id()
     document = session.scalar(
         select(Document).where(
             Document.dataset_id == dataset.id,
-            Document.data_source_type == UPLOAD_FILE,
+            Document.data_source_type == source_type,
             Document.name == source.name,
             Document.enabled.is_(True),
         )
@@ -104,7 +114,7 @@ def create_document(
             workspace_id=dataset.workspace_id,
             dataset_id=dataset.id,
             position=_next_position(session, dataset),
-            data_source_type=UPLOAD_FILE,
+            data_source_type=source_type,
             name=source.name,
             created_from="api",
             created_by=caller.account.id,
@@ -114,7 +124,7 @@ def create_document(
         session.add(document)
     document.batch = batch
     document.dataset_process_rule_id = rule_id
-    _point_to_upload(document, upload)
+    _point_to_upload(document, upload, source_info)
     if dataset.built_in_field_enabled:
         session.flush()  # the built-in upload date is the row's creation time
         document.doc_metadata = {**(document.doc_metadata or {}), **built_in_values(session, document)}
@@ -151,6 +161,23 @@ def update_document(
     _queue_indexing(session, document)
     session.commit()
     return document
+
+
+def replace_content(session: Session, document: Document, source: NewFile, source_info: dict) -> None:
+    """New text fetched for an online document (a sync): re-indexed in place, and since unchanged
+    chunks keep their vectors, only the changed ones are embedded."""
+    upload = uploads.record_upload(
+        session,
+        workspace_id=document.workspace_id,
+        created_by=document.created_by,
+        stored=source.stored,
+        name=source.name,
+        extension=source.extension,
+        mime_type=source.mime_type,
+    )
+    _point_to_upload(document, upload, source_info)
+    _queue_indexing(session, document)
+    session.commit()
 
 
 def list_documents(
@@ -243,10 +270,14 @@ def _lock_dataset(session: Session, dataset: Dataset) -> None:
     session.execute(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
 
 
-def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOptions) -> None:
+def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOptions, source_type: str) -> None:
     """The first document fixes the dataset's indexing technique, doc_form, models and source type."""
     if dataset.provider == DatasetProvider.EXTERNAL:
         raise InvalidParam("External datasets are not supported.")
+    if dataset.data_source_type and dataset.data_source_type != source_type:
+        raise InvalidParam(
+            f"This dataset takes {dataset.data_source_type} documents only, not {source_type} documents."
+        )
     if not dataset.indexing_technique:
         if not options.indexing_technique:
             raise InvalidParam("indexing_technique is required.")
@@ -260,7 +291,7 @@ def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOption
         if dataset.retrieval_model is None:
             model = options.retrieval_model or FIRST_DOCUMENT_RETRIEVAL_MODEL
             dataset.retrieval_model = datasets.checked_retrieval_model(model)
-    dataset.data_source_type = dataset.data_source_type or UPLOAD_FILE
+    dataset.data_source_type = dataset.data_source_type or source_type
 
 
 def _dataset_doc_form(session: Session, dataset: Dataset) -> str | None:
@@ -325,9 +356,17 @@ def _record(session: Session, caller: Caller, source: NewFile) -> UploadFile:
     )
 
 
-def _point_to_upload(document: Document, upload: UploadFile) -> None:
+def _point_to_upload(document: Document, upload: UploadFile, source_info: dict | None = None) -> None:
+    """Online documents keep their source description (URL, title, ...) beside the stored text."""
+    kept = source_info if source_info is not None else _online_source_info(document)
     document.upload_file_id = upload.id
-    document.data_source_info = {"upload_file_id": upload.id}
+    document.data_source_info = {**kept, "upload_file_id": upload.id}
+
+
+def _online_source_info(document: Document) -> dict:
+    info = dict(document.data_source_info or {}) if document.data_source_type != UPLOAD_FILE else {}
+    info.pop("upload_file_id", None)
+    return info
 
 
 def _upload_in_use(session: Session, upload_id: str, except_document_id: str) -> bool:

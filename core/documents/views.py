@@ -172,8 +172,8 @@ class _Context:
 
     def source_detail(self, document: Document) -> dict:
         upload = self.uploads.get(document.upload_file_id) if document.upload_file_id else None
-        if upload is None:
-            return dict(document.data_source_info or {})
+        if upload is None or document.data_source_type != "upload_file":
+            return {k: v for k, v in (document.data_source_info or {}).items() if k != "upload_file_id"}
         return {
             "upload_file": {
                 "id": upload.id,

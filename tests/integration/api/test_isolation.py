@@ -8,6 +8,7 @@ import pytest
 from api.app import create_app
 from core.database import session_scope
 from core.documents.models import Document
+from core.website.models import CrawlJob
 from tests.helpers import assert_error, create_dataset, upload_document, wait_for_batch
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -90,7 +91,7 @@ HIERARCHICAL = {"mode": "hierarchical", "rules": {"pre_processing_rules": [], "p
                 "segmentation": {"separator": "\\n\\n", "max_tokens": 1000},
                 "subchunk_segmentation": {"separator": ". ", "max_tokens": 100}}}  # fmt: skip
 ACTIONS = {"/documents/status/{action}": "disable", "/metadata/built-in/{action}": "enable"}
-FIXED = {"model_type": "text-embedding"}
+FIXED = {"model_type": "text-embedding", "provider": "firecrawl"}
 # Deleting one's own dataset involves no id of another workspace (the first walk covers it).
 NOT_WALKED = {("DELETE", "/v1/datasets/{dataset_id}")}
 
@@ -122,6 +123,11 @@ def victim(client, other_tenant, celery_worker) -> dict:
     )
     with session_scope() as session:
         upload_file_id = session.get(Document, document_id).upload_file_id
+        job = CrawlJob(workspace_id=other_tenant.workspace_id, dataset_id=dataset["id"], provider="firecrawl",
+                       url="https://example.com", options={}, created_by=dataset["created_by"])  # fmt: skip
+        session.add(job)
+        session.flush()
+        job_id = job.id
     return {
         "victim_dataset_id": dataset["id"],
         "document_id": document_id,
@@ -131,6 +137,7 @@ def victim(client, other_tenant, celery_worker) -> dict:
         "metadata_id": field["id"],
         "tag_id": tag["id"],
         "upload_file_id": upload_file_id,
+        "job_id": job_id,
     }
 
 
@@ -152,7 +159,7 @@ def _request(path: str, own_dataset_id: str, ids: dict, n: int) -> tuple[str, di
         "document_ids": [ids["document_id"]], "dataset_ids": [ids["victim_dataset_id"]],
         "knowledge_id": ids["victim_dataset_id"], "retrieval_setting": {"top_k": 2},
         "segments": [{"content": "stolen"}], "tag_id": ids["tag_id"], "tag_ids": [ids["tag_id"]],
-        "target_id": ids["victim_dataset_id"], "type": "string",
+        "target_id": ids["victim_dataset_id"], "type": "string", "job_id": ids["job_id"],
         "operation_data": [{"document_id": ids["document_id"], "partial_update": False,
                             "metadata_list": [{"id": ids["metadata_id"], "name": "owner", "value": "x"}]}],
     }  # fmt: skip

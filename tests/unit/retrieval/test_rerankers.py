@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from retrieval.http_client import ModelApiError
+from retrieval.http_client import ApiError
 from retrieval.rerankers import CrossEncoderReranker, HttpReranker
 from tests.http_servers import read_json, send_json, serving
 
@@ -52,7 +52,7 @@ def test_http_reranker_retries_and_reports(rerank_api):
     _RerankServer.failures = [429, 503]
     assert HttpReranker("m", rerank_api, backoff_seconds=0.01).score("a", ["a"]) == [pytest.approx(1 / 3)]
     _RerankServer.failures = [400]
-    with pytest.raises(ModelApiError, match="400"):
+    with pytest.raises(ApiError, match="400"):
         HttpReranker("m", rerank_api, backoff_seconds=0.01).score("a", ["a"])
 
 

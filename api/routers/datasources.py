@@ -1,0 +1,36 @@
+"""Ours: a workspace's credentials for online sources (Notion, Firecrawl, Jina Reader), never returned
+in full."""
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from api.deps import CallerDep, SessionDep
+from core.datasources import service as datasources
+
+router = APIRouter(prefix="/datasources", tags=["data sources"])
+
+
+class CredentialsBody(BaseModel):
+    provider: str = Field(max_length=32)
+    api_key: str = Field(
+        min_length=1, max_length=1000, description="API key, or the Notion integration token"
+    )
+    base_url: str | None = Field(default=None, max_length=2048)
+
+
+@router.post("")
+def save_credentials(body: CredentialsBody, caller: CallerDep, session: SessionDep) -> dict:
+    datasources.save_credentials(session, caller.workspace, body.provider, body.api_key, body.base_url)
+    saved = datasources.list_credentials(session, caller.workspace)
+    return next(item for item in saved if item["provider"] == body.provider)
+
+
+@router.get("")
+def list_credentials(caller: CallerDep, session: SessionDep) -> dict:
+    return {"data": datasources.list_credentials(session, caller.workspace)}
+
+
+@router.delete("/{provider}", status_code=204)
+def delete_credentials(provider: str, caller: CallerDep, session: SessionDep) -> Response:
+    datasources.delete_credentials(session, caller.workspace, provider)
+    return Response(status_code=204)

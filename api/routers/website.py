@@ -1,0 +1,74 @@
+"""Ours: website crawls through Firecrawl or Jina Reader, importing their pages as documents, and
+syncing online documents with their source."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.schemas.documents import ResultOut
+from core.documents import views
+from core.documents.schemas import DocumentOptions
+from core.website import service as website
+from etl.crawlers import CrawlOptions
+
+router = APIRouter(prefix="/datasets/{dataset_id}", tags=["website"])
+
+
+class CrawlOptionsBody(BaseModel):
+    crawl_sub_pages: bool = True
+    limit: int = Field(default=10, ge=1, le=1000)
+    max_depth: int | None = Field(default=None, ge=0, le=100)
+    includes: list[str] = Field(default_factory=list, max_length=100)
+    excludes: list[str] = Field(default_factory=list, max_length=100)
+    only_main_content: bool = True
+
+
+class CrawlBody(BaseModel):
+    provider: str = Field(max_length=32, description="firecrawl or jinareader")
+    url: str = Field(min_length=1, max_length=2048)
+    options: CrawlOptionsBody = Field(default_factory=CrawlOptionsBody)
+
+
+class ImportBody(DocumentOptions):
+    job_id: str = Field(max_length=36)
+    urls: list[str] | None = Field(
+        default=None, max_length=1000, description="pages to import; all when absent"
+    )
+
+
+class SyncBody(BaseModel):
+    document_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+@router.post("/website/crawl", dependencies=[KNOWLEDGE_REQUEST])
+def start_crawl(body: CrawlBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    options = body.options.model_dump()
+    options = CrawlOptions(
+        **options | {"includes": tuple(options["includes"]), "excludes": tuple(options["excludes"])}
+    )
+    job = website.start_crawl(session, caller, dataset, body.provider, body.url, options)
+    return website.describe_job(session, job)
+
+
+@router.get("/website/crawl/{job_id}")
+def get_crawl(job_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    return website.describe_job(session, website.get_job(session, dataset, parse_uuid(job_id)))
+
+
+@router.post("/website/import", dependencies=[KNOWLEDGE_REQUEST])
+def import_pages(body: ImportBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    job = website.get_job(session, dataset, parse_uuid(body.job_id))
+    created, batch = website.import_pages(session, caller, dataset, job, body.urls, body)
+    return {"documents": views.describe_documents(session, dataset, created), "batch": batch}
+
+
+@router.post("/documents/{document_id}/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
+def sync_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    website.queue_sync(session, dataset, [parse_uuid(document_id)])
+    return {"result": "success"}
+
+
+@router.post("/documents/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
+def sync_documents(body: SyncBody, dataset: DatasetDep, session: SessionDep) -> dict:
+    website.queue_sync(session, dataset, [parse_uuid(document_id) for document_id in body.document_ids])
+    return {"result": "success"}

@@ -1,0 +1,314 @@
+"""Website crawls (Firecrawl, Jina Reader) and the documents imported from them.
+
+A crawl is a job: the API records it and a worker task runs it, storing each page it reads (as
+Markdown) or fails to read (with the reason), so progress is visible while it runs and one failed page
+never stops the others. Chosen pages become `website_crawl` documents whose text is the stored
+Markdown; a sync reads the page again and re-indexes it only when the text changed.
+"""
+
+import hashlib
+import time
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.api_keys.service import Caller
+from core.database import session_scope, utcnow
+from core.datasets.models import Dataset
+from core.datasources import service as datasources
+from core.datasources.service import Credentials, Provider
+from core.documents import service as documents
+from core.documents.models import Document, UploadFile
+from core.documents.schemas import DocumentOptions
+from core.documents.service import NewFile
+from core.documents.uploads import store_bytes
+from core.errors import InvalidParam, NotFound
+from core.outbound import check_outbound_url
+from core.queue import CRAWL_WEBSITE_TASK, SYNC_DOCUMENT_TASK, enqueue_after_commit
+from core.settings import get_settings
+from core.website.models import CrawlJob, CrawlPage
+from etl.crawlers import CrawledPage, CrawlOptions
+from etl.crawlers.firecrawl import FirecrawlClient
+from etl.crawlers.jina import JinaReader, sitemap_urls
+from retrieval.http_client import ApiError
+
+WEBSITE_CRAWL = "website_crawl"
+CRAWL_PROVIDERS = (Provider.FIRECRAWL, Provider.JINA)
+RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
+DONE = "done"
+# A crawl that has not finished after this long is given up (the provider's job may be stuck).
+CRAWL_TIMEOUT_SECONDS = 3600
+SITEMAP_TIMEOUT_SECONDS = 30
+
+
+def start_crawl(
+    session: Session, caller: Caller, dataset: Dataset, provider: str, url: str, options: CrawlOptions
+) -> CrawlJob:
+    if provider not in CRAWL_PROVIDERS:
+        raise InvalidParam(f"provider must be one of {', '.join(CRAWL_PROVIDERS)}.")
+    if dataset.data_source_type not in (None, WEBSITE_CRAWL):
+        raise InvalidParam(
+            f"This dataset takes {dataset.data_source_type} documents only, not website pages."
+        )
+    check_outbound_url(url, get_settings())
+    datasources.load_credentials(session, caller.workspace.id, provider)  # a clear error now, not later
+    job = CrawlJob(
+        workspace_id=caller.workspace.id,
+        dataset_id=dataset.id,
+        provider=provider,
+        url=url,
+        options=options.__dict__ | {"includes": list(options.includes), "excludes": list(options.excludes)},
+        created_by=caller.account.id,
+    )
+    session.add(job)
+    session.flush()
+    enqueue_after_commit(session, CRAWL_WEBSITE_TASK, job.id)
+    session.commit()
+    return job
+
+
+def get_job(session: Session, dataset: Dataset, job_id: str) -> CrawlJob:
+    job = session.scalar(select(CrawlJob).where(CrawlJob.id == job_id, CrawlJob.dataset_id == dataset.id))
+    if job is None:
+        raise NotFound("Crawl job not found.")
+    return job
+
+
+def describe_job(session: Session, job: CrawlJob) -> dict:
+    pages = session.scalars(
+        select(CrawlPage).where(CrawlPage.job_id == job.id).order_by(CrawlPage.created_at)
+    ).all()
+    done = [page for page in pages if page.status == DONE]
+    return {
+        "id": job.id,
+        "provider": job.provider,
+        "url": job.url,
+        "status": job.status,
+        "error": job.error,
+        "total": max(job.total, len(pages)),
+        "completed": len(done),
+        "failed": len(pages) - len(done),
+        "pages": [
+            {
+                "url": page.url,
+                "title": page.title,
+                "description": page.description,
+                "status": page.status,
+                "error": page.error,
+            }
+            for page in pages
+        ],  # fmt: skip
+    }
+
+
+def run_crawl(job_id: str) -> None:
+    """The worker task. Idempotent: a finished job is left alone, a re-run keeps the pages it has."""
+    with session_scope() as session:
+        job = session.get(CrawlJob, job_id)
+        if job is None or job.status != RUNNING:
+            return
+        try:
+            credentials = datasources.load_credentials(session, job.workspace_id, job.provider)
+            options = CrawlOptions(**{**job.options, "includes": tuple(job.options["includes"]),
+                                      "excludes": tuple(job.options["excludes"])})  # fmt: skip
+            runner = _crawl_with_firecrawl if job.provider == Provider.FIRECRAWL else _crawl_with_jina
+            runner(session, job, credentials, options)
+            job.status = COMPLETED
+        except (ApiError, InvalidParam, NotFound) as error:
+            session.rollback()
+            job.status, job.error = FAILED, str(error)
+        job.finished_at = utcnow()
+        session.commit()
+
+
+def _crawl_with_firecrawl(
+    session: Session, job: CrawlJob, credentials: Credentials, options: CrawlOptions
+) -> None:
+    client = FirecrawlClient(credentials.api_key, credentials.base_url)
+    try:
+        if not options.crawl_sub_pages:
+            job.total = 1
+            _store_page(session, job, client.scrape(job.url, options.only_main_content))
+            return
+        job.provider_job_id = job.provider_job_id or client.start_crawl(job.url, options)
+        session.commit()
+        deadline = time.monotonic() + CRAWL_TIMEOUT_SECONDS
+        while True:
+            status = client.crawl_status(job.provider_job_id)
+            job.total = status.total
+            for page in status.pages:
+                _store_page(session, job, page)
+            if status.finished:
+                break
+            if time.monotonic() > deadline:
+                raise ApiError("The Firecrawl crawl did not finish within an hour.")
+            time.sleep(get_settings().crawl_poll_interval)
+        for failure in client.crawl_errors(job.provider_job_id):
+            _store_failure(session, job, failure.url, failure.error)
+        if status.status != "completed":
+            raise ApiError(f"The Firecrawl crawl ended as {status.status}.")
+    finally:
+        client.close()
+
+
+def _crawl_with_jina(
+    session: Session, job: CrawlJob, credentials: Credentials, options: CrawlOptions
+) -> None:
+    reader = JinaReader(credentials.api_key, credentials.base_url)
+    try:
+        urls = sitemap_urls(job.url, options.limit, _fetch_public) if options.crawl_sub_pages else [job.url]
+        job.total = len(urls)
+        session.commit()
+        for url in urls:
+            try:
+                _store_page(session, job, reader.read(url))
+            except ApiError as error:
+                if error.status in (401, 403):
+                    raise  # the key is wrong: every other page would fail the same way
+                _store_failure(session, job, url, str(error))
+    finally:
+        reader.close()
+
+
+def _fetch_public(url: str) -> bytes:
+    """The sitemap is fetched by us, so its URL must be public (or allow-listed); redirects are not
+    followed, since they could lead anywhere."""
+    check_outbound_url(url, get_settings())
+    try:
+        response = httpx.get(url, timeout=SITEMAP_TIMEOUT_SECONDS, follow_redirects=False)
+    except httpx.HTTPError as error:
+        raise ApiError(f"The sitemap {url} could not be read: {error}") from error
+    if response.status_code != 200:
+        raise ApiError(f"The sitemap {url} answered {response.status_code}.", response.status_code)
+    return response.content
+
+
+def _store_page(session: Session, job: CrawlJob, page: CrawledPage) -> None:
+    if not page.markdown.strip():
+        _store_failure(session, job, page.url, "The page has no text.")
+        return
+    row = _page_row(session, job, page.url)
+    row.status, row.title, row.description, row.markdown, row.error = (
+        DONE, page.title[:2000], page.description[:2000], page.markdown, None
+    )  # fmt: skip
+    session.commit()
+
+
+def _store_failure(session: Session, job: CrawlJob, url: str, error: str) -> None:
+    row = _page_row(session, job, url)
+    if row.status != DONE:  # a page read on a retry stays read
+        row.status, row.error = FAILED, error[:2000]
+    session.commit()
+
+
+def _page_row(session: Session, job: CrawlJob, url: str) -> CrawlPage:
+    row = session.scalar(select(CrawlPage).where(CrawlPage.job_id == job.id, CrawlPage.url == url))
+    if row is None:
+        row = CrawlPage(job_id=job.id, url=url[:2048], status=FAILED)
+        session.add(row)
+    return row
+
+
+def import_pages(
+    session: Session,
+    caller: Caller,
+    dataset: Dataset,
+    job: CrawlJob,
+    urls: list[str] | None,
+    options: DocumentOptions,
+) -> tuple[list[Document], str]:
+    """Makes documents of the job's read pages (all, or those in `urls`), in one batch."""
+    query = select(CrawlPage).where(CrawlPage.job_id == job.id, CrawlPage.status == DONE)
+    if urls is not None:
+        query = query.where(CrawlPage.url.in_(urls))
+    pages = session.scalars(query.order_by(CrawlPage.created_at)).all()
+    if not pages:
+        raise InvalidParam("None of the chosen pages was read by this crawl job.")
+    batch = documents.new_batch_id()
+    created = []
+    for page in pages:
+        info = _source_info(job.provider, page.url, page.title, job.options.get("only_main_content", True))
+        document, _ = documents.create_document(
+            session, caller, dataset, options, _markdown_file(page.url, page.markdown),
+            source_type=WEBSITE_CRAWL, source_info=info | {"job_id": job.id}, batch=batch,
+        )  # fmt: skip
+        created.append(document)
+    return created, batch
+
+
+def _source_info(provider: str, url: str, title: str | None, only_main_content: bool) -> dict:
+    return {"provider": provider, "url": url, "title": title or url, "only_main_content": only_main_content}
+
+
+def _markdown_file(url: str, markdown: str) -> NewFile:
+    stored = store_bytes(get_settings(), markdown.encode(), "md")
+    return NewFile(stored=stored, name=url[:255], extension="md", mime_type="text/markdown")
+
+
+def sync_document(document_id: str) -> None:
+    """The worker task: reads the page again; a changed text is re-indexed (only changed chunks are
+    embedded again), an unchanged one is left alone. A failure is recorded on the document's source
+    info and loses nothing: the indexed text stays searchable."""
+    with session_scope() as session:
+        document = session.get(Document, document_id)
+        if document is None or document.data_source_type != WEBSITE_CRAWL:
+            return
+        info = dict(document.data_source_info or {})
+        try:
+            page = _read_again(session, document.workspace_id, info)
+        except (ApiError, InvalidParam, NotFound) as error:
+            document.data_source_info = info | {"last_sync_error": str(error), "last_sync_at": _now_seconds()}
+            session.commit()
+            return
+        info = info | {
+            "title": page.title or info.get("url"),
+            "last_sync_error": None,
+            "last_sync_at": _now_seconds(),
+        }
+        if _current_text_hash(session, document) == _sha256(page.markdown):
+            document.data_source_info = info
+            session.commit()
+            return
+        documents.replace_content(session, document, _markdown_file(info["url"], page.markdown), info)
+
+
+def _read_again(session: Session, workspace_id: str, info: dict) -> CrawledPage:
+    credentials = datasources.load_credentials(session, workspace_id, info["provider"])
+    if credentials.provider == Provider.FIRECRAWL:
+        client = FirecrawlClient(credentials.api_key, credentials.base_url)
+        try:
+            return client.scrape(info["url"], info.get("only_main_content", True))
+        finally:
+            client.close()
+    reader = JinaReader(credentials.api_key, credentials.base_url)
+    try:
+        return reader.read(info["url"])
+    finally:
+        reader.close()
+
+
+def _current_text_hash(session: Session, document: Document) -> str | None:
+    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
+    return upload.hash if upload else None
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _now_seconds() -> int:
+    return int(utcnow().timestamp())
+
+
+def queue_sync(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
+    found = session.scalars(
+        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
+    ).all()
+    if len(found) != len(set(document_ids)):
+        raise NotFound("Document not found.")
+    if any(document.data_source_type != WEBSITE_CRAWL for document in found):
+        raise InvalidParam("Only documents imported from an online source can be synced.")
+    for document in found:
+        enqueue_after_commit(session, SYNC_DOCUMENT_TASK, document.id)
+    session.commit()

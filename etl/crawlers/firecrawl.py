@@ -1,0 +1,109 @@
+"""Firecrawl's v1 API: `POST /v1/crawl` starts an asynchronous job, `GET /v1/crawl/{id}` reports its
+state and the pages scraped so far (in slices linked by `next`), `GET /v1/crawl/{id}/errors` lists the
+pages that failed, and `POST /v1/scrape` reads one page."""
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from etl.crawlers import CrawledPage, CrawlOptions, FailedPage
+from retrieval.http_client import ApiError, request_json_with_retries
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+@dataclass
+class CrawlStatus:
+    status: str
+    total: int
+    completed: int
+    pages: list[CrawledPage] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+class FirecrawlClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        timeout: float = 60.0,
+        max_attempts: int = 4,
+        backoff: float = 1.0,
+    ):
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+        )
+        self._retries = {"max_attempts": max_attempts, "backoff_seconds": backoff, "what": "Firecrawl"}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def start_crawl(self, url: str, options: CrawlOptions) -> str:
+        body = {
+            "url": url,
+            "limit": options.limit,
+            "includePaths": list(options.includes),
+            "excludePaths": list(options.excludes),
+            "scrapeOptions": {"formats": ["markdown"], "onlyMainContent": options.only_main_content},
+        }
+        if options.max_depth is not None:
+            body["maxDepth"] = options.max_depth
+        answer = self._call("POST", "/v1/crawl", body)
+        if not answer.get("success") or not answer.get("id"):
+            raise ApiError(f"Firecrawl did not start the crawl: {answer.get('error') or answer}")
+        return answer["id"]
+
+    def crawl_status(self, job_id: str) -> CrawlStatus:
+        """The job's state with every page scraped so far (all `next` slices followed)."""
+        answer = self._call("GET", f"/v1/crawl/{job_id}")
+        status = CrawlStatus(answer.get("status", ""), answer.get("total") or 0, answer.get("completed") or 0)
+        while True:
+            status.pages += [_page(item) for item in answer.get("data") or []]
+            if not answer.get("next"):
+                return status
+            answer = self._call("GET", answer["next"])
+
+    def crawl_errors(self, job_id: str) -> list[FailedPage]:
+        answer = self._call("GET", f"/v1/crawl/{job_id}/errors")
+        return [
+            FailedPage(item.get("url", ""), item.get("error") or "failed")
+            for item in answer.get("errors") or []
+        ]
+
+    def scrape(self, url: str, only_main_content: bool = True) -> CrawledPage:
+        body = {"url": url, "formats": ["markdown"], "onlyMainContent": only_main_content}
+        answer = self._call("POST", "/v1/scrape", body)
+        if not answer.get("success") or not answer.get("data"):
+            raise ApiError(f"Firecrawl could not read {url}: {answer.get('error') or 'no content'}")
+        return _page(answer["data"], fallback_url=url)
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        try:
+            return request_json_with_retries(self._client, method, path, body=body, **self._retries)
+        except ApiError as error:
+            raise _explained(error) from error
+
+
+def _page(item: dict, fallback_url: str = "") -> CrawledPage:
+    metadata = item.get("metadata") or {}
+    url = metadata.get("sourceURL") or metadata.get("url") or fallback_url
+    return CrawledPage(
+        url=url,
+        title=metadata.get("title") or url,
+        markdown=item.get("markdown") or "",
+        description=metadata.get("description") or "",
+    )
+
+
+def _explained(error: ApiError) -> ApiError:
+    if error.status in (401, 403):
+        return ApiError(
+            f"Firecrawl rejected the API key ({error.status}): check the firecrawl data source.", error.status
+        )
+    if error.status == 402:
+        return ApiError("Firecrawl refused the request: the account has no credits left (402).", 402)
+    return error
