@@ -12,10 +12,10 @@ from api.routers import (
     files,
     metadata,
     models,
+    online_sources,
     retrieval,
     segments,
     tags,
-    website,
 )
 
 
@@ -31,7 +31,7 @@ def create_app() -> FastAPI:
     app.add_middleware(GuardRequestInput)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
-                   retrieval.router, retrieval.multi_router, models.router, website.router,
+                   retrieval.router, retrieval.multi_router, models.router, online_sources.router,
                    datasources.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 

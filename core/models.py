@@ -7,11 +7,11 @@ from core.datasources.models import DataSourceCredential
 from core.documents.models import Document, ProcessRule, UploadFile
 from core.indexing.models import EmbeddingCacheEntry, KeywordNode, KeywordPosting
 from core.metadata.models import MetadataBinding, MetadataField
+from core.online_sources.models import CrawlJob, CrawlPage
 from core.queries.models import DatasetQuery
 from core.rate_limits.models import RateLimitLog
 from core.segments.models import ChildChunk, Segment
 from core.tags.models import Tag, TagBinding
-from core.website.models import CrawlJob, CrawlPage
 from core.workspaces.models import Account, Workspace
 
 __all__ = [

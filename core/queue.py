@@ -16,7 +16,7 @@ DATASET_QUEUE = "dataset"
 INDEX_DOCUMENT_TASK = "index_document"
 BUILD_VECTORS_TASK = "build_dataset_vectors"
 DROP_COLLECTION_TASK = "drop_unused_collection"
-CRAWL_WEBSITE_TASK = "crawl_website"
+READ_SOURCE_TASK = "read_online_source"
 SYNC_DOCUMENT_TASK = "sync_online_document"
 
 celery_app = Celery("kb")

@@ -2,15 +2,15 @@
 
 from core.documents import indexing
 from core.indexing import vector_index
+from core.online_sources import service as online_sources
 from core.queue import (
     BUILD_VECTORS_TASK,
-    CRAWL_WEBSITE_TASK,
     DROP_COLLECTION_TASK,
     INDEX_DOCUMENT_TASK,
+    READ_SOURCE_TASK,
     SYNC_DOCUMENT_TASK,
     celery_app,
 )
-from core.website import service as website
 
 
 @celery_app.task(name=INDEX_DOCUMENT_TASK)
@@ -28,11 +28,11 @@ def drop_unused_collection(name: str) -> None:
     vector_index.drop_unused_collection(name)
 
 
-@celery_app.task(name=CRAWL_WEBSITE_TASK)
-def crawl_website(job_id: str) -> None:
-    website.run_crawl(job_id)
+@celery_app.task(name=READ_SOURCE_TASK)
+def read_online_source(job_id: str) -> None:
+    online_sources.run_job(job_id)
 
 
 @celery_app.task(name=SYNC_DOCUMENT_TASK)
 def sync_online_document(document_id: str) -> None:
-    website.sync_document(document_id)
+    online_sources.sync_document(document_id)

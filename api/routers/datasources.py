@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CallerDep, SessionDep
 from core.datasources import service as datasources
+from core.online_sources import service as online_sources
 
 router = APIRouter(prefix="/datasources", tags=["data sources"])
 
@@ -28,6 +29,12 @@ def save_credentials(body: CredentialsBody, caller: CallerDep, session: SessionD
 @router.get("")
 def list_credentials(caller: CallerDep, session: SessionDep) -> dict:
     return {"data": datasources.list_credentials(session, caller.workspace)}
+
+
+@router.get("/notion/pages")
+def list_notion_pages(caller: CallerDep, session: SessionDep) -> dict:
+    """The pages and databases the workspace's Notion integration can see, to choose from."""
+    return {"data": online_sources.list_notion_sources(session, caller)}
 
 
 @router.delete("/{provider}", status_code=204)

@@ -26,6 +26,7 @@ IndexingPipeline = Callable[[Session, list[Document], Callable[[str, Exception],
 PIPELINES: dict[str, IndexingPipeline] = {
     "upload_file": index_upload_file_documents,
     "website_crawl": index_upload_file_documents,
+    "notion_import": index_upload_file_documents,
 }
 # A run also takes up to this many other waiting documents of the same dataset and source type, so
 # that many small documents share model batches and database round trips.

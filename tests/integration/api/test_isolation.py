@@ -8,7 +8,7 @@ import pytest
 from api.app import create_app
 from core.database import session_scope
 from core.documents.models import Document
-from core.website.models import CrawlJob
+from core.online_sources.models import CrawlJob
 from tests.helpers import assert_error, create_dataset, upload_document, wait_for_batch
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

@@ -17,7 +17,7 @@ from tests.conftest import TEST_REDIS_URL
 from tests.helpers import create_dataset
 from worker.recovery import sweep_unfinished_documents
 
-UNSUPPORTED = "Unsupported data source type: notion_import."
+UNSUPPORTED = "Unsupported data source type: online_drive."
 
 
 def _document(
@@ -29,7 +29,7 @@ def _document(
             workspace_id=workspace_id,
             dataset_id=dataset_id,
             position=position,
-            data_source_type="notion_import",
+            data_source_type="online_drive",
             batch="20261121000000123456",
             name=f"{status}-{position}",
             created_by=owner,

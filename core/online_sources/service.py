@@ -10,7 +10,7 @@ import hashlib
 import time
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
@@ -24,16 +24,20 @@ from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
 from core.errors import InvalidParam, NotFound
+from core.online_sources.models import CrawlJob, CrawlPage
 from core.outbound import check_outbound_url
-from core.queue import CRAWL_WEBSITE_TASK, SYNC_DOCUMENT_TASK, enqueue_after_commit
+from core.queue import READ_SOURCE_TASK, SYNC_DOCUMENT_TASK, enqueue_after_commit
 from core.settings import get_settings
-from core.website.models import CrawlJob, CrawlPage
+from core.workspaces.models import Account, Workspace
 from etl.crawlers import CrawledPage, CrawlOptions
 from etl.crawlers.firecrawl import FirecrawlClient
 from etl.crawlers.jina import JinaReader, sitemap_urls
+from etl.notion import NotionClient, NotionPage, page_title
 from retrieval.http_client import ApiError
 
 WEBSITE_CRAWL = "website_crawl"
+NOTION_IMPORT = "notion_import"
+ONLINE_SOURCES = (WEBSITE_CRAWL, NOTION_IMPORT)
 CRAWL_PROVIDERS = (Provider.FIRECRAWL, Provider.JINA)
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 DONE = "done"
@@ -63,9 +67,54 @@ def start_crawl(
     )
     session.add(job)
     session.flush()
-    enqueue_after_commit(session, CRAWL_WEBSITE_TASK, job.id)
+    enqueue_after_commit(session, READ_SOURCE_TASK, job.id)
     session.commit()
     return job
+
+
+def start_notion_import(
+    session: Session, caller: Caller, dataset: Dataset, items: list[dict], include_child_pages: bool,
+    options: DocumentOptions,
+) -> CrawlJob:  # fmt: skip
+    """`items`: [{"id", "type": "page" | "database"}]. The pages read are imported when the job ends."""
+    if dataset.data_source_type not in (None, NOTION_IMPORT):
+        raise InvalidParam(f"This dataset takes {dataset.data_source_type} documents only, not Notion pages.")
+    datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
+    job = CrawlJob(
+        workspace_id=caller.workspace.id,
+        dataset_id=dataset.id,
+        provider=Provider.NOTION,
+        url="notion",
+        options={
+            "items": items,
+            "include_child_pages": include_child_pages,
+            "document_options": options.model_dump(mode="json", exclude_unset=True),
+        },  # fmt: skip
+        total=len(items),
+        created_by=caller.account.id,
+    )
+    session.add(job)
+    session.flush()
+    enqueue_after_commit(session, READ_SOURCE_TASK, job.id)
+    session.commit()
+    return job
+
+
+def list_notion_sources(session: Session, caller: Caller) -> list[dict]:
+    """The pages and databases the workspace's Notion integration can see."""
+    credentials = datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
+    client = NotionClient(credentials.api_key, credentials.base_url)
+    try:
+        found = [(item, "page") for item in client.search("page")] + [
+            (item, "database") for item in client.search("database")
+        ]
+    except ApiError as error:
+        raise InvalidParam(str(error)) from None
+    finally:
+        client.close()
+    return [{"id": item["id"], "type": kind, "title": page_title(item), "url": item.get("url"),
+             "parent": item.get("parent"), "last_edited_time": item.get("last_edited_time")}
+            for item, kind in found]  # fmt: skip
 
 
 def get_job(session: Session, dataset: Dataset, job_id: str) -> CrawlJob:
@@ -86,6 +135,7 @@ def describe_job(session: Session, job: CrawlJob) -> dict:
         "url": job.url,
         "status": job.status,
         "error": job.error,
+        "batch": job.options.get("batch"),
         "total": max(job.total, len(pages)),
         "completed": len(done),
         "failed": len(pages) - len(done),
@@ -102,7 +152,7 @@ def describe_job(session: Session, job: CrawlJob) -> dict:
     }
 
 
-def run_crawl(job_id: str) -> None:
+def run_job(job_id: str) -> None:
     """The worker task. Idempotent: a finished job is left alone, a re-run keeps the pages it has."""
     with session_scope() as session:
         job = session.get(CrawlJob, job_id)
@@ -110,10 +160,7 @@ def run_crawl(job_id: str) -> None:
             return
         try:
             credentials = datasources.load_credentials(session, job.workspace_id, job.provider)
-            options = CrawlOptions(**{**job.options, "includes": tuple(job.options["includes"]),
-                                      "excludes": tuple(job.options["excludes"])})  # fmt: skip
-            runner = _crawl_with_firecrawl if job.provider == Provider.FIRECRAWL else _crawl_with_jina
-            runner(session, job, credentials, options)
+            RUNNERS[job.provider](session, job, credentials)
             job.status = COMPLETED
         except (ApiError, InvalidParam, NotFound) as error:
             session.rollback()
@@ -122,9 +169,15 @@ def run_crawl(job_id: str) -> None:
         session.commit()
 
 
-def _crawl_with_firecrawl(
-    session: Session, job: CrawlJob, credentials: Credentials, options: CrawlOptions
-) -> None:
+def _crawl_options(job: CrawlJob) -> CrawlOptions:
+    options = job.options
+    return CrawlOptions(
+        **options | {"includes": tuple(options["includes"]), "excludes": tuple(options["excludes"])}
+    )
+
+
+def _crawl_with_firecrawl(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+    options = _crawl_options(job)
     client = FirecrawlClient(credentials.api_key, credentials.base_url)
     try:
         if not options.crawl_sub_pages:
@@ -152,9 +205,8 @@ def _crawl_with_firecrawl(
         client.close()
 
 
-def _crawl_with_jina(
-    session: Session, job: CrawlJob, credentials: Credentials, options: CrawlOptions
-) -> None:
+def _crawl_with_jina(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+    options = _crawl_options(job)
     reader = JinaReader(credentials.api_key, credentials.base_url)
     try:
         urls = sitemap_urls(job.url, options.limit, _fetch_public) if options.crawl_sub_pages else [job.url]
@@ -171,6 +223,63 @@ def _crawl_with_jina(
         reader.close()
 
 
+def _import_from_notion(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+    """Reads the chosen pages (and their child pages, when asked) and databases (a page per row), then
+    imports every page read as a document, all in one batch."""
+    client = NotionClient(credentials.api_key, credentials.base_url)
+    try:
+        pending = [(item["id"], item["type"]) for item in job.options["items"]]
+        seen: set[str] = set()
+        while pending:
+            item_id, kind = pending.pop(0)
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+            try:
+                pages = client.database_rows(item_id) if kind == "database" else [client.page(item_id)]
+            except ApiError as error:
+                if error.status == 401:
+                    raise  # the token is wrong: every other page would fail the same way
+                _store_failure(session, job, item_id, str(error))
+                continue
+            for page in pages:
+                _store_page(
+                    session, job, CrawledPage(page.url, page.title, page.text), _notion_info(page, kind)
+                )
+                if kind == "page" and job.options.get("include_child_pages"):
+                    pending += [(child_id, "page") for child_id in page.child_page_ids]
+            job.total = _pages_stored(session, job) + len(pending)
+            session.commit()
+    finally:
+        client.close()
+    _import_everything_read(session, job)
+
+
+def _notion_info(page: NotionPage, kind: str) -> dict:
+    info = {"notion_page_id": page.id, "type": "database_row" if kind == "database" else "page",
+            "last_edited_time": page.last_edited_time}  # fmt: skip
+    return info | ({"properties": page.properties} if kind == "database" else {})
+
+
+def _import_everything_read(session: Session, job: CrawlJob) -> None:
+    dataset = session.get(Dataset, job.dataset_id)
+    caller = Caller(
+        workspace=session.get(Workspace, job.workspace_id),
+        account=session.get(Account, job.created_by),
+        api_key_id="",
+    )
+    options = DocumentOptions.model_validate(job.options["document_options"])
+    _, batch = import_pages(session, caller, dataset, job, None, options)
+    job.options = {**job.options, "batch": batch}
+
+
+RUNNERS = {
+    Provider.FIRECRAWL: _crawl_with_firecrawl,
+    Provider.JINA: _crawl_with_jina,
+    Provider.NOTION: _import_from_notion,
+}
+
+
 def _fetch_public(url: str) -> bytes:
     """The sitemap is fetched by us, so its URL must be public (or allow-listed); redirects are not
     followed, since they could lead anywhere."""
@@ -184,13 +293,13 @@ def _fetch_public(url: str) -> bytes:
     return response.content
 
 
-def _store_page(session: Session, job: CrawlJob, page: CrawledPage) -> None:
+def _store_page(session: Session, job: CrawlJob, page: CrawledPage, info: dict | None = None) -> None:
     if not page.markdown.strip():
         _store_failure(session, job, page.url, "The page has no text.")
         return
     row = _page_row(session, job, page.url)
-    row.status, row.title, row.description, row.markdown, row.error = (
-        DONE, page.title[:2000], page.description[:2000], page.markdown, None
+    row.status, row.title, row.description, row.markdown, row.info, row.error = (
+        DONE, page.title[:2000], page.description[:2000], page.markdown, info, None
     )  # fmt: skip
     session.commit()
 
@@ -200,6 +309,10 @@ def _store_failure(session: Session, job: CrawlJob, url: str, error: str) -> Non
     if row.status != DONE:  # a page read on a retry stays read
         row.status, row.error = FAILED, error[:2000]
     session.commit()
+
+
+def _pages_stored(session: Session, job: CrawlJob) -> int:
+    return session.scalar(select(func.count(CrawlPage.id)).where(CrawlPage.job_id == job.id))
 
 
 def _page_row(session: Session, job: CrawlJob, url: str) -> CrawlPage:
@@ -218,27 +331,32 @@ def import_pages(
     urls: list[str] | None,
     options: DocumentOptions,
 ) -> tuple[list[Document], str]:
-    """Makes documents of the job's read pages (all, or those in `urls`), in one batch."""
+    """Makes documents of the job's read pages (all, or those in `urls`), in one batch. Documents are
+    named by the page's URL, which no other page shares; the title goes into `data_source_info`."""
     query = select(CrawlPage).where(CrawlPage.job_id == job.id, CrawlPage.status == DONE)
     if urls is not None:
         query = query.where(CrawlPage.url.in_(urls))
     pages = session.scalars(query.order_by(CrawlPage.created_at)).all()
     if not pages:
-        raise InvalidParam("None of the chosen pages was read by this crawl job.")
+        raise InvalidParam("None of the chosen pages was read by this job.")
+    source_type = NOTION_IMPORT if job.provider == Provider.NOTION else WEBSITE_CRAWL
     batch = documents.new_batch_id()
     created = []
     for page in pages:
-        info = _source_info(job.provider, page.url, page.title, job.options.get("only_main_content", True))
+        info = (page.info or {}) | {
+            "provider": job.provider,
+            "url": page.url,
+            "title": page.title,
+            "job_id": job.id,
+        }
+        if source_type == WEBSITE_CRAWL:
+            info["only_main_content"] = job.options.get("only_main_content", True)
         document, _ = documents.create_document(
             session, caller, dataset, options, _markdown_file(page.url, page.markdown),
-            source_type=WEBSITE_CRAWL, source_info=info | {"job_id": job.id}, batch=batch,
+            source_type=source_type, source_info=info, batch=batch,
         )  # fmt: skip
         created.append(document)
     return created, batch
-
-
-def _source_info(provider: str, url: str, title: str | None, only_main_content: bool) -> dict:
-    return {"provider": provider, "url": url, "title": title or url, "only_main_content": only_main_content}
 
 
 def _markdown_file(url: str, markdown: str) -> NewFile:
@@ -252,7 +370,7 @@ def sync_document(document_id: str) -> None:
     info and loses nothing: the indexed text stays searchable."""
     with session_scope() as session:
         document = session.get(Document, document_id)
-        if document is None or document.data_source_type != WEBSITE_CRAWL:
+        if document is None or document.data_source_type not in ONLINE_SOURCES:
             return
         info = dict(document.data_source_info or {})
         try:
@@ -275,6 +393,13 @@ def sync_document(document_id: str) -> None:
 
 def _read_again(session: Session, workspace_id: str, info: dict) -> CrawledPage:
     credentials = datasources.load_credentials(session, workspace_id, info["provider"])
+    if credentials.provider == Provider.NOTION:
+        client = NotionClient(credentials.api_key, credentials.base_url)
+        try:
+            page = client.page(info["notion_page_id"], as_row=info.get("type") == "database_row")
+            return CrawledPage(page.url, page.title, page.text)
+        finally:
+            client.close()
     if credentials.provider == Provider.FIRECRAWL:
         client = FirecrawlClient(credentials.api_key, credentials.base_url)
         try:
@@ -307,7 +432,7 @@ def queue_sync(session: Session, dataset: Dataset, document_ids: list[str]) -> N
     ).all()
     if len(found) != len(set(document_ids)):
         raise NotFound("Document not found.")
-    if any(document.data_source_type != WEBSITE_CRAWL for document in found):
+    if any(document.data_source_type not in ONLINE_SOURCES for document in found):
         raise InvalidParam("Only documents imported from an online source can be synced.")
     for document in found:
         enqueue_after_commit(session, SYNC_DOCUMENT_TASK, document.id)

@@ -8,7 +8,8 @@ from core.database import Base, JSONType, new_id, utcnow
 
 
 class CrawlJob(Base):
-    """One crawl of a website through a provider, on behalf of a dataset."""
+    """One read of an online source on behalf of a dataset: a website crawl (Firecrawl, Jina Reader)
+    or a Notion import."""
 
     __tablename__ = "crawl_jobs"
 
@@ -40,5 +41,7 @@ class CrawlPage(Base):
     title: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     markdown: Mapped[str | None] = mapped_column(Text)
+    # Where the page came from beyond its URL (a Notion page id and kind, a database row's properties).
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

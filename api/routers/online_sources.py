@@ -1,5 +1,7 @@
-"""Ours: website crawls through Firecrawl or Jina Reader, importing their pages as documents, and
-syncing online documents with their source."""
+"""Ours: website crawls through Firecrawl or Jina Reader and Notion imports, their pages as documents,
+and syncing online documents with their source."""
+
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -8,7 +10,7 @@ from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse
 from api.schemas.documents import ResultOut
 from core.documents import views
 from core.documents.schemas import DocumentOptions
-from core.website import service as website
+from core.online_sources import service as online_sources
 from etl.crawlers import CrawlOptions
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["website"])
@@ -36,6 +38,16 @@ class ImportBody(DocumentOptions):
     )
 
 
+class NotionItem(BaseModel):
+    id: str = Field(max_length=64)
+    type: Literal["page", "database"]
+
+
+class NotionImportBody(DocumentOptions):
+    items: list[NotionItem] = Field(min_length=1, max_length=1000)
+    include_child_pages: bool = False
+
+
 class SyncBody(BaseModel):
     document_ids: list[str] = Field(min_length=1, max_length=100)
 
@@ -46,29 +58,50 @@ def start_crawl(body: CrawlBody, dataset: DatasetDep, caller: CallerDep, session
     options = CrawlOptions(
         **options | {"includes": tuple(options["includes"]), "excludes": tuple(options["excludes"])}
     )
-    job = website.start_crawl(session, caller, dataset, body.provider, body.url, options)
-    return website.describe_job(session, job)
+    job = online_sources.start_crawl(session, caller, dataset, body.provider, body.url, options)
+    return online_sources.describe_job(session, job)
 
 
 @router.get("/website/crawl/{job_id}")
 def get_crawl(job_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
-    return website.describe_job(session, website.get_job(session, dataset, parse_uuid(job_id)))
+    return online_sources.describe_job(session, online_sources.get_job(session, dataset, parse_uuid(job_id)))
 
 
 @router.post("/website/import", dependencies=[KNOWLEDGE_REQUEST])
 def import_pages(body: ImportBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
-    job = website.get_job(session, dataset, parse_uuid(body.job_id))
-    created, batch = website.import_pages(session, caller, dataset, job, body.urls, body)
+    job = online_sources.get_job(session, dataset, parse_uuid(body.job_id))
+    created, batch = online_sources.import_pages(session, caller, dataset, job, body.urls, body)
     return {"documents": views.describe_documents(session, dataset, created), "batch": batch}
+
+
+@router.post("/notion/import", dependencies=[KNOWLEDGE_REQUEST])
+def import_notion(
+    body: NotionImportBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+) -> dict:
+    items = [item.model_dump() for item in body.items]
+    options = DocumentOptions.model_validate(
+        body.model_dump(exclude={"items", "include_child_pages"}, exclude_unset=True)
+    )
+    job = online_sources.start_notion_import(
+        session, caller, dataset, items, body.include_child_pages, options
+    )
+    return online_sources.describe_job(session, job)
+
+
+@router.get("/notion/import/{job_id}")
+def get_notion_import(job_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    return online_sources.describe_job(session, online_sources.get_job(session, dataset, parse_uuid(job_id)))
 
 
 @router.post("/documents/{document_id}/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
 def sync_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
-    website.queue_sync(session, dataset, [parse_uuid(document_id)])
+    online_sources.queue_sync(session, dataset, [parse_uuid(document_id)])
     return {"result": "success"}
 
 
 @router.post("/documents/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
 def sync_documents(body: SyncBody, dataset: DatasetDep, session: SessionDep) -> dict:
-    website.queue_sync(session, dataset, [parse_uuid(document_id) for document_id in body.document_ids])
+    online_sources.queue_sync(
+        session, dataset, [parse_uuid(document_id) for document_id in body.document_ids]
+    )
     return {"result": "success"}
