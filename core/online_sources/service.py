@@ -1,9 +1,10 @@
-"""Website crawls (Firecrawl, Jina Reader) and the documents imported from them.
+"""Online sources: website crawls (Firecrawl, Jina Reader), Notion imports, and their documents.
 
-A crawl is a job: the API records it and a worker task runs it, storing each page it reads (as
-Markdown) or fails to read (with the reason), so progress is visible while it runs and one failed page
-never stops the others. Chosen pages become `website_crawl` documents whose text is the stored
-Markdown; a sync reads the page again and re-indexes it only when the text changed.
+Reading a source is a job: the API records it and a worker task runs it, storing each page it reads
+(as Markdown) or fails to read (with the reason), so progress is visible while it runs and one failed
+page never stops the others. Pages become `website_crawl` documents when chosen, and `notion_import`
+documents as soon as a Notion job ends; their text is the stored Markdown. A sync reads the page again
+and re-indexes it only when the text changed.
 """
 
 import hashlib
