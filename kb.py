@@ -60,7 +60,7 @@ def serve(
     from worker.embedded import EmbeddedWorker
     from worker.recovery import sweep_unfinished_documents
 
-    embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency).start()
+    embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency, beat=True).start()
     sweep_unfinished_documents()
     try:
         uvicorn.run(create_app(), host=host, port=port)
@@ -69,7 +69,12 @@ def serve(
 
 
 @app.command("worker")
-def run_worker(concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None) -> None:
+def run_worker(
+    concurrency: Annotated[int | None, typer.Option(help="tasks run at once")] = None,
+    beat: Annotated[
+        bool, typer.Option(help="also run the scheduler of periodic syncs (in one worker only)")
+    ] = False,
+) -> None:
     """Run a Celery worker on queue `dataset` (server mode: needs REDIS_URL)."""
     if get_settings().redis_url is None:
         raise typer.BadParameter(
@@ -79,13 +84,24 @@ def run_worker(concurrency: Annotated[int | None, typer.Option(help="tasks run a
     import worker.tasks  # noqa: F401 - registers the task functions
     from core.indexing.vectors import warm_up_default_embedder
     from core.queue import DATASET_QUEUE, celery_app
+    from worker.embedded import beat_schedule_path
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
     warm_up_default_embedder()
     # Threads, not processes: one model in memory, and the tasks' embedding calls batch together.
-    celery_app.worker_main(
-        ["worker", "-Q", DATASET_QUEUE, "-c", str(concurrency), "--pool", "threads", "--loglevel=INFO"]
-    )
+    arguments = [
+        "worker",
+        "-Q",
+        DATASET_QUEUE,
+        "-c",
+        str(concurrency),
+        "--pool",
+        "threads",
+        "--loglevel=INFO",
+    ]
+    if beat:
+        arguments += ["--beat", "--schedule", str(beat_schedule_path())]
+    celery_app.worker_main(arguments)
 
 
 @keys_app.command("create")

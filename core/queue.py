@@ -18,6 +18,9 @@ BUILD_VECTORS_TASK = "build_dataset_vectors"
 DROP_COLLECTION_TASK = "drop_unused_collection"
 READ_SOURCE_TASK = "read_online_source"
 SYNC_DOCUMENT_TASK = "sync_online_document"
+SYNC_DUE_TASK = "sync_due_online_documents"
+# How often beat looks for datasets whose online documents are due for their periodic sync.
+SYNC_CHECK_SECONDS = 60.0
 
 celery_app = Celery("kb")
 
@@ -35,6 +38,13 @@ def configure_celery(settings: Settings | None = None) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={"polling_interval": 0.2},
         worker_hijack_root_logger=False,
+        beat_schedule={
+            "sync-due-online-documents": {
+                "task": SYNC_DUE_TASK,
+                "schedule": SYNC_CHECK_SECONDS,
+                "options": {"queue": DATASET_QUEUE},
+            }
+        },
     )
     return celery_app
 

@@ -6,13 +6,16 @@ process, so the worker has to live beside the API anyway. Tests use it with the 
 """
 
 import threading
+from pathlib import Path
 
+from celery.beat import EmbeddedService
 from celery.utils.nodenames import anon_nodename
 from celery.worker import WorkController, state
 
 import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
 import worker.tasks  # noqa: F401 - registers the task functions
 from core.queue import DATASET_QUEUE, celery_app
+from core.settings import get_settings
 
 START_TIMEOUT_SECONDS = 30
 
@@ -26,8 +29,15 @@ class _ThreadWorkController(WorkController):
         self.consuming.set()
 
 
+def beat_schedule_path() -> Path:
+    """Where beat remembers when each periodic task last ran."""
+    path = get_settings().data_dir / "celerybeat-schedule"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class EmbeddedWorker:
-    def __init__(self, concurrency: int = 1):
+    def __init__(self, concurrency: int = 1, beat: bool = False):
         self._controller = _ThreadWorkController(
             app=celery_app,
             hostname=anon_nodename(),
@@ -40,14 +50,24 @@ class EmbeddedWorker:
             without_gossip=True,
         )
         self._thread = threading.Thread(target=self._controller.start, name="kb-worker", daemon=True)
+        # The scheduler of periodic syncs, on a thread of its own (`kb worker --beat` in server mode).
+        self._beat = (
+            EmbeddedService(celery_app, thread=True, schedule_filename=str(beat_schedule_path()))
+            if beat
+            else None
+        )
 
     def start(self) -> "EmbeddedWorker":
         self._thread.start()
+        if self._beat is not None:
+            self._beat.start()
         if not self._controller.consuming.wait(START_TIMEOUT_SECONDS):
             raise RuntimeError("the embedded worker did not start consuming in time")
         return self
 
     def stop(self, timeout: float = 30) -> None:
+        if self._beat is not None:
+            self._beat.stop()
         # Celery's own thread-worker shutdown: the consumer loop exits when should_terminate is set.
         state.should_terminate = 0
         self._thread.join(timeout)

@@ -3,12 +3,14 @@
 from core.documents import indexing
 from core.indexing import vector_index
 from core.online_sources import service as online_sources
+from core.online_sources import sync as online_sync
 from core.queue import (
     BUILD_VECTORS_TASK,
     DROP_COLLECTION_TASK,
     INDEX_DOCUMENT_TASK,
     READ_SOURCE_TASK,
     SYNC_DOCUMENT_TASK,
+    SYNC_DUE_TASK,
     celery_app,
 )
 
@@ -35,4 +37,9 @@ def read_online_source(job_id: str) -> None:
 
 @celery_app.task(name=SYNC_DOCUMENT_TASK)
 def sync_online_document(document_id: str) -> None:
-    online_sources.sync_document(document_id)
+    online_sync.sync_document(document_id)
+
+
+@celery_app.task(name=SYNC_DUE_TASK)
+def sync_due_online_documents() -> None:
+    online_sync.sync_due_datasets()

@@ -11,6 +11,7 @@ from api.schemas.documents import ResultOut
 from core.documents import views
 from core.documents.schemas import DocumentOptions
 from core.online_sources import service as online_sources
+from core.online_sources import sync as online_sync
 from etl.crawlers import CrawlOptions
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["website"])
@@ -46,6 +47,12 @@ class NotionItem(BaseModel):
 class NotionImportBody(DocumentOptions):
     items: list[NotionItem] = Field(min_length=1, max_length=1000)
     include_child_pages: bool = False
+
+
+class SyncScheduleBody(BaseModel):
+    interval_minutes: int | None = Field(
+        description="sync every this many minutes (5 to 10080); null: only on request"
+    )
 
 
 class SyncBody(BaseModel):
@@ -95,13 +102,22 @@ def get_notion_import(job_id: str, dataset: DatasetDep, session: SessionDep) -> 
 
 @router.post("/documents/{document_id}/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
 def sync_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
-    online_sources.queue_sync(session, dataset, [parse_uuid(document_id)])
+    online_sync.queue_sync(session, dataset, [parse_uuid(document_id)])
     return {"result": "success"}
 
 
 @router.post("/documents/sync", response_model=ResultOut, dependencies=[KNOWLEDGE_REQUEST])
 def sync_documents(body: SyncBody, dataset: DatasetDep, session: SessionDep) -> dict:
-    online_sources.queue_sync(
-        session, dataset, [parse_uuid(document_id) for document_id in body.document_ids]
-    )
+    online_sync.queue_sync(session, dataset, [parse_uuid(document_id) for document_id in body.document_ids])
     return {"result": "success"}
+
+
+@router.get("/sync-schedule")
+def get_sync_schedule(dataset: DatasetDep) -> dict:
+    return online_sync.describe_sync_schedule(dataset)
+
+
+@router.put("/sync-schedule", dependencies=[KNOWLEDGE_REQUEST])
+def set_sync_schedule(body: SyncScheduleBody, dataset: DatasetDep, session: SessionDep) -> dict:
+    online_sync.set_sync_schedule(session, dataset, body.interval_minutes)
+    return online_sync.describe_sync_schedule(dataset)

@@ -62,6 +62,9 @@ class Dataset(Base):
     vector_model: Mapped[str | None] = mapped_column(String(255))
     vector_model_provider: Mapped[str | None] = mapped_column(String(255))
     pending_vector_collection: Mapped[str | None] = mapped_column(String(128))
+    # Online documents (website, Notion) are synced with their source this often; None: only on request.
+    sync_interval_minutes: Mapped[int | None]
+    last_synced_at: Mapped[datetime | None]
     external_knowledge_api_id: Mapped[str | None] = mapped_column(String(36))
     external_knowledge_id: Mapped[str | None] = mapped_column(String(255))
     external_retrieval_model: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

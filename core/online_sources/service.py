@@ -7,7 +7,6 @@ documents as soon as a Notion job ends; their text is the stored Markdown. A syn
 and re-indexes it only when the text changed.
 """
 
-import hashlib
 import time
 
 import httpx
@@ -20,14 +19,14 @@ from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Credentials, Provider
 from core.documents import service as documents
-from core.documents.models import Document, UploadFile
+from core.documents.models import Document
 from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
 from core.errors import InvalidParam, NotFound
 from core.online_sources.models import CrawlJob, CrawlPage
 from core.outbound import check_outbound_url
-from core.queue import READ_SOURCE_TASK, SYNC_DOCUMENT_TASK, enqueue_after_commit
+from core.queue import READ_SOURCE_TASK, enqueue_after_commit
 from core.settings import get_settings
 from core.workspaces.models import Account, Workspace
 from etl.crawlers import CrawledPage, CrawlOptions
@@ -353,88 +352,13 @@ def import_pages(
         if source_type == WEBSITE_CRAWL:
             info["only_main_content"] = job.options.get("only_main_content", True)
         document, _ = documents.create_document(
-            session, caller, dataset, options, _markdown_file(page.url, page.markdown),
+            session, caller, dataset, options, markdown_file(page.url, page.markdown),
             source_type=source_type, source_info=info, batch=batch,
         )  # fmt: skip
         created.append(document)
     return created, batch
 
 
-def _markdown_file(url: str, markdown: str) -> NewFile:
+def markdown_file(url: str, markdown: str) -> NewFile:
     stored = store_bytes(get_settings(), markdown.encode(), "md")
     return NewFile(stored=stored, name=url[:255], extension="md", mime_type="text/markdown")
-
-
-def sync_document(document_id: str) -> None:
-    """The worker task: reads the page again; a changed text is re-indexed (only changed chunks are
-    embedded again), an unchanged one is left alone. A failure is recorded on the document's source
-    info and loses nothing: the indexed text stays searchable."""
-    with session_scope() as session:
-        document = session.get(Document, document_id)
-        if document is None or document.data_source_type not in ONLINE_SOURCES:
-            return
-        info = dict(document.data_source_info or {})
-        try:
-            page = _read_again(session, document.workspace_id, info)
-        except (ApiError, InvalidParam, NotFound) as error:
-            document.data_source_info = info | {"last_sync_error": str(error), "last_sync_at": _now_seconds()}
-            session.commit()
-            return
-        info = info | {
-            "title": page.title or info.get("url"),
-            "last_sync_error": None,
-            "last_sync_at": _now_seconds(),
-        }
-        if _current_text_hash(session, document) == _sha256(page.markdown):
-            document.data_source_info = info
-            session.commit()
-            return
-        documents.replace_content(session, document, _markdown_file(info["url"], page.markdown), info)
-
-
-def _read_again(session: Session, workspace_id: str, info: dict) -> CrawledPage:
-    credentials = datasources.load_credentials(session, workspace_id, info["provider"])
-    if credentials.provider == Provider.NOTION:
-        client = NotionClient(credentials.api_key, credentials.base_url)
-        try:
-            page = client.page(info["notion_page_id"], as_row=info.get("type") == "database_row")
-            return CrawledPage(page.url, page.title, page.text)
-        finally:
-            client.close()
-    if credentials.provider == Provider.FIRECRAWL:
-        client = FirecrawlClient(credentials.api_key, credentials.base_url)
-        try:
-            return client.scrape(info["url"], info.get("only_main_content", True))
-        finally:
-            client.close()
-    reader = JinaReader(credentials.api_key, credentials.base_url)
-    try:
-        return reader.read(info["url"])
-    finally:
-        reader.close()
-
-
-def _current_text_hash(session: Session, document: Document) -> str | None:
-    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
-    return upload.hash if upload else None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _now_seconds() -> int:
-    return int(utcnow().timestamp())
-
-
-def queue_sync(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
-    found = session.scalars(
-        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
-    ).all()
-    if len(found) != len(set(document_ids)):
-        raise NotFound("Document not found.")
-    if any(document.data_source_type not in ONLINE_SOURCES for document in found):
-        raise InvalidParam("Only documents imported from an online source can be synced.")
-    for document in found:
-        enqueue_after_commit(session, SYNC_DOCUMENT_TASK, document.id)
-    session.commit()

@@ -1,6 +1,8 @@
 """Hostile uploads through the API and the real worker: each gets a clear error (at upload, or on its
 own document), and the dataset's other documents index as if nothing had happened."""
 
+import zlib
+
 import pytest
 
 from tests import samples
@@ -9,11 +11,8 @@ from tests.helpers import assert_error, create_dataset, upload_document, wait_fo
 OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
 
 
-def _nested_pdf() -> bytes:
-    """A PDF whose catalog holds an array nested 50,000 deep (a parser-recursion attack)."""
-    depth = 50_000
-    catalog = b"<< /Type /Catalog /Pages 2 0 R /Evil " + b"[" * depth + b"]" * depth + b" >>"
-    objects = [catalog, b"<< /Type /Pages /Kids [] /Count 0 >>"]
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF of the given objects (1 0 R the catalog), with a correct cross-reference table."""
     body, offsets = b"%PDF-1.4\n", []
     for number, content in enumerate(objects, start=1):
         offsets.append(len(body))
@@ -24,12 +23,32 @@ def _nested_pdf() -> bytes:
     return body + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
+def _nested_pdf() -> bytes:
+    """A PDF whose catalog holds an array nested 50,000 deep (a parser-recursion attack)."""
+    depth = 50_000
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /Evil " + b"[" * depth + b"]" * depth + b" >>"
+    return _pdf([catalog, b"<< /Type /Pages /Kids [] /Count 0 >>"])
+
+
+def _pdf_bomb() -> bytes:
+    """A one-page PDF whose content stream inflates from about 200 KB to 200 MB."""
+    stream = zlib.compress(b" " * (200 * 2**20), 9)
+    contents = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"
+    return _pdf([
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        contents,
+    ])  # fmt: skip
+
+
 @pytest.fixture
 def hostile_files(tmp_path) -> dict[str, bytes]:
     return {
         "bomb.docx": samples.make_zip_bomb_docx(tmp_path / "bomb.docx").read_bytes(),
         "bomb.xlsx": samples.make_zip_bomb_docx(tmp_path / "bomb.xlsx").read_bytes(),
         "nested.pdf": _nested_pdf(),
+        "bomb.pdf": _pdf_bomb(),
         "not-really.pdf": b"just some text pretending to be a PDF",
         "encrypted.pdf": samples.make_encrypted_pdf(tmp_path / "e.pdf", samples.PARAGRAPH).read_bytes(),
     }

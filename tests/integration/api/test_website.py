@@ -2,12 +2,16 @@
 answer like the providers), importing pages as documents, syncing them, and data-source credentials."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from core.database import session_scope
+from core.datasets.models import Dataset
 from core.datasources.models import DataSourceCredential
+from core.online_sources import sync as online_sync
+from core.queue import celery_app
 from core.settings import get_settings
 from tests.crawler_servers import (
     GOOD_KEY,
@@ -18,6 +22,7 @@ from tests.crawler_servers import (
 )
 from tests.helpers import assert_error, create_dataset, create_text_document, wait_for_batch
 from tests.http_servers import serving
+from worker.embedded import EmbeddedWorker
 
 IMPORT_OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
 
@@ -261,3 +266,72 @@ def test_a_dataset_takes_one_source_type(client, tenant, celery_worker, local_ou
         response = _crawl(client, tenant, dataset["id"], "jinareader", site)
     assert_error(response, 400, "invalid_param",
                  "This dataset takes upload_file documents only, not website pages.")  # fmt: skip
+
+
+def _imported_page(client, owner, site: str, firecrawl: str) -> tuple[dict, str]:
+    _save(client, owner, "firecrawl", GOOD_KEY, firecrawl)
+    dataset = create_dataset(client, owner)
+    started = _crawl(
+        client, owner, dataset["id"], "firecrawl", f"{site}/page-1", crawl_sub_pages=False
+    ).json()
+    job = _wait_for_job(client, owner, dataset["id"], started["id"])
+    body = _import(client, owner, dataset["id"], job["id"]).json()
+    wait_for_batch(client, owner, dataset["id"], body["batch"])
+    return dataset, body["documents"][0]["id"]
+
+
+def test_sync_schedule_syncs_due_datasets_once_per_interval(
+    client, tenant, celery_worker, local_outbound, site
+):
+    state = FirecrawlState(site, pages=1, failed=0)
+    with serving(firecrawl_handler(state)) as firecrawl:
+        dataset, document_id = _imported_page(client, tenant, site, firecrawl)
+        url = f"/v1/datasets/{dataset['id']}/sync-schedule"
+        assert client.get(url, headers=tenant.headers).json() == {
+            "interval_minutes": None,
+            "last_synced_at": None,
+        }
+        assert_error(
+            client.put(url, json={"interval_minutes": 1}, headers=tenant.headers), 400, "invalid_param"
+        )
+        assert (
+            client.put(url, json={"interval_minutes": 5}, headers=tenant.headers).json()["interval_minutes"]
+            == 5
+        )
+
+        assert online_sync.sync_due_datasets() == [dataset["id"]]
+        assert online_sync.sync_due_datasets() == []  # not due again for five minutes
+        detail = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
+        _wait_until(
+            lambda: client.get(detail, headers=tenant.headers).json()["data_source_info"].get("last_sync_at")
+        )
+        with session_scope() as session:
+            session.get(Dataset, dataset["id"]).last_synced_at -= timedelta(minutes=6)
+        assert online_sync.sync_due_datasets() == [dataset["id"]]
+        assert client.put(url, json={"interval_minutes": None}, headers=tenant.headers).status_code == 200
+        with session_scope() as session:
+            session.get(Dataset, dataset["id"]).last_synced_at -= timedelta(minutes=60)
+        assert online_sync.sync_due_datasets() == []
+
+
+def test_embedded_beat_runs_the_periodic_check(client, tenant, broker, local_outbound, site, monkeypatch):
+    state = FirecrawlState(site, pages=1, failed=0)
+    with serving(firecrawl_handler(state)) as firecrawl:
+        worker = EmbeddedWorker().start()
+        try:
+            dataset, _ = _imported_page(client, tenant, site, firecrawl)
+        finally:
+            worker.stop()
+        client.put(
+            f"/v1/datasets/{dataset['id']}/sync-schedule",
+            json={"interval_minutes": 5},
+            headers=tenant.headers,
+        )
+        schedule = {name: entry | {"schedule": 0.5} for name, entry in celery_app.conf.beat_schedule.items()}
+        monkeypatch.setitem(celery_app.conf, "beat_schedule", schedule)
+        worker = EmbeddedWorker(beat=True).start()
+        try:
+            _wait_until(lambda: client.get(f"/v1/datasets/{dataset['id']}/sync-schedule",
+                                           headers=tenant.headers).json()["last_synced_at"])  # fmt: skip
+        finally:
+            worker.stop()
