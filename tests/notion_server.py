@@ -1,6 +1,7 @@
 """A local stand-in for Notion's API (2022-06-28): a workspace of 120 nested pages using every block
 type we render and a 300-row database, with cursor pagination, one 429 and token checks."""
 
+import base64
 import threading
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
@@ -8,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.http_servers import read_json, send_json
 
 TOKEN = "secret_notion_token"
+OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_CODE = "client-1", "client-secret", "good-code"
 ROOT = "00000000-0000-4000-8000-000000000000"
 DATABASE = "00000000-0000-4000-8000-0000000000db"
 SECTIONS, LEAVES_PER_SECTION, ROWS = 7, 16, 300  # 1 + 7 + 112 = 120 pages
@@ -135,6 +137,9 @@ def notion_handler(workspace: NotionWorkspace, token: str = TOKEN) -> type[BaseH
 
         def do_POST(self):  # noqa: N802 - the http.server API
             body = read_json(self)
+            if self.path == "/v1/oauth/token":
+                self._token(body)
+                return
             if not self._authorized():
                 return
             size = min(int(body.get("page_size", 100)), 100)
@@ -157,6 +162,17 @@ def notion_handler(workspace: NotionWorkspace, token: str = TOKEN) -> type[BaseH
                 send_json(
                     self, 404, {"object": "error", "status": 404, "code": "object_not_found", "message": "?"}
                 )
+
+        def _token(self, body: dict) -> None:
+            """OAuth code exchange: HTTP Basic with the client id and secret."""
+            expected = (
+                "Basic " + base64.b64encode(f"{OAUTH_CLIENT_ID}:{OAUTH_CLIENT_SECRET}".encode()).decode()
+            )
+            if self.headers.get("Authorization") != expected or body.get("code") != OAUTH_CODE:
+                send_json(self, 400, {"error": "invalid_grant", "error_description": "Invalid code."})
+                return
+            send_json(self, 200, {"access_token": token, "token_type": "bearer", "bot_id": "bot-1",
+                                  "workspace_name": "Lab", "workspace_id": "ws-1"})  # fmt: skip
 
         def do_GET(self):  # noqa: N802
             if not self._authorized():

@@ -22,12 +22,15 @@ PURPOSE = "data-source-credentials"
 
 class Provider(StrEnum):
     NOTION = "notion"
+    # A public Notion integration's OAuth client; the access token it obtains is saved as `notion`.
+    NOTION_OAUTH = "notion_oauth"
     FIRECRAWL = "firecrawl"
     JINA = "jinareader"
 
 
 DEFAULT_BASE_URLS = {
     Provider.NOTION: "https://api.notion.com",
+    Provider.NOTION_OAUTH: "https://api.notion.com",
     Provider.FIRECRAWL: "https://api.firecrawl.dev",
     Provider.JINA: "https://r.jina.ai",
 }
@@ -36,19 +39,33 @@ DEFAULT_BASE_URLS = {
 @dataclass(frozen=True)
 class Credentials:
     provider: Provider
-    api_key: str
+    api_key: str  # the API key, the Notion token, or (notion_oauth) the client secret
     base_url: str
+    client_id: str | None = None
+    redirect_uri: str | None = None
 
 
 def save_credentials(
-    session: Session, workspace: Workspace, provider: str, api_key: str, base_url: str | None
+    session: Session,
+    workspace: Workspace,
+    provider: str,
+    api_key: str,
+    base_url: str | None,
+    *,
+    client_id: str | None = None,
+    redirect_uri: str | None = None,
 ) -> DataSourceCredential:
     provider = _provider(provider)
     if not api_key or not api_key.strip():
         raise InvalidParam("api_key is required.")
+    if provider == Provider.NOTION_OAUTH and not (client_id and redirect_uri):
+        raise InvalidParam("A notion_oauth client needs client_id, redirect_uri and its secret as api_key.")
     base_url = (base_url or DEFAULT_BASE_URLS[provider]).rstrip("/")
     check_outbound_url(base_url, get_settings())
-    config = json.dumps({"api_key": api_key.strip(), "base_url": base_url}).encode()
+    config = {"api_key": api_key.strip(), "base_url": base_url}
+    if provider == Provider.NOTION_OAUTH:
+        config |= {"client_id": client_id, "redirect_uri": redirect_uri}
+    config = json.dumps(config).encode()
     row = session.scalar(
         select(DataSourceCredential).where(
             DataSourceCredential.workspace_id == workspace.id, DataSourceCredential.provider == provider
@@ -85,13 +102,16 @@ def load_credentials(session: Session, workspace_id: str, provider: str) -> Cred
     except NotFound as missing:
         raise InvalidParam(f"{missing.message} Save them with POST /v1/datasources first.") from None
     config = _decrypt(row)
-    return Credentials(provider, config["api_key"], config["base_url"])
+    return Credentials(
+        provider, config["api_key"], config["base_url"], config.get("client_id"), config.get("redirect_uri")
+    )
 
 
 def _describe(row: DataSourceCredential) -> dict:
     config = _decrypt(row)
     key = config["api_key"]
-    return {
+    extra = {name: config[name] for name in ("client_id", "redirect_uri") if name in config}
+    return extra | {
         "provider": row.provider,
         "base_url": config["base_url"],
         "api_key": f"{key[:4]}...{key[-4:]}" if len(key) > 12 else "****",

@@ -7,6 +7,7 @@ documents as soon as a Notion job ends; their text is the stored Markdown. A syn
 and re-indexes it only when the text changed.
 """
 
+import re
 import time
 
 import httpx
@@ -24,6 +25,8 @@ from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
 from core.errors import InvalidParam, NotFound
+from core.metadata import service as metadata
+from core.metadata.service import MetadataValue
 from core.online_sources.models import CrawlJob, CrawlPage
 from core.outbound import check_outbound_url
 from core.queue import READ_SOURCE_TASK, enqueue_after_commit
@@ -263,14 +266,45 @@ def _notion_info(page: NotionPage, kind: str) -> dict:
 
 def _import_everything_read(session: Session, job: CrawlJob) -> None:
     dataset = session.get(Dataset, job.dataset_id)
-    caller = Caller(
-        workspace=session.get(Workspace, job.workspace_id),
-        account=session.get(Account, job.created_by),
-        api_key_id="",
-    )
+    caller = owner_caller(session, job.workspace_id, job.created_by)
     options = DocumentOptions.model_validate(job.options["document_options"])
-    _, batch = import_pages(session, caller, dataset, job, None, options)
+    created, batch = import_pages(session, caller, dataset, job, None, options)
+    rows = [
+        (doc, doc.data_source_info["properties"]) for doc in created if "properties" in doc.data_source_info
+    ]
+    apply_row_properties(session, caller, dataset, rows)
     job.options = {**job.options, "batch": batch}
+
+
+def owner_caller(session: Session, workspace_id: str, account_id: str) -> Caller:
+    """Work the worker does on behalf of the account that asked for it."""
+    workspace, account = session.get(Workspace, workspace_id), session.get(Account, account_id)
+    return Caller(workspace=workspace, account=account, api_key_id="")
+
+
+def apply_row_properties(
+    session: Session, caller: Caller, dataset: Dataset, rows: list[tuple[Document, dict[str, str]]]
+) -> None:
+    """Database-row properties become metadata of their documents, so retrieval filters can use them:
+    a string field per property, created when missing (a property whose name normalises to a built-in
+    field's stays in `data_source_info` only)."""
+    if not rows:
+        return
+    fields = {field.name: field for field, _ in metadata.list_fields(session, dataset)}
+    operations = []
+    for document, properties in rows:
+        values = []
+        for prop, value in properties.items():
+            name = re.sub(r"[^a-z0-9_]+", "_", prop.lower()).strip("_") or "property"
+            if name not in fields:
+                try:
+                    fields[name] = metadata.create_field(session, caller, dataset, "string", name)
+                except InvalidParam:
+                    continue
+            if value and fields[name].type == "string":
+                values.append(MetadataValue(fields[name].id, name, value))
+        operations.append((document.id, values, True))
+    metadata.update_documents_metadata(session, caller, dataset, operations)
 
 
 RUNNERS = {

@@ -15,7 +15,7 @@ from core.datasources.service import Provider
 from core.documents import service as documents
 from core.documents.models import Document, UploadFile
 from core.errors import InvalidParam, NotFound
-from core.online_sources.service import ONLINE_SOURCES, markdown_file
+from core.online_sources.service import ONLINE_SOURCES, apply_row_properties, markdown_file, owner_caller
 from core.queue import SYNC_DOCUMENT_TASK, enqueue_after_commit
 from etl.crawlers import CrawledPage
 from etl.crawlers.firecrawl import FirecrawlClient
@@ -34,7 +34,7 @@ def sync_document(document_id: str) -> None:
             return
         info = dict(document.data_source_info or {})
         try:
-            page = _read_again(session, document.workspace_id, info)
+            page, properties = _read_again(session, document.workspace_id, info)
         except (ApiError, InvalidParam, NotFound) as error:
             document.data_source_info = info | {"last_sync_error": str(error), "last_sync_at": _now_seconds()}
             session.commit()
@@ -48,27 +48,36 @@ def sync_document(document_id: str) -> None:
             document.data_source_info = info
             session.commit()
             return
+        if properties is not None:
+            info["properties"] = properties
         documents.replace_content(session, document, markdown_file(info["url"], page.markdown), info)
+        if properties is not None:
+            caller = owner_caller(session, document.workspace_id, document.created_by)
+            apply_row_properties(
+                session, caller, session.get(Dataset, document.dataset_id), [(document, properties)]
+            )
 
 
-def _read_again(session: Session, workspace_id: str, info: dict) -> CrawledPage:
+def _read_again(session: Session, workspace_id: str, info: dict) -> tuple[CrawledPage, dict | None]:
+    """The page as its source has it now, and a database row's properties (None for other pages)."""
     credentials = datasources.load_credentials(session, workspace_id, info["provider"])
     if credentials.provider == Provider.NOTION:
         client = NotionClient(credentials.api_key, credentials.base_url)
         try:
-            page = client.page(info["notion_page_id"], as_row=info.get("type") == "database_row")
-            return CrawledPage(page.url, page.title, page.text)
+            as_row = info.get("type") == "database_row"
+            page = client.page(info["notion_page_id"], as_row=as_row)
+            return CrawledPage(page.url, page.title, page.text), page.properties if as_row else None
         finally:
             client.close()
     if credentials.provider == Provider.FIRECRAWL:
         client = FirecrawlClient(credentials.api_key, credentials.base_url)
         try:
-            return client.scrape(info["url"], info.get("only_main_content", True))
+            return client.scrape(info["url"], info.get("only_main_content", True)), None
         finally:
             client.close()
     reader = JinaReader(credentials.api_key, credentials.base_url)
     try:
-        return reader.read(info["url"])
+        return reader.read(info["url"]), None
     finally:
         reader.close()
 

@@ -3,13 +3,25 @@ pages with every rendered block type and a 300-row database, pagination and a 42
 one page re-indexes only that page's changed chunks; a wrong token is a clear error."""
 
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from core.settings import get_settings
 from tests.helpers import assert_error, create_dataset, wait_for_batch
 from tests.http_servers import serving
-from tests.notion_server import DATABASE, ROOT, ROWS, TOKEN, NotionWorkspace, leaf_fact, notion_handler
+from tests.notion_server import (
+    DATABASE,
+    OAUTH_CLIENT_ID,
+    OAUTH_CLIENT_SECRET,
+    OAUTH_CODE,
+    ROOT,
+    ROWS,
+    TOKEN,
+    NotionWorkspace,
+    leaf_fact,
+    notion_handler,
+)
 
 OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
 
@@ -91,6 +103,20 @@ def test_workspace_imports_completely_and_one_changed_page_reindexes_alone(
                   "Points": "7"}  # fmt: skip
     assert row["data_source_info"]["properties"] == properties
     assert "Status: Done" in "\n".join(_segments(client, tenant, dataset["id"], row["id"]))
+    fields = client.get(f"/v1/datasets/{dataset['id']}/metadata", headers=tenant.headers).json()[
+        "doc_metadata"
+    ]
+    assert {field["name"] for field in fields} == {"name", "status", "tags", "due", "done", "points"}
+    is_open = {"name": "status", "comparison_operator": "is", "value": "Open"}
+    open_rows = {
+        "search_method": "keyword_search", "top_k": 10, "reranking_enable": False,
+        "score_threshold_enabled": False,
+        "metadata_filtering_conditions": {"logical_operator": "and", "conditions": [is_open]},
+    }  # fmt: skip
+    search = {"query": "Task lab", "retrieval_model": open_rows}
+    hit_url = f"/v1/datasets/{dataset['id']}/hit-testing"
+    found = client.post(hit_url, headers=tenant.headers, json=search).json()["records"]
+    assert found and all(r["segment"]["document"]["doc_metadata"]["status"] == "Open" for r in found)
     records = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json={"query": leaf_fact(3, 5)},
                           headers=tenant.headers).json()["records"]  # fmt: skip
     assert records[0]["segment"]["document"]["name"] == documents["Leaf 3-5"]["name"]
@@ -150,3 +176,30 @@ def test_a_page_not_shared_with_the_integration_is_listed_and_the_rest_imports(
     assert (job["status"], job["completed"], job["failed"]) == ("completed", 1, 1)
     failure = next(page for page in job["pages"] if page["status"] == "failed")
     assert failure["url"] == missing and "share it with the integration" in failure["error"]
+
+
+def test_public_integration_authorizes_through_oauth(client, tenant, notion):
+    _, url = notion
+    redirect = "https://app.example.com/notion/callback"
+    body = {"provider": "notion_oauth", "api_key": OAUTH_CLIENT_SECRET, "client_id": OAUTH_CLIENT_ID,
+            "redirect_uri": redirect, "base_url": url}  # fmt: skip
+    assert client.post("/v1/datasources", json=body, headers=tenant.headers).status_code == 200
+    authorize = client.get("/v1/datasources/notion/oauth/authorize", headers=tenant.headers).json()["url"]
+    query = parse_qs(urlsplit(authorize).query)
+    assert authorize.startswith(f"{url}/v1/oauth/authorize?")
+    assert (query["client_id"], query["redirect_uri"], query["response_type"]) == (
+        [OAUTH_CLIENT_ID],
+        [redirect],
+        ["code"],
+    )
+    state = query["state"][0]
+
+    callback = "/v1/datasources/notion/oauth/callback"
+    wrong_state = client.post(callback, json={"code": OAUTH_CODE, "state": "0" * 64}, headers=tenant.headers)
+    assert_error(wrong_state, 400, "invalid_param", "The OAuth state does not belong to this workspace.")
+    bad_code = client.post(callback, json={"code": "stale", "state": state}, headers=tenant.headers)
+    assert_error(bad_code, 400, "invalid_param")
+    assert "Notion refused the authorization code (400)" in bad_code.json()["message"]
+    granted = client.post(callback, json={"code": OAUTH_CODE, "state": state}, headers=tenant.headers).json()
+    assert granted == {"provider": "notion", "workspace_name": "Lab", "bot_id": "bot-1"}
+    assert len(client.get("/v1/datasources/notion/pages", headers=tenant.headers).json()["data"]) == 121
