@@ -27,7 +27,7 @@ def authorize_url(session: Session, workspace: Workspace) -> str:
 
 def complete_authorization(session: Session, workspace: Workspace, code: str, state: str) -> dict:
     """Exchanges Notion's code for the access token; `state` must be the one the authorize URL carried."""
-    if not hmac.compare_digest(state, _state(workspace)):
+    if not hmac.compare_digest(state.encode(), _state(workspace).encode()):  # bytes: state may be any text
         raise InvalidParam("The OAuth state does not belong to this workspace.")
     client = load_credentials(session, workspace.id, Provider.NOTION_OAUTH)
     body = {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uri}
