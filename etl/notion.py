@@ -10,10 +10,8 @@ returned separately, so they can become documents of their own.
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from etl.extractors.base import table_text
-from retrieval.http_client import ApiError, request_json_with_retries
+from retrieval.http_client import ApiError, JsonApi, bearer
 
 NOTION_VERSION = "2022-06-28"
 PAGE_SIZE = 100
@@ -31,16 +29,16 @@ class NotionPage:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-class NotionClient:
-    def __init__(
-        self, token: str, base_url: str, *, timeout: float = 60.0, max_attempts: int = 6, backoff: float = 1.0
-    ):
-        headers = {"Authorization": f"Bearer {token}", "Notion-Version": NOTION_VERSION}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
-        self._retries = {"max_attempts": max_attempts, "backoff_seconds": backoff, "what": "Notion"}
-
-    def close(self) -> None:
-        self._client.close()
+class NotionClient(JsonApi):
+    def __init__(self, token: str, base_url: str):
+        super().__init__(
+            "Notion",
+            base_url,
+            bearer(token) | {"Notion-Version": NOTION_VERSION},
+            timeout=60.0,
+            max_attempts=6,
+            backoff_seconds=1.0,
+        )
 
     def search(self, kind: str) -> list[dict]:
         """Every page (`kind` "page") or database the integration can see."""
@@ -117,7 +115,7 @@ class NotionClient:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         try:
-            return request_json_with_retries(self._client, method, path, body=body, **self._retries)
+            return self.request(method, path, body)
         except ApiError as error:
             if error.status == 401:
                 raise ApiError(

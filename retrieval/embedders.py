@@ -6,10 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
-import httpx
 import numpy as np
 
-from retrieval.http_client import ApiError, request_json_with_retries
+from retrieval.http_client import ApiError, JsonApi, bearer
 
 EmbeddingError = ApiError
 
@@ -93,10 +92,14 @@ class OpenAICompatibleEmbedder:
         self.model_name = model_name
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        self._api = JsonApi(
+            "Embedding",
+            base_url,
+            bearer(api_key),
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+        )
         self._dimension: int | None = None
 
     @property
@@ -124,15 +127,7 @@ class OpenAICompatibleEmbedder:
 
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
         body = {"model": self.model_name, "input": batch, "encoding_format": "float"}
-        payload = request_json_with_retries(
-            self._client,
-            "POST",
-            "/embeddings",
-            body=body,
-            what="Embedding",
-            max_attempts=self.max_attempts,
-            backoff_seconds=self.backoff_seconds,
-        )
+        payload = self._api.request("POST", "/embeddings", body)
         return self._parse(payload, len(batch))
 
     @staticmethod

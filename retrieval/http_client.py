@@ -19,6 +19,51 @@ class ApiError(RuntimeError):
         self.status = status
 
 
+class JsonApi:
+    """One hosted JSON API at `base_url`: its HTTP connection, headers and retry policy in one place,
+    so the model and crawler clients only say which paths they call and what the answers mean. Used as
+    a context manager, it closes its connection at the end."""
+
+    def __init__(
+        self,
+        what: str,
+        base_url: str,
+        headers: dict[str, str],
+        *,
+        timeout: float,
+        max_attempts: int,
+        backoff_seconds: float,
+    ):
+        self.what = what
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def request(self, method: str, path: str, body: dict | None = None) -> Any:
+        return request_json_with_retries(
+            self._http,
+            method,
+            path,
+            body=body,
+            what=self.what,
+            max_attempts=self.max_attempts,
+            backoff_seconds=self.backoff_seconds,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+def bearer(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 def request_json_with_retries(
     client: httpx.Client,
     method: str,

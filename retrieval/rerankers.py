@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
-from retrieval.http_client import ApiError, request_json_with_retries
+from retrieval.http_client import ApiError, JsonApi, bearer
 
 
 class Reranker(Protocol):
@@ -44,10 +42,14 @@ class HttpReranker:
     def __init__(self, model_name: str, base_url: str, api_key: str | None = None, *, timeout: float = 60.0,
                  max_attempts: int = 4, backoff_seconds: float = 0.5):  # fmt: skip
         self.model_name = model_name
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        self._api = JsonApi(
+            "Rerank",
+            base_url,
+            bearer(api_key),
+            timeout=timeout,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
+        )
 
     def score(self, query: str, documents: Sequence[str]) -> list[float]:
         if not documents:
@@ -58,15 +60,7 @@ class HttpReranker:
             "documents": list(documents),
             "top_n": len(documents),
         }
-        payload = request_json_with_retries(
-            self._client,
-            "POST",
-            "/rerank",
-            body=body,
-            what="Rerank",
-            max_attempts=self.max_attempts,
-            backoff_seconds=self.backoff_seconds,
-        )
+        payload = self._api.request("POST", "/rerank", body)
         scores = [0.0] * len(documents)
         try:
             for item in payload["results"]:

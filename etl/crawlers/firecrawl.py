@@ -4,10 +4,8 @@ pages that failed, and `POST /v1/scrape` reads one page."""
 
 from dataclasses import dataclass, field
 
-import httpx
-
 from etl.crawlers import CrawledPage, CrawlOptions, FailedPage
-from retrieval.http_client import ApiError, request_json_with_retries
+from retrieval.http_client import ApiError, JsonApi, bearer
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -24,23 +22,11 @@ class CrawlStatus:
         return self.status in FINISHED
 
 
-class FirecrawlClient:
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        timeout: float = 60.0,
-        max_attempts: int = 4,
-        backoff: float = 1.0,
-    ):
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
+class FirecrawlClient(JsonApi):
+    def __init__(self, api_key: str, base_url: str):
+        super().__init__(
+            "Firecrawl", base_url, bearer(api_key), timeout=60.0, max_attempts=4, backoff_seconds=1.0
         )
-        self._retries = {"max_attempts": max_attempts, "backoff_seconds": backoff, "what": "Firecrawl"}
-
-    def close(self) -> None:
-        self._client.close()
 
     def start_crawl(self, url: str, options: CrawlOptions) -> str:
         body = {
@@ -83,7 +69,7 @@ class FirecrawlClient:
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         try:
-            return request_json_with_retries(self._client, method, path, body=body, **self._retries)
+            return self.request(method, path, body)
         except ApiError as error:
             raise _explained(error) from error
 

@@ -5,36 +5,28 @@ from the site's sitemap, which we read ourselves (the caller checks the sitemap 
 import xml.etree.ElementTree as ET
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from etl.crawlers import CrawledPage
-from retrieval.http_client import ApiError, request_json_with_retries
+from retrieval.http_client import ApiError, JsonApi, bearer
 
 SITEMAP_NAMESPACE = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_SITEMAP_BYTES = 10 * 2**20
 MAX_NESTED_SITEMAPS = 20
 
 
-class JinaReader:
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        timeout: float = 60.0,
-        max_attempts: int = 4,
-        backoff: float = 1.0,
-    ):
-        headers = {"Accept": "application/json", "Authorization": f"Bearer {api_key}"}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
-        self._retries = {"max_attempts": max_attempts, "backoff_seconds": backoff, "what": "Jina Reader"}
-
-    def close(self) -> None:
-        self._client.close()
+class JinaReader(JsonApi):
+    def __init__(self, api_key: str, base_url: str):
+        super().__init__(
+            "Jina Reader",
+            base_url,
+            {"Accept": "application/json"} | bearer(api_key),
+            timeout=60.0,
+            max_attempts=4,
+            backoff_seconds=1.0,
+        )
 
     def read(self, url: str) -> CrawledPage:
         try:
-            answer = request_json_with_retries(self._client, "GET", f"/{url}", **self._retries)
+            answer = self.request("GET", f"/{url}")
         except ApiError as error:
             if error.status in (401, 403):
                 raise ApiError(
