@@ -10,6 +10,7 @@ from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.database import unix_seconds
 from core.datasources.models import DataSourceCredential
 from core.errors import InvalidParam, NotFound
 from core.outbound import check_outbound_url
@@ -115,8 +116,8 @@ def _describe(row: DataSourceCredential) -> dict:
         "provider": row.provider,
         "base_url": config["base_url"],
         "api_key": f"{key[:4]}...{key[-4:]}" if len(key) > 12 else "****",
-        "created_at": int(row.created_at.timestamp()),
-        "updated_at": int(row.updated_at.timestamp()),
+        "created_at": unix_seconds(row.created_at),
+        "updated_at": unix_seconds(row.updated_at),
     }
 
 

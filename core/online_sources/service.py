@@ -12,7 +12,7 @@ import time
 
 import httpx
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from core.api_keys.service import Caller
 from core.database import session_scope, utcnow
@@ -54,10 +54,7 @@ def start_crawl(
 ) -> CrawlJob:
     if provider not in CRAWL_PROVIDERS:
         raise InvalidParam(f"provider must be one of {', '.join(CRAWL_PROVIDERS)}.")
-    if dataset.data_source_type not in (None, WEBSITE_CRAWL):
-        raise InvalidParam(
-            f"This dataset takes {dataset.data_source_type} documents only, not website pages."
-        )
+    _check_source_type(dataset, WEBSITE_CRAWL, "website pages")
     check_outbound_url(url, get_settings())
     datasources.load_credentials(session, caller.workspace.id, provider)  # a clear error now, not later
     job = CrawlJob(
@@ -68,11 +65,7 @@ def start_crawl(
         options=options.__dict__ | {"includes": list(options.includes), "excludes": list(options.excludes)},
         created_by=caller.account.id,
     )
-    session.add(job)
-    session.flush()
-    enqueue_after_commit(session, READ_SOURCE_TASK, job.id)
-    session.commit()
-    return job
+    return _queue(session, job)
 
 
 def start_notion_import(
@@ -80,8 +73,7 @@ def start_notion_import(
     options: DocumentOptions,
 ) -> CrawlJob:  # fmt: skip
     """`items`: [{"id", "type": "page" | "database"}]. The pages read are imported when the job ends."""
-    if dataset.data_source_type not in (None, NOTION_IMPORT):
-        raise InvalidParam(f"This dataset takes {dataset.data_source_type} documents only, not Notion pages.")
+    _check_source_type(dataset, NOTION_IMPORT, "Notion pages")
     datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
     job = CrawlJob(
         workspace_id=caller.workspace.id,
@@ -96,6 +88,16 @@ def start_notion_import(
         total=len(items),
         created_by=caller.account.id,
     )
+    return _queue(session, job)
+
+
+def _check_source_type(dataset: Dataset, source_type: str, what: str) -> None:
+    if dataset.data_source_type not in (None, source_type):
+        raise InvalidParam(f"This dataset takes {dataset.data_source_type} documents only, not {what}.")
+
+
+def _queue(session: Session, job: CrawlJob) -> CrawlJob:
+    """Records the job and has a worker run it once the row is committed."""
     session.add(job)
     session.flush()
     enqueue_after_commit(session, READ_SOURCE_TASK, job.id)
@@ -106,15 +108,13 @@ def start_notion_import(
 def list_notion_sources(session: Session, caller: Caller) -> list[dict]:
     """The pages and databases the workspace's Notion integration can see."""
     credentials = datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
-    client = NotionClient(credentials.api_key, credentials.base_url)
     try:
-        found = [(item, "page") for item in client.search("page")] + [
-            (item, "database") for item in client.search("database")
-        ]
+        with NotionClient(credentials.api_key, credentials.base_url) as client:
+            found = [(item, "page") for item in client.search("page")] + [
+                (item, "database") for item in client.search("database")
+            ]
     except ApiError as error:
         raise InvalidParam(str(error)) from None
-    finally:
-        client.close()
     return [{"id": item["id"], "type": kind, "title": page_title(item), "url": item.get("url"),
              "parent": item.get("parent"), "last_edited_time": item.get("last_edited_time")}
             for item, kind in found]  # fmt: skip
@@ -128,8 +128,12 @@ def get_job(session: Session, dataset: Dataset, job_id: str) -> CrawlJob:
 
 
 def describe_job(session: Session, job: CrawlJob) -> dict:
+    # Polled while the job runs: the pages' Markdown is not needed here.
     pages = session.scalars(
-        select(CrawlPage).where(CrawlPage.job_id == job.id).order_by(CrawlPage.created_at)
+        select(CrawlPage)
+        .where(CrawlPage.job_id == job.id)
+        .order_by(CrawlPage.created_at)
+        .options(defer(CrawlPage.markdown))
     ).all()
     done = [page for page in pages if page.status == DONE]
     return {
@@ -151,7 +155,7 @@ def describe_job(session: Session, job: CrawlJob) -> dict:
                 "error": page.error,
             }
             for page in pages
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -181,8 +185,7 @@ def _crawl_options(job: CrawlJob) -> CrawlOptions:
 
 def _crawl_with_firecrawl(session: Session, job: CrawlJob, credentials: Credentials) -> None:
     options = _crawl_options(job)
-    client = FirecrawlClient(credentials.api_key, credentials.base_url)
-    try:
+    with FirecrawlClient(credentials.api_key, credentials.base_url) as client:
         if not options.crawl_sub_pages:
             job.total = 1
             _store_page(session, job, client.scrape(job.url, options.only_main_content))
@@ -204,14 +207,11 @@ def _crawl_with_firecrawl(session: Session, job: CrawlJob, credentials: Credenti
             _store_failure(session, job, failure.url, failure.error)
         if status.status != "completed":
             raise ApiError(f"The Firecrawl crawl ended as {status.status}.")
-    finally:
-        client.close()
 
 
 def _crawl_with_jina(session: Session, job: CrawlJob, credentials: Credentials) -> None:
     options = _crawl_options(job)
-    reader = JinaReader(credentials.api_key, credentials.base_url)
-    try:
+    with JinaReader(credentials.api_key, credentials.base_url) as reader:
         urls = sitemap_urls(job.url, options.limit, _fetch_public) if options.crawl_sub_pages else [job.url]
         job.total = len(urls)
         session.commit()
@@ -222,15 +222,12 @@ def _crawl_with_jina(session: Session, job: CrawlJob, credentials: Credentials) 
                 if error.status in (401, 403):
                     raise  # the key is wrong: every other page would fail the same way
                 _store_failure(session, job, url, str(error))
-    finally:
-        reader.close()
 
 
 def _import_from_notion(session: Session, job: CrawlJob, credentials: Credentials) -> None:
     """Reads the chosen pages (and their child pages, when asked) and databases (a page per row), then
     imports every page read as a document, all in one batch."""
-    client = NotionClient(credentials.api_key, credentials.base_url)
-    try:
+    with NotionClient(credentials.api_key, credentials.base_url) as client:
         pending = [(item["id"], item["type"]) for item in job.options["items"]]
         seen: set[str] = set()
         while pending:
@@ -253,8 +250,6 @@ def _import_from_notion(session: Session, job: CrawlJob, credentials: Credential
                     pending += [(child_id, "page") for child_id in page.child_page_ids]
             job.total = _pages_stored(session, job) + len(pending)
             session.commit()
-    finally:
-        client.close()
     _import_everything_read(session, job)
 
 

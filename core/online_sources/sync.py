@@ -2,19 +2,19 @@
 text changed (so only changed chunks are embedded again); a schedule per dataset has beat sync every
 online document of it periodically."""
 
-import hashlib
 from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.database import session_scope, utcnow
+from core.database import session_scope, unix_seconds, utcnow
 from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Provider
 from core.documents import service as documents
 from core.documents.models import Document, UploadFile
 from core.errors import InvalidParam, NotFound
+from core.indexing.embedding_cache import text_hash
 from core.online_sources.service import ONLINE_SOURCES, apply_row_properties, markdown_file, owner_caller
 from core.queue import SYNC_DOCUMENT_TASK, enqueue_after_commit
 from etl.crawlers import CrawledPage
@@ -36,15 +36,18 @@ def sync_document(document_id: str) -> None:
         try:
             page, properties = _read_again(session, document.workspace_id, info)
         except (ApiError, InvalidParam, NotFound) as error:
-            document.data_source_info = info | {"last_sync_error": str(error), "last_sync_at": _now_seconds()}
+            document.data_source_info = info | {
+                "last_sync_error": str(error),
+                "last_sync_at": unix_seconds(utcnow()),
+            }
             session.commit()
             return
         info = info | {
             "title": page.title or info.get("url"),
             "last_sync_error": None,
-            "last_sync_at": _now_seconds(),
+            "last_sync_at": unix_seconds(utcnow()),
         }
-        if _current_text_hash(session, document) == _sha256(page.markdown):
+        if _current_text_hash(session, document) == text_hash(page.markdown):
             document.data_source_info = info
             session.commit()
             return
@@ -62,37 +65,20 @@ def _read_again(session: Session, workspace_id: str, info: dict) -> tuple[Crawle
     """The page as its source has it now, and a database row's properties (None for other pages)."""
     credentials = datasources.load_credentials(session, workspace_id, info["provider"])
     if credentials.provider == Provider.NOTION:
-        client = NotionClient(credentials.api_key, credentials.base_url)
-        try:
+        with NotionClient(credentials.api_key, credentials.base_url) as client:
             as_row = info.get("type") == "database_row"
             page = client.page(info["notion_page_id"], as_row=as_row)
             return CrawledPage(page.url, page.title, page.text), page.properties if as_row else None
-        finally:
-            client.close()
     if credentials.provider == Provider.FIRECRAWL:
-        client = FirecrawlClient(credentials.api_key, credentials.base_url)
-        try:
+        with FirecrawlClient(credentials.api_key, credentials.base_url) as client:
             return client.scrape(info["url"], info.get("only_main_content", True)), None
-        finally:
-            client.close()
-    reader = JinaReader(credentials.api_key, credentials.base_url)
-    try:
+    with JinaReader(credentials.api_key, credentials.base_url) as reader:
         return reader.read(info["url"]), None
-    finally:
-        reader.close()
 
 
 def _current_text_hash(session: Session, document: Document) -> str | None:
     upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
     return upload.hash if upload else None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _now_seconds() -> int:
-    return int(utcnow().timestamp())
 
 
 def queue_sync(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
@@ -128,7 +114,7 @@ def describe_sync_schedule(dataset: Dataset) -> dict:
     synced = dataset.last_synced_at
     return {
         "interval_minutes": dataset.sync_interval_minutes,
-        "last_synced_at": int(synced.timestamp()) if synced else None,
+        "last_synced_at": unix_seconds(synced),
     }
 
 
