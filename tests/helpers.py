@@ -78,3 +78,38 @@ def upload_document(
     return client.request(
         method, f"/v1/datasets/{dataset_id}/{path}", files=files, data=form, headers=owner.headers
     )
+
+
+def wait_until(predicate, timeout: float = 60, interval: float = 0.1) -> None:
+    """Polls `predicate` until it is true; fails the test after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)
+
+
+def wait_for_job(
+    client: TestClient, owner: WorkspaceKey, job_url: str, seen: list | None = None, timeout: float = 60
+) -> dict:
+    """Polls an online-source job until it is no longer running; `seen` collects (completed, total)."""
+    job: dict = {}
+
+    def finished() -> bool:
+        job.update(client.get(job_url, headers=owner.headers).json())
+        if seen is not None:
+            seen.append((job["completed"], job["total"]))
+        return job["status"] != "running"
+
+    wait_until(finished, timeout, interval=0.02)
+    return job
+
+
+def segment_ids_by_content(
+    client: TestClient, owner: WorkspaceKey, dataset_id: str, document_id: str
+) -> dict:
+    url = f"/v1/datasets/{dataset_id}/documents/{document_id}/segments"
+    return {
+        segment["content"]: segment["id"] for segment in client.get(url, headers=owner.headers).json()["data"]
+    }

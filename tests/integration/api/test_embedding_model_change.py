@@ -18,7 +18,7 @@ from core.indexing import vector_index
 from core.indexing.vectors import get_vector_store
 from core.segments.models import Segment
 from core.settings import get_settings
-from tests.helpers import create_dataset, create_text_document, wait_for_batch
+from tests.helpers import create_dataset, create_text_document, wait_for_batch, wait_until
 from tests.http_servers import read_json, send_json, serving
 from worker.embedded import EmbeddedWorker
 
@@ -94,13 +94,6 @@ def _dataset_row(dataset_id: str) -> Dataset:
         return session.get(Dataset, dataset_id)
 
 
-def _wait_for(predicate, timeout: float = SWITCH_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def _assert_all_vectors_from_hash_model(dataset_id: str) -> None:
     row = _dataset_row(dataset_id)
     assert (row.vector_model, row.pending_vector_collection) == (HASH_MODEL, None)
@@ -142,7 +135,7 @@ def test_model_change_of_500_segments_while_searching(client, tenant, celery_wor
         assert answer["embedding_model"] == HASH_MODEL
         assert answer["embedding_model_provider"] == "langgenius/openai_api_compatible/openai_api_compatible"
         switched_after = len(outcomes)
-        _wait_for(lambda: _dataset_row(dataset["id"]).vector_model == HASH_MODEL)
+        wait_until(lambda: _dataset_row(dataset["id"]).vector_model == HASH_MODEL, SWITCH_TIMEOUT)
         searches_before_switch = len(outcomes) - switched_after
         time.sleep(1)
     finally:
@@ -152,7 +145,7 @@ def test_model_change_of_500_segments_while_searching(client, tenant, celery_wor
     assert searches_before_switch > 0  # the loop really searched while the new vectors were built
     _assert_all_vectors_from_hash_model(dataset["id"])
     assert hash_model.texts >= 500
-    _wait_for(lambda: old_collection not in get_vector_store().collection_names(), timeout=30)
+    wait_until(lambda: old_collection not in get_vector_store().collection_names(), timeout=30)
 
 
 def test_chunks_written_during_a_change_reach_both_models(client, tenant, broker, hash_model):
@@ -183,7 +176,7 @@ def test_chunks_written_during_a_change_reach_both_models(client, tenant, broker
     assert records[0]["segment"]["content"] == fact
     worker = EmbeddedWorker().start()
     try:
-        _wait_for(lambda: _dataset_row(dataset["id"]).vector_model == HASH_MODEL)
+        wait_until(lambda: _dataset_row(dataset["id"]).vector_model == HASH_MODEL, SWITCH_TIMEOUT)
     finally:
         worker.stop()
     _assert_all_vectors_from_hash_model(dataset["id"])

@@ -2,13 +2,19 @@
 pages with every rendered block type and a 300-row database, pagination and a 429 included; a change to
 one page re-indexes only that page's changed chunks; a wrong token is a clear error."""
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from core.settings import get_settings
-from tests.helpers import assert_error, create_dataset, wait_for_batch
+from tests.helpers import (
+    assert_error,
+    create_dataset,
+    segment_ids_by_content,
+    wait_for_batch,
+    wait_for_job,
+    wait_until,
+)
 from tests.http_servers import serving
 from tests.notion_server import (
     DATABASE,
@@ -41,13 +47,7 @@ def _connect(client, owner, url: str, token: str = TOKEN) -> None:
 
 
 def _wait_for_job(client, owner, dataset_id: str, job_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while True:
-        job = client.get(f"/v1/datasets/{dataset_id}/notion/import/{job_id}", headers=owner.headers).json()
-        if job["status"] != "running":
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.1)
+    return wait_for_job(client, owner, f"/v1/datasets/{dataset_id}/notion/import/{job_id}", timeout=120)
 
 
 def _documents(client, owner, dataset_id: str) -> list[dict]:
@@ -60,11 +60,6 @@ def _documents(client, owner, dataset_id: str) -> list[dict]:
         if not body["has_more"]:
             return found
         page += 1
-
-
-def _segments(client, owner, dataset_id: str, document_id: str) -> dict[str, str]:
-    url = f"/v1/datasets/{dataset_id}/documents/{document_id}/segments"
-    return {s["content"]: s["id"] for s in client.get(url, headers=owner.headers).json()["data"]}
 
 
 def test_workspace_imports_completely_and_one_changed_page_reindexes_alone(
@@ -88,7 +83,7 @@ def test_workspace_imports_completely_and_one_changed_page_reindexes_alone(
 
     documents = {d["data_source_info"]["title"]: d for d in _documents(client, tenant, dataset["id"])}
     assert documents["Handbook"]["data_source_type"] == "notion_import"
-    root_text = "\n".join(_segments(client, tenant, dataset["id"], documents["Handbook"]["id"]))
+    root_text = "\n".join(segment_ids_by_content(client, tenant, dataset["id"], documents["Handbook"]["id"]))
     for rendered in ("# Handbook intro", "- Wear gloves", "- Nitrile only", "1. Label samples",
                      "2. Freeze samples",
                      "- [x] Order pipettes", "- [ ] Calibrate scale", "Eye wash is by the door.",
@@ -96,13 +91,13 @@ def test_workspace_imports_completely_and_one_changed_page_reindexes_alone(
                      "Organelle: Mitochondrion; Role: Energy", "## Tasks"):  # fmt: skip
         assert rendered in root_text, rendered
     assert "Leaf 1-1 records" not in root_text  # child pages are documents of their own
-    section_1 = "\n".join(_segments(client, tenant, dataset["id"], documents["Section 1"]["id"]))
+    section_1 = "\n".join(segment_ids_by_content(client, tenant, dataset["id"], documents["Section 1"]["id"]))
     assert "Section 1 note 149." in section_1  # the second slice of its blocks
     row = documents["Task 7"]
     properties = {"Name": "Task 7", "Status": "Done", "Tags": "lab, t1", "Due": "2026-12-01", "Done": "yes",
                   "Points": "7"}  # fmt: skip
     assert row["data_source_info"]["properties"] == properties
-    assert "Status: Done" in "\n".join(_segments(client, tenant, dataset["id"], row["id"]))
+    assert "Status: Done" in "\n".join(segment_ids_by_content(client, tenant, dataset["id"], row["id"]))
     fields = client.get(f"/v1/datasets/{dataset['id']}/metadata", headers=tenant.headers).json()[
         "doc_metadata"
     ]
@@ -122,18 +117,17 @@ def test_workspace_imports_completely_and_one_changed_page_reindexes_alone(
     assert records[0]["segment"]["document"]["name"] == documents["Leaf 3-5"]["name"]
 
     changed, untouched = documents["Leaf 3-5"], documents["Leaf 3-6"]
-    before = {doc["id"]: _segments(client, tenant, dataset["id"], doc["id"]) for doc in (changed, untouched)}
+    before = {
+        doc["id"]: segment_ids_by_content(client, tenant, dataset["id"], doc["id"])
+        for doc in (changed, untouched)
+    }
     workspace.set_leaf_text(3, 5, "Leaf 3-5 now records that species 305 regrows its gills.")
     sync = {"document_ids": [changed["id"], untouched["id"]]}
     client.post(f"/v1/datasets/{dataset['id']}/documents/sync", json=sync,
                 headers=tenant.headers)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "Leaf 3-5 now records that species 305 regrows its gills." not in _segments(
-        client, tenant, dataset["id"], changed["id"]
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
-    assert _segments(client, tenant, dataset["id"], untouched["id"]) == before[untouched["id"]]
+    rewritten = "Leaf 3-5 now records that species 305 regrows its gills."
+    wait_until(lambda: rewritten in segment_ids_by_content(client, tenant, dataset["id"], changed["id"]))
+    assert segment_ids_by_content(client, tenant, dataset["id"], untouched["id"]) == before[untouched["id"]]
 
 
 def test_wrong_token_is_a_clear_error_on_the_call_and_the_job(client, tenant, celery_worker, notion):

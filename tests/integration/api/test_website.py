@@ -1,7 +1,6 @@
 """Website crawls through Firecrawl and Jina Reader (real client code against local servers that
 answer like the providers), importing pages as documents, syncing them, and data-source credentials."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,7 +19,15 @@ from tests.crawler_servers import (
     jina_handler,
     sitemap_site_handler,
 )
-from tests.helpers import assert_error, create_dataset, create_text_document, wait_for_batch
+from tests.helpers import (
+    assert_error,
+    create_dataset,
+    create_text_document,
+    segment_ids_by_content,
+    wait_for_batch,
+    wait_for_job,
+    wait_until,
+)
 from tests.http_servers import serving
 from worker.embedded import EmbeddedWorker
 
@@ -52,15 +59,7 @@ def _crawl(client, owner, dataset_id: str, provider: str, url: str, **options):
 
 
 def _wait_for_job(client, owner, dataset_id: str, job_id: str, seen: list | None = None) -> dict:
-    deadline = time.monotonic() + 60
-    while True:
-        job = client.get(f"/v1/datasets/{dataset_id}/website/crawl/{job_id}", headers=owner.headers).json()
-        if seen is not None:
-            seen.append((job["completed"], job["total"]))
-        if job["status"] != "running":
-            return job
-        assert time.monotonic() < deadline, job
-        time.sleep(0.02)
+    return wait_for_job(client, owner, f"/v1/datasets/{dataset_id}/website/crawl/{job_id}", seen)
 
 
 def _import(client, owner, dataset_id: str, job_id: str, **fields):
@@ -183,7 +182,7 @@ def test_sync_reindexes_only_changed_chunks_and_survives_bad_credentials(
         body = _import(client, tenant, dataset["id"], job["id"]).json()
         wait_for_batch(client, tenant, dataset["id"], body["batch"])
         document_id = body["documents"][0]["id"]
-        before = _segments(client, tenant, dataset["id"], document_id)
+        before = segment_ids_by_content(client, tenant, dataset["id"], document_id)
         assert len(before) == 3
 
         state.content[url] = "\n\n".join(
@@ -193,9 +192,9 @@ def test_sync_reindexes_only_changed_chunks_and_survives_bad_credentials(
             f"/v1/datasets/{dataset['id']}/documents/{document_id}/sync", headers=tenant.headers
         )
         assert sync.json() == {"result": "success"}
-        _wait_until(lambda: _segments(client, tenant, dataset["id"], document_id) != before)
+        wait_until(lambda: segment_ids_by_content(client, tenant, dataset["id"], document_id) != before)
         wait_for_batch(client, tenant, dataset["id"], body["batch"])
-        after = _segments(client, tenant, dataset["id"], document_id)
+        after = segment_ids_by_content(client, tenant, dataset["id"], document_id)
         assert after[paragraphs[0]] == before[paragraphs[0]] and after[paragraphs[2]] == before[paragraphs[2]]
         assert paragraphs[3].replace("word3", "newt") in after and paragraphs[1] not in after
 
@@ -207,24 +206,10 @@ def test_sync_reindexes_only_changed_chunks_and_survives_bad_credentials(
             url = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
             return client.get(url, headers=tenant.headers).json()
 
-        _wait_until(lambda: detail()["data_source_info"].get("last_sync_error"))
+        wait_until(lambda: detail()["data_source_info"].get("last_sync_error"))
     assert "rejected the API key (401)" in detail()["data_source_info"]["last_sync_error"]
     assert detail()["display_status"] == "available"
-    assert _segments(client, tenant, dataset["id"], document_id) == after  # nothing lost
-
-
-def _segments(client, owner, dataset_id: str, document_id: str) -> dict[str, str]:
-    url = f"/v1/datasets/{dataset_id}/documents/{document_id}/segments"
-    return {
-        segment["content"]: segment["id"] for segment in client.get(url, headers=owner.headers).json()["data"]
-    }
-
-
-def _wait_until(predicate, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
+    assert segment_ids_by_content(client, tenant, dataset["id"], document_id) == after  # nothing lost
 
 
 def test_credentials_are_encrypted_masked_and_deletable(client, tenant, local_outbound):
@@ -302,7 +287,7 @@ def test_sync_schedule_syncs_due_datasets_once_per_interval(
         assert online_sync.sync_due_datasets() == [dataset["id"]]
         assert online_sync.sync_due_datasets() == []  # not due again for five minutes
         detail = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
-        _wait_until(
+        wait_until(
             lambda: client.get(detail, headers=tenant.headers).json()["data_source_info"].get("last_sync_at")
         )
         with session_scope() as session:
@@ -331,7 +316,7 @@ def test_embedded_beat_runs_the_periodic_check(client, tenant, broker, local_out
         monkeypatch.setitem(celery_app.conf, "beat_schedule", schedule)
         worker = EmbeddedWorker(beat=True).start()
         try:
-            _wait_until(lambda: client.get(f"/v1/datasets/{dataset['id']}/sync-schedule",
+            wait_until(lambda: client.get(f"/v1/datasets/{dataset['id']}/sync-schedule",
                                            headers=tenant.headers).json()["last_synced_at"])  # fmt: skip
         finally:
             worker.stop()
