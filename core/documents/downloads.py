@@ -16,13 +16,11 @@ from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset
 from core.documents.lookup import get_document
-from core.documents.models import Document, UploadFile
+from core.documents.models import DataSourceType, Document, UploadFile
 from core.documents.uploads import upload_path
 from core.errors import Forbidden, NotFound
 from core.secret_key import server_secret
 from core.settings import Settings
-
-UPLOAD_FILE = "upload_file"
 
 
 def _signature(settings: Settings, upload_id: str, timestamp: str, nonce: str) -> str:
@@ -32,7 +30,7 @@ def _signature(settings: Settings, upload_id: str, timestamp: str, nonce: str) -
 
 def document_upload(session: Session, dataset: Dataset, document_id: str) -> UploadFile:
     document = get_document(session, dataset, document_id)
-    if document.data_source_type != UPLOAD_FILE or not document.upload_file_id:
+    if document.data_source_type != DataSourceType.UPLOAD_FILE or not document.upload_file_id:
         raise NotFound("Document does not have an uploaded file to download.")
     upload = session.get(UploadFile, document.upload_file_id)
     if upload is None:
@@ -74,7 +72,7 @@ def zip_documents(session: Session, settings: Settings, dataset: Dataset, docume
         raise NotFound("Document not found.")
     uploads = []
     for document in documents:
-        if document.data_source_type != UPLOAD_FILE or not document.upload_file_id:
+        if document.data_source_type != DataSourceType.UPLOAD_FILE or not document.upload_file_id:
             raise NotFound("Only uploaded-file documents can be downloaded as ZIP.")
         upload = session.get(UploadFile, document.upload_file_id)
         if upload is None or not upload_path(settings, upload).exists():

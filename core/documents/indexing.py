@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
-from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
+from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.indexing.pipeline import index_upload_file_documents
 from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
 
@@ -24,9 +24,9 @@ IndexingPipeline = Callable[[Session, list[Document], Callable[[str, Exception],
 
 # Online documents store their fetched text as a file, so the file pipeline indexes them too.
 PIPELINES: dict[str, IndexingPipeline] = {
-    "upload_file": index_upload_file_documents,
-    "website_crawl": index_upload_file_documents,
-    "notion_import": index_upload_file_documents,
+    DataSourceType.UPLOAD_FILE: index_upload_file_documents,
+    DataSourceType.WEBSITE_CRAWL: index_upload_file_documents,
+    DataSourceType.NOTION_IMPORT: index_upload_file_documents,
 }
 # A run also takes up to this many other waiting documents of the same dataset and source type, so
 # that many small documents share model batches and database round trips.

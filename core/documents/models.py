@@ -18,14 +18,30 @@ class IndexingStatus(StrEnum):
     ERROR = "error"
 
 
-# A document in one of these states has work left that a worker must finish.
-UNFINISHED_STATUSES = (
-    IndexingStatus.WAITING,
+class DataSourceType(StrEnum):
+    UPLOAD_FILE = "upload_file"
+    NOTION_IMPORT = "notion_import"
+    WEBSITE_CRAWL = "website_crawl"
+
+
+# Where online documents (fetched, stored as a file, kept in sync with their source) come from.
+ONLINE_SOURCES = (DataSourceType.WEBSITE_CRAWL, DataSourceType.NOTION_IMPORT)
+# How Dify names a document's source in the built-in `source` metadata field.
+SOURCE_NAMES = {
+    DataSourceType.UPLOAD_FILE: "file_upload",
+    DataSourceType.NOTION_IMPORT: "notion",
+    DataSourceType.WEBSITE_CRAWL: "website",
+}
+
+# A document in one of these states is being worked on by an indexing run.
+IN_PROGRESS = (
     IndexingStatus.PARSING,
     IndexingStatus.CLEANING,
     IndexingStatus.SPLITTING,
     IndexingStatus.INDEXING,
 )
+# A document in one of these states has work left that a worker must finish.
+UNFINISHED_STATUSES = (IndexingStatus.WAITING, *IN_PROGRESS)
 
 
 class UploadFile(Base):

@@ -16,7 +16,16 @@ from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
 from core.documents import uploads
 from core.documents.lookup import get_document
-from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus, ProcessRule, UploadFile
+from core.documents.models import (
+    IN_PROGRESS,
+    ONLINE_SOURCES,
+    UNFINISHED_STATUSES,
+    DataSourceType,
+    Document,
+    IndexingStatus,
+    ProcessRule,
+    UploadFile,
+)
 from core.documents.process_rules import AUTOMATIC_RULES, latest_process_rule
 from core.documents.schemas import DocumentOptions
 from core.documents.uploads import StoredFile
@@ -35,14 +44,7 @@ from core.metadata.service import built_in_values
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 from core.settings import get_settings
 
-UPLOAD_FILE = "upload_file"
 MAX_PAGE_SIZE = 100
-IN_PROGRESS = (
-    IndexingStatus.PARSING,
-    IndexingStatus.CLEANING,
-    IndexingStatus.SPLITTING,
-    IndexingStatus.INDEXING,
-)
 FIRST_DOCUMENT_RETRIEVAL_MODEL = RetrievalModel(
     search_method=SearchMethod.SEMANTIC, reranking_enable=False, top_k=4, score_threshold_enabled=False
 )
@@ -81,7 +83,7 @@ def create_document(
     options: DocumentOptions,
     source: NewFile,
     *,
-    source_type: str = UPLOAD_FILE,
+    source_type: str = DataSourceType.UPLOAD_FILE,
     source_info: dict | None = None,
     batch: str | None = None,
 ) -> tuple[Document, str]:
@@ -364,9 +366,9 @@ def _point_to_upload(document: Document, upload: UploadFile, source_info: dict |
 
 
 def _online_source_info(document: Document) -> dict:
-    info = dict(document.data_source_info or {}) if document.data_source_type != UPLOAD_FILE else {}
-    info.pop("upload_file_id", None)
-    return info
+    if document.data_source_type not in ONLINE_SOURCES:
+        return {}
+    return {key: value for key, value in (document.data_source_info or {}).items() if key != "upload_file_id"}
 
 
 def _upload_in_use(session: Session, upload_id: str, except_document_id: str) -> bool:

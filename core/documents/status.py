@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from core.api_keys.service import Caller
 from core.database import utcnow
 from core.datasets.models import Dataset
-from core.documents.models import Document, IndexingStatus
-from core.documents.service import IN_PROGRESS
+from core.documents.models import IN_PROGRESS, Document, IndexingStatus
 from core.errors import InvalidAction
 from core.indexing.writer import index_segments, remove_from_indexes
 from core.segments.models import Segment

@@ -5,20 +5,19 @@ from sqlalchemy.orm import Session
 
 from core.database import unix_seconds
 from core.datasets.models import Dataset
-from core.documents.models import Document, IndexingStatus, UploadFile
+from core.documents.models import (
+    IN_PROGRESS,
+    SOURCE_NAMES,
+    DataSourceType,
+    Document,
+    IndexingStatus,
+    UploadFile,
+)
 from core.documents.process_rules import document_process_rule, latest_process_rule
 from core.metadata.builtin import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
 from core.metadata.models import MetadataField
 from core.segments.models import Segment
 from core.workspaces.models import Account
-
-IN_PROGRESS = (
-    IndexingStatus.PARSING,
-    IndexingStatus.CLEANING,
-    IndexingStatus.SPLITTING,
-    IndexingStatus.INDEXING,
-)
-SOURCE_NAMES = {"upload_file": "file_upload", "notion_import": "notion", "website_crawl": "website"}
 
 
 def display_status(document: Document) -> str:
@@ -172,7 +171,7 @@ class _Context:
 
     def source_detail(self, document: Document) -> dict:
         upload = self.uploads.get(document.upload_file_id) if document.upload_file_id else None
-        if upload is None or document.data_source_type != "upload_file":
+        if upload is None or document.data_source_type != DataSourceType.UPLOAD_FILE:
             return {k: v for k, v in (document.data_source_info or {}).items() if k != "upload_file_id"}
         return {
             "upload_file": {

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.database import session_scope, utcnow
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.indexing import HEARTBEAT_LEASE
-from core.documents.models import Document, IndexingStatus
+from core.documents.models import IN_PROGRESS, Document
 from core.indexing.embedding_cache import embed_with_cache
 from core.indexing.vectors import collection_name, get_vector_store
 from core.indexing.writer import (
@@ -47,12 +47,6 @@ OLD_COLLECTION_GRACE_SECONDS = 30
 # its heartbeat lease is dead (the recovery sweep restarts it, and it then writes to the new targets).
 ACTIVE_RUN_WAIT = timedelta(minutes=10)
 ACTIVE_RUN_POLL_SECONDS = 1.0
-RUNNING_STATUSES = (
-    IndexingStatus.PARSING,
-    IndexingStatus.CLEANING,
-    IndexingStatus.SPLITTING,
-    IndexingStatus.INDEXING,
-)
 
 
 def on_indexing_change(
@@ -159,7 +153,7 @@ def _active_runs(session: Session, dataset: Dataset) -> int:
     return session.scalar(
         select(func.count(Document.id)).where(
             Document.dataset_id == dataset.id,
-            Document.indexing_status.in_(RUNNING_STATUSES),
+            Document.indexing_status.in_(IN_PROGRESS),
             Document.heartbeat_at > utcnow() - HEARTBEAT_LEASE,
         )
     )

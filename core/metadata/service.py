@@ -15,7 +15,7 @@ from core.api_keys.service import Caller
 from core.database import unix_seconds
 from core.datasets.models import Dataset
 from core.documents.lookup import get_document
-from core.documents.models import Document, IndexingStatus
+from core.documents.models import SOURCE_NAMES, Document, IndexingStatus
 from core.errors import InvalidParam, NotFound
 from core.metadata.builtin import BUILT_IN_FIELDS
 from core.metadata.models import MetadataBinding, MetadataField
@@ -24,8 +24,6 @@ from core.workspaces.models import Account
 FIELD_TYPES = ("string", "number", "time")
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 BUILT_IN_NAMES = {name for name, _ in BUILT_IN_FIELDS}
-# How Dify names a document's source in the built-in `source` field.
-SOURCE_NAMES = {"upload_file": "file_upload", "notion_import": "notion", "website_crawl": "website"}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Credentials, Provider
 from core.documents import service as documents
-from core.documents.models import Document
+from core.documents.models import DataSourceType, Document
 from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
 from core.documents.uploads import store_bytes
@@ -38,9 +38,6 @@ from etl.crawlers.jina import JinaReader, sitemap_urls
 from etl.notion import NotionClient, NotionPage, page_title
 from retrieval.http_client import ApiError
 
-WEBSITE_CRAWL = "website_crawl"
-NOTION_IMPORT = "notion_import"
-ONLINE_SOURCES = (WEBSITE_CRAWL, NOTION_IMPORT)
 CRAWL_PROVIDERS = (Provider.FIRECRAWL, Provider.JINA)
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 DONE = "done"
@@ -54,7 +51,7 @@ def start_crawl(
 ) -> CrawlJob:
     if provider not in CRAWL_PROVIDERS:
         raise InvalidParam(f"provider must be one of {', '.join(CRAWL_PROVIDERS)}.")
-    _check_source_type(dataset, WEBSITE_CRAWL, "website pages")
+    _check_source_type(dataset, DataSourceType.WEBSITE_CRAWL, "website pages")
     check_outbound_url(url, get_settings())
     datasources.load_credentials(session, caller.workspace.id, provider)  # a clear error now, not later
     job = CrawlJob(
@@ -73,7 +70,7 @@ def start_notion_import(
     options: DocumentOptions,
 ) -> CrawlJob:  # fmt: skip
     """`items`: [{"id", "type": "page" | "database"}]. The pages read are imported when the job ends."""
-    _check_source_type(dataset, NOTION_IMPORT, "Notion pages")
+    _check_source_type(dataset, DataSourceType.NOTION_IMPORT, "Notion pages")
     datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
     job = CrawlJob(
         workspace_id=caller.workspace.id,
@@ -368,7 +365,9 @@ def import_pages(
     pages = session.scalars(query.order_by(CrawlPage.created_at)).all()
     if not pages:
         raise InvalidParam("None of the chosen pages was read by this job.")
-    source_type = NOTION_IMPORT if job.provider == Provider.NOTION else WEBSITE_CRAWL
+    source_type = (
+        DataSourceType.NOTION_IMPORT if job.provider == Provider.NOTION else DataSourceType.WEBSITE_CRAWL
+    )
     batch = documents.new_batch_id()
     created = []
     for page in pages:
@@ -378,7 +377,7 @@ def import_pages(
             "title": page.title,
             "job_id": job.id,
         }
-        if source_type == WEBSITE_CRAWL:
+        if source_type == DataSourceType.WEBSITE_CRAWL:
             info["only_main_content"] = job.options.get("only_main_content", True)
         document, _ = documents.create_document(
             session, caller, dataset, options, markdown_file(page.url, page.markdown),

@@ -12,10 +12,10 @@ from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Provider
 from core.documents import service as documents
-from core.documents.models import Document, UploadFile
+from core.documents.models import ONLINE_SOURCES, Document, UploadFile
 from core.errors import InvalidParam, NotFound
 from core.indexing.embedding_cache import text_hash
-from core.online_sources.service import ONLINE_SOURCES, apply_row_properties, markdown_file, owner_caller
+from core.online_sources.service import apply_row_properties, markdown_file, owner_caller
 from core.queue import SYNC_DOCUMENT_TASK, enqueue_after_commit
 from etl.crawlers import CrawledPage
 from etl.crawlers.firecrawl import FirecrawlClient
