@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Comma-separated models of that API offered beside the default one, e.g. for moving datasets over.
     embedding_api_models: str = ""
     embedding_batch_size: int = 16
+    # Processes running the local embedding model; 0 picks one per core (at most 4), 1 runs it in
+    # the service's own process.
+    embedding_processes: int = Field(default=0, ge=0)
     rerank_provider: str | None = None
     rerank_model: str | None = None
     # `sentence_transformers` loads a CrossEncoder from this directory; other providers go over HTTP.

@@ -1,6 +1,7 @@
 """The process-wide vector store and the embedders, built once from the settings."""
 
 import logging
+import os
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +13,7 @@ from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import (
     Embedder,
     OpenAICompatibleEmbedder,
+    ProcessPoolEmbedder,
     SentenceTransformerEmbedder,
     bundled_minilm_path,
 )
@@ -58,6 +60,7 @@ def get_embedder(provider: str, model: str) -> Embedder:
         settings.embedding_api_base_url,
         settings.embedding_api_key,
         settings.embedding_batch_size,
+        settings.embedding_processes,
     )
 
 
@@ -72,12 +75,32 @@ def warm_up_default_embedder() -> None:
         logger.exception("the embedding model %s could not be loaded", settings.embedding_model)
 
 
+def model_process_layout(requested_processes: int, cores: int) -> tuple[int, int]:
+    """(processes, threads each) for the local model: by default a single-threaded process per core,
+    at most four (beyond that, more threads per process use the cores with less memory)."""
+    processes = requested_processes or min(cores, 4)
+    return processes, max(1, cores // processes)
+
+
 @lru_cache(maxsize=8)
 def _build_embedder(
-    provider: str, model: str, model_path: str, api_base_url: str | None, api_key: str | None, batch_size: int
+    provider: str,
+    model: str,
+    model_path: str,
+    api_base_url: str | None,
+    api_key: str | None,
+    batch_size: int,
+    processes: int,
 ) -> Embedder:
     if provider == "sentence_transformers":
-        return BatchingEmbedder(SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size))
+        processes, threads = model_process_layout(processes, len(os.sched_getaffinity(0)))
+        if processes == 1:
+            local = SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size)
+        else:
+            local = ProcessPoolEmbedder(
+                model, Path(model_path), processes=processes, threads=threads, batch_size=batch_size
+            )
+        return BatchingEmbedder(local)
     if provider == "openai_api_compatible":
         if not api_base_url:
             raise InvalidParam("EMBEDDING_API_BASE_URL is required for the openai_api_compatible provider.")

@@ -1,6 +1,8 @@
 """The local sentence-transformers embedder with the bundled model, and the OpenAI-compatible HTTP
 embedder against a local server that answers like /v1/embeddings (including 429 and 5xx)."""
 
+import os
+import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -12,6 +14,7 @@ from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import (
     EmbeddingError,
     OpenAICompatibleEmbedder,
+    ProcessPoolEmbedder,
     SentenceTransformerEmbedder,
     bundled_minilm_path,
 )
@@ -147,3 +150,30 @@ def test_batching_embedder_hands_a_model_failure_to_every_caller(embedding_api):
     with pytest.raises(EmbeddingError, match="401"):
         batching.embed_documents(["x"])
     assert batching.embed_documents(["y"]).shape == (1, 3)  # the thread survives
+
+
+@pytest.fixture(scope="module")
+def minilm_processes():
+    embedder = ProcessPoolEmbedder("all-MiniLM-L6-v2", bundled_minilm_path(), processes=2, threads=1)
+    yield embedder
+    embedder.close()
+
+
+TEXTS = [f"{'word ' * (index % 7 * 9)}sentence number {index} about cells." for index in range(23)]
+
+
+def test_model_processes_give_the_vectors_and_tokens_of_the_model_in_process(minilm, minilm_processes):
+    assert minilm_processes.dimension == 384
+    expected = minilm.embed_documents(TEXTS)
+    assert np.allclose(minilm_processes.embed_documents(TEXTS), expected, atol=1e-5)
+    assert np.allclose(minilm_processes.embed_query(TEXTS[5]), expected[5], atol=1e-5)
+    assert minilm_processes.count_tokens(TEXTS) == minilm.count_tokens(TEXTS)
+    assert minilm_processes.embed_documents([]).shape == (0, 384)
+
+
+def test_a_killed_model_process_is_replaced(minilm, minilm_processes):
+    victim = minilm_processes._pool.submit(os.getpid).result()
+    os.kill(victim, signal.SIGKILL)
+    vectors = minilm_processes.embed_documents(TEXTS[:4])
+    assert np.allclose(vectors, minilm.embed_documents(TEXTS[:4]), atol=1e-5)
+    assert victim not in {minilm_processes._pool.submit(os.getpid).result() for _ in range(4)}
