@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from bench.corpus import RESULTS, document_text, load_corpus
-from bench.service import EmbeddedServer
+from bench.service import UNLIMITED, EmbeddedServer
 
 POSTING_THREADS = 4
 
@@ -117,7 +117,7 @@ def model_processes_encode_seconds(texts: list[str]) -> tuple[float, str]:
 def run(limit: int | None) -> dict:
     documents = load_corpus(limit)
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as workdir:
-        server = EmbeddedServer(Path(workdir))
+        server = EmbeddedServer(Path(workdir), **UNLIMITED)
         headers = {"Authorization": f"Bearer {server.first_key()}"}
         try:
             dataset = httpx.post(
@@ -129,7 +129,7 @@ def run(limit: int | None) -> dict:
         texts = chunk_texts(Path(workdir) / "data" / "kb.sqlite3")
         encode = raw_encode_seconds(texts)
         processes_encode, layout = model_processes_encode_seconds(texts)
-        server = EmbeddedServer(Path(workdir))
+        server = EmbeddedServer(Path(workdir), **UNLIMITED)
         try:
             second = ingest(server.url, headers, dataset["id"], documents)
         finally:

@@ -13,6 +13,10 @@ import httpx
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "KB_DATA_DIR", "KB_EMBEDDED_WORKER")
 
 
+# A benchmark loads a whole corpus at once, far above any plan's knowledge request rate limit.
+UNLIMITED = {"KNOWLEDGE_RATE_LIMIT_ENABLED": "false"}
+
+
 def embedded_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     env.setdefault("HF_HUB_OFFLINE", "1")

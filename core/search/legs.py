@@ -13,7 +13,7 @@ from qdrant_client import models
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from core.datasets.models import Dataset
+from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document, IndexingStatus
 from core.indexing.models import KeywordNode, KeywordPosting
 from core.indexing.vectors import get_embedder, get_vector_store
@@ -42,10 +42,11 @@ def live_chunk_condition(document_ids: list[str] | None):
 
 def keyword_leg(
     session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None,
-    *, k1: float, b: float,
+    *, k1: float, b: float, document_weight: float = 0.0,
 ) -> list[NodeHit]:  # fmt: skip
     """The `limit` best chunks by BM25."""
-    return best_hits(keyword_scores(session, dataset, query, document_ids, k1=k1, b=b), limit)
+    hits = keyword_scores(session, dataset, query, document_ids, k1=k1, b=b, document_weight=document_weight)
+    return best_hits(hits, limit)
 
 
 def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
@@ -53,32 +54,78 @@ def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
     return sorted(hits.values(), key=lambda hit: (-hit.score, hit.node_id))[:limit]
 
 
+@dataclass
+class _Postings:
+    """The live postings of the query terms, by term and node."""
+
+    term_frequencies: dict[str, dict[str, int]]
+    lengths: dict[str, int]
+    segments: dict[str, str]
+    documents: dict[str, str]
+    standalone: set[str]  # nodes of Q&A documents: each pair stands on its own
+
+
 def keyword_scores(
-    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None, *, k1: float, b: float
-) -> dict[str, NodeHit]:
+    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None,
+    *, k1: float, b: float, document_weight: float = 0.0,
+) -> dict[str, NodeHit]:  # fmt: skip
     """BM25 of every live chunk holding a query term, with corpus statistics over the dataset's live
-    chunks; scores normalised by the query's upper bound."""
+    chunks; scores normalised by the query's upper bound.
+
+    With a `document_weight` w, a chunk scores (1 - w) * its own BM25 + w * its document's, the
+    document being all its live chunks taken as one text (both normalised): a chunk then carries the
+    evidence of its title and its neighbours, which a 500-character window alone often lacks."""
     terms = tokenize(query)
     if not terms:
         return {}
-    live_nodes = (
+    live = _live_nodes(dataset)
+    count, average, document_count, total_length = session.execute(
+        select(func.count(), func.avg(live.c.length), func.count(live.c.document_id.distinct()),
+               func.sum(live.c.length))
+    ).one()  # fmt: skip
+    if not count:
+        return {}
+    frequencies, document_frequencies = {}, {}
+    for term, nodes, documents in session.execute(
+        select(KeywordPosting.term, func.count(), func.count(live.c.document_id.distinct()))
+        .join(live, live.c.node_id == KeywordPosting.node_id)
+        .where(KeywordPosting.dataset_id == dataset.id, KeywordPosting.term.in_(set(terms)))
+        .group_by(KeywordPosting.term)
+    ):
+        frequencies[term], document_frequencies[term] = nodes, documents
+    postings = _postings(session, dataset, terms, document_ids)
+    statistics = CorpusStatistics(count, float(average or 0))
+    scores = bm25_scores(
+        terms, postings.term_frequencies, postings.lengths, frequencies, statistics, k1=k1, b=b
+    )
+    bound = bm25_upper_bound(terms, frequencies, statistics, k1=k1) or 1.0
+    scores = {node: score / bound for node, score in scores.items()}
+    if document_weight > 0:
+        document_statistics = CorpusStatistics(document_count, float(total_length) / document_count)
+        by_document = _document_scores(
+            session, dataset, terms, postings, document_frequencies, document_statistics, k1=k1, b=b
+        )
+        scores = {
+            node: score
+            if node in postings.standalone
+            else (1 - document_weight) * score + document_weight * by_document[postings.documents[node]]
+            for node, score in scores.items()
+        }
+    return {node: NodeHit(node, postings.segments[node], score) for node, score in scores.items()}
+
+
+def _live_nodes(dataset: Dataset):
+    return (
         select(KeywordNode)
         .join(Segment, Segment.id == KeywordNode.segment_id)
         .join(Document, Document.id == KeywordNode.document_id)
         .where(KeywordNode.dataset_id == dataset.id, live_chunk_condition(None))
     ).subquery()
-    count, average = session.execute(select(func.count(), func.avg(live_nodes.c.length))).one()
-    if not count:
-        return {}
-    statistics = CorpusStatistics(count, float(average or 0))
-    frequencies = dict(
-        session.execute(
-            select(KeywordPosting.term, func.count())
-            .join(live_nodes, live_nodes.c.node_id == KeywordPosting.node_id)
-            .where(KeywordPosting.dataset_id == dataset.id, KeywordPosting.term.in_(set(terms)))
-            .group_by(KeywordPosting.term)
-        ).all()
-    )
+
+
+def _postings(
+    session: Session, dataset: Dataset, terms: list[str], document_ids: list[str] | None
+) -> _Postings:
     rows = session.execute(
         select(
             KeywordPosting.term,
@@ -86,6 +133,8 @@ def keyword_scores(
             KeywordPosting.term_frequency,
             KeywordNode.length,
             KeywordNode.segment_id,
+            KeywordNode.document_id,
+            Document.doc_form,
         )  # fmt: skip
         .join(KeywordNode, KeywordNode.node_id == KeywordPosting.node_id)
         .join(Segment, Segment.id == KeywordNode.segment_id)
@@ -96,14 +145,45 @@ def keyword_scores(
             live_chunk_condition(document_ids),
         )
     ).all()
+    postings = _Postings(defaultdict(dict), {}, {}, {}, set())
+    for term, node, tf, length, segment_id, document_id, doc_form in rows:
+        postings.term_frequencies[term][node] = tf
+        postings.lengths[node], postings.segments[node] = length, segment_id
+        postings.documents[node] = document_id
+        if doc_form == DocForm.QA:
+            postings.standalone.add(node)
+    return postings
+
+
+def _document_scores(
+    session: Session, dataset: Dataset, terms: list[str], postings: _Postings,
+    document_frequencies: dict[str, int], statistics: CorpusStatistics, *, k1: float, b: float,
+) -> dict[str, float]:  # fmt: skip
+    """BM25 of the documents holding the query terms, each document scored as the concatenation of
+    its live chunks (term counts and lengths summed over them), normalised by the query's bound."""
     term_frequencies: dict[str, dict[str, int]] = defaultdict(dict)
-    lengths, segments = {}, {}
-    for term, node, tf, length, segment_id in rows:
-        term_frequencies[term][node] = tf
-        lengths[node], segments[node] = length, segment_id
-    scores = bm25_scores(terms, term_frequencies, lengths, frequencies, statistics, k1=k1, b=b)
-    bound = bm25_upper_bound(terms, frequencies, statistics, k1=k1) or 1.0
-    return {node: NodeHit(node, segments[node], score / bound) for node, score in scores.items()}
+    for term, nodes in postings.term_frequencies.items():
+        for node, tf in nodes.items():
+            document = postings.documents[node]
+            term_frequencies[term][document] = term_frequencies[term].get(document, 0) + tf
+    live = _live_nodes(dataset)
+    holding_terms = select(KeywordNode.document_id).where(
+        KeywordNode.node_id.in_(
+            select(KeywordPosting.node_id).where(
+                KeywordPosting.dataset_id == dataset.id, KeywordPosting.term.in_(set(terms))
+            )
+        )
+    )
+    lengths = dict(
+        session.execute(
+            select(live.c.document_id, func.sum(live.c.length))
+            .where(live.c.document_id.in_(holding_terms))
+            .group_by(live.c.document_id)
+        ).all()
+    )
+    scores = bm25_scores(terms, term_frequencies, lengths, document_frequencies, statistics, k1=k1, b=b)
+    bound = bm25_upper_bound(terms, document_frequencies, statistics, k1=k1) or 1.0
+    return {document: score / bound for document, score in scores.items()}
 
 
 def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:

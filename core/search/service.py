@@ -116,7 +116,10 @@ def _node_scores(
     if model.search_method == SearchMethod.SEMANTIC:
         hits = legs.vector_leg(session, dataset, legs.query_vector(dataset, query), top_k, document_ids)
         return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
-    keyword = legs.keyword_scores(session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B)
+    keyword = legs.keyword_scores(
+        session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B,
+        document_weight=get_settings().full_text_document_weight,
+    )  # fmt: skip
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
         best = legs.best_hits(keyword, top_k)
         return {hit.node_id: hit.score for hit in best}, {hit.node_id: hit for hit in best}

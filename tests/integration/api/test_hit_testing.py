@@ -49,30 +49,44 @@ def _ingest(client, tenant, dataset_id, documents, **fields):
 
 
 def _oracle_check(dataset_id: str, queries: list[str]) -> int:
-    """Compares the keyword leg's scores with BM25Okapi over the live chunks; returns the chunk count."""
+    """Compares the keyword leg's scores with BM25Okapi over the live chunks, alone and blended with
+    BM25Okapi over the documents (each the concatenation of its chunks); returns the chunk count."""
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
         rows = session.execute(
-            select(KeywordNode.node_id, Segment.content)
+            select(KeywordNode.node_id, KeywordNode.document_id, Segment.content)
             .join(Segment, Segment.id == KeywordNode.segment_id)
             .where(KeywordNode.dataset_id == dataset_id)
             .order_by(KeywordNode.node_id)
         ).all()
-        nodes = [node for node, _ in rows]
-        corpus = [tokenize(text) for _, text in rows]
-        oracle = LuceneIdfBM25(corpus, k1=1.2, b=0.75)
+        corpus = [tokenize(text) for _, _, text in rows]
+        by_document: dict[str, list[str]] = {}
+        for (_, document, _), tokens in zip(rows, corpus, strict=True):
+            by_document.setdefault(document, []).extend(tokens)
         for query in queries:
-            terms = tokenize(query)
+            chunk_scores = _normalised_oracle_scores(corpus, tokenize(query))
+            expected = {rows[index].node_id: score for index, score in chunk_scores.items()}
             hits = legs.keyword_leg(session, dataset, query, limit=10_000, document_ids=None, k1=1.2, b=0.75)
-            frequencies = Counter(term for tokens in corpus for term in set(tokens))
-            bound = sum(oracle.idf[term] * 2.2 for term in terms if frequencies[term])
-            expected = {
-                node: score / bound
-                for node, score in zip(nodes, oracle.get_scores(terms), strict=True)
-                if score > 0
-            }
             assert {hit.node_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-6)
-    return len(nodes)
+
+            documents = list(by_document)
+            document_scores = _normalised_oracle_scores(list(by_document.values()), tokenize(query))
+            document_score = {documents[index]: score for index, score in document_scores.items()}
+            expected = {rows[index].node_id: 0.6 * score + 0.4 * document_score[rows[index].document_id]
+                        for index, score in chunk_scores.items()}  # fmt: skip
+            hits = legs.keyword_leg(
+                session, dataset, query, limit=10_000, document_ids=None, k1=1.2, b=0.75, document_weight=0.4
+            )
+            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-6)
+    return len(rows)
+
+
+def _normalised_oracle_scores(corpus: list[list[str]], terms: list[str]) -> dict[int, float]:
+    """rank-bm25's scores (Lucene idf) of the texts holding a query term, over the query's bound."""
+    oracle = LuceneIdfBM25(corpus, k1=1.2, b=0.75)
+    frequencies = Counter(term for tokens in corpus for term in set(tokens))
+    bound = sum(oracle.idf[term] * 2.2 for term in terms if frequencies[term])
+    return {index: score / bound for index, score in enumerate(oracle.get_scores(terms)) if score > 0}
 
 
 QUERIES = [
@@ -245,6 +259,41 @@ def test_qa_matches_the_question_and_returns_the_answer(client, tenant, celery_w
     records = _hit_testing(client, tenant, dataset["id"], "which organelle powers cells").json()["records"]
     assert records[0]["segment"]["content"] == "What powers the cell?"
     assert records[0]["segment"]["answer"] == "Mitochondria make ATP."
+    with session_scope() as session:  # a Q&A pair stands alone: its file adds nothing to its score
+        row = session.get(Dataset, dataset["id"])
+        alone = legs.keyword_leg(session, row, "where is the cell DNA", 10, None, k1=1.2, b=0.75)
+        weighted = legs.keyword_leg(
+            session, row, "where is the cell DNA", 10, None, k1=1.2, b=0.75, document_weight=0.5
+        )
+    assert len(alone) == 2 and weighted == alone
+
+
+def test_full_text_search_scores_a_chunk_with_its_document(client, tenant, celery_worker):
+    """The last chunk of a vitamin D trial reports the fracture risk without naming vitamin D; with
+    its document's evidence it outranks a short text about fractures of skiers."""
+    dataset = create_dataset(client, tenant)
+    filler = "Participants were followed for thirty six months in twelve clinics across the region. " * 8
+    trial = f"Vitamin D supplementation in older adults\n\n{filler}\n\nFracture risk fell by a fifth."
+    for name, text in (("trial", trial), ("skiing", "Fracture risk of skiers.")):
+        response = create_text_document(client, tenant, dataset["id"], name, text)
+        wait_for_batch(client, tenant, dataset["id"], response.json()["batch"])
+    query = "vitamin D and fracture risk"
+
+    def first_fracture_chunk(document_weight: float) -> str:
+        with session_scope() as session:
+            row = session.get(Dataset, dataset["id"])
+            hits = legs.keyword_leg(
+                session, row, query, 10, None, k1=1.2, b=0.75, document_weight=document_weight
+            )
+            contents = [session.get(Segment, hit.segment_id).content for hit in hits]
+        return next(content for content in contents if "Fracture" in content)
+
+    assert first_fracture_chunk(0.0) == "Fracture risk of skiers."
+    assert first_fracture_chunk(0.5) == "Fracture risk fell by a fifth."
+    records = _hit_testing(client, tenant, dataset["id"], query, search_method="full_text_search",
+                           top_k=3).json()["records"]  # fmt: skip
+    fracture = [r["segment"]["content"] for r in records if "Fracture" in r["segment"]["content"]]
+    assert fracture[0] == "Fracture risk fell by a fifth."
 
 
 def test_disabled_documents_never_appear(client, tenant, scientific_dataset):
