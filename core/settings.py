@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = None
     # Comma-separated models of that API offered beside the default one, e.g. for moving datasets over.
     embedding_api_models: str = ""
-    embedding_batch_size: int = 16
+    embedding_batch_size: int = 8
     # Processes running the local embedding model; 0 picks one per core (at most 4), 1 runs it in
     # the service's own process.
     embedding_processes: int = Field(default=0, ge=0)

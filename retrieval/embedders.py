@@ -1,6 +1,7 @@
 """Embedding providers: local sentence-transformers and any OpenAI-compatible `/v1/embeddings` API."""
 
 import multiprocessing
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -84,6 +85,8 @@ _process_model: SentenceTransformerEmbedder | None = None
 
 def _load_process_model(model_name: str, model_path: str, batch_size: int, threads: int) -> None:
     global _process_model
+    # The tokenizer's own thread pool would take the cores of the other model processes.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _process_model = SentenceTransformerEmbedder(model_name, Path(model_path), batch_size, threads=threads)
 
 
@@ -96,8 +99,8 @@ def _count_tokens_in_process(texts: list[str]) -> list[int]:
 
 
 class ProcessPoolEmbedder:
-    """The sentence-transformers model in `processes` child processes of `threads` threads each, a
-    batch split across them by length. On a small machine this beats one process using every core:
+    """The sentence-transformers model in `processes` child processes of `threads` threads each, the
+    texts of a call shared among them. On a small machine this beats one process using every core:
     a single-threaded model never waits at a thread barrier for a core that the API or the indexing
     work took, and the model's Python code does not share an interpreter lock with them."""
 
@@ -106,6 +109,7 @@ class ProcessPoolEmbedder:
     ):
         self.model_name = model_name
         self.processes = processes
+        self.batch_size = batch_size
         self._arguments = (model_name, str(model_path), batch_size, threads)
         self._lock = threading.Lock()
         self._pool = self._start()
@@ -120,15 +124,26 @@ class ProcessPoolEmbedder:
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        by_length = sorted(range(len(texts)), key=lambda index: len(texts[index]))
-        # Dealt round-robin from the length order, so every process gets as much padding-free work.
-        shards = [by_length[start :: self.processes] for start in range(self.processes)]
-        shards = [shard for shard in shards if shard]
+        shards = [shard for shard in self._shards(texts) if shard]
         parts = self._map(_encode_in_process, [[texts[index] for index in shard] for shard in shards])
         vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
         for shard, part in zip(shards, parts, strict=True):
             vectors[shard] = part
         return vectors
+
+    def _shards(self, texts: Sequence[str]) -> list[list[int]]:
+        """The texts, longest first, cut into the model's batches as `encode` would cut them (so each
+        batch pads to texts of about its own length), and the batches dealt to the least loaded
+        process. Dealing single texts instead would put texts of every length in each batch."""
+        by_length = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
+        shards: list[list[int]] = [[] for _ in range(self.processes)]
+        loads = [0] * self.processes
+        for start in range(0, len(by_length), self.batch_size):
+            batch = by_length[start : start + self.batch_size]
+            target = loads.index(min(loads))
+            shards[target] += batch
+            loads[target] += len(texts[batch[0]]) * len(batch)  # padded to its longest text
+        return shards
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(_encode_in_process, [text])[0]

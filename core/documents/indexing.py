@@ -30,7 +30,7 @@ PIPELINES: dict[str, IndexingPipeline] = {
 }
 # A run also takes up to this many other waiting documents of the same dataset and source type, so
 # that many small documents share model batches and database round trips.
-MAX_COMPANIONS = 15
+MAX_COMPANIONS = 31
 # A run refreshes its documents' heartbeat at every batch; one silent for this long has died.
 HEARTBEAT_LEASE = timedelta(minutes=5)
 

@@ -44,7 +44,7 @@ from etl.extractors.registry import read_table_rows
 from etl.qa import generate_qa_pairs, qa_pairs_from_rows
 from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
 
-SEGMENTS_PER_BATCH = 64
+SEGMENTS_PER_BATCH = 128
 NEW = "indexing"
 LIVE = "completed"
 
