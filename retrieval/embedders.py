@@ -1,6 +1,7 @@
 """Embedding providers: local sentence-transformers and any OpenAI-compatible `/v1/embeddings` API."""
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 from collections.abc import Sequence
@@ -85,9 +86,18 @@ _process_model: SentenceTransformerEmbedder | None = None
 
 def _load_process_model(model_name: str, model_path: str, batch_size: int, threads: int) -> None:
     global _process_model
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
     # The tokenizer's own thread pool would take the cores of the other model processes.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _process_model = SentenceTransformerEmbedder(model_name, Path(model_path), batch_size, threads=threads)
+
+
+def _exit_with_parent() -> None:
+    """A model process outlives a parent that died or exited without shutting the pool down (its
+    task queue never reports end of file: every process of the pool holds its write end), so it
+    watches the parent and leaves with it."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(0)
 
 
 def _encode_in_process(texts: list[str]) -> np.ndarray:
