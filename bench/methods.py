@@ -26,6 +26,7 @@ from retrieval.bm25 import DEFAULT_B, DEFAULT_K1
 Method = Callable[[str], list[tuple[str, float]]]
 DEPTH = 100
 MAX_QUERY = 250
+DIFY_WEIGHT_GRID = [0.3, 0.5, 0.7]
 
 
 def _model(method: SearchMethod, **fields) -> RetrievalModel:
@@ -54,7 +55,7 @@ class Searcher:
         for vector in weight_grid:
             model = _model(SearchMethod.HYBRID, reranking_mode="weighted_score", weights=_weights(vector))
             methods[f"hybrid weighted {vector:.1f}/{1 - vector:.1f}"] = self._ours(model)
-        for vector in weight_grid:
+        for vector in DIFY_WEIGHT_GRID:
             methods[f"Dify weighted fusion {vector:.1f}/{1 - vector:.1f}"] = self._dify(vector)
         return methods
 
