@@ -14,13 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.embedders import Embedder
-
-
-@dataclass(frozen=True)
-class Embedded:
-    vectors: np.ndarray
-    tokens: list[int]
+from retrieval.embedders import Embedded, Embedder
 
 
 @dataclass
@@ -75,17 +69,32 @@ class BatchingEmbedder:
     def _run(self, batch: list[_Request]) -> None:
         texts = [text for request in batch for text in request.texts]
         try:
-            vectors = self.inner.embed_documents(texts)
-            tokens = self.inner.count_tokens(texts)
+            embedded = self._start(texts)
         except BaseException as error:  # noqa: BLE001 - handed to every waiting caller
-            for request in batch:
-                request.result.set_exception(error)
-            return
-        start = 0
+            embedded = Future()
+            embedded.set_exception(error)
+        embedded.add_done_callback(lambda done: _hand_out(batch, done))
+
+    def _start(self, texts: list[str]) -> "Future[Embedded]":
+        """A model that takes texts without waiting for earlier ones (the model processes) is fed at
+        once, so this thread goes on to the next request; any other is called and waited for."""
+        submit = getattr(self.inner, "submit", None)
+        if submit is not None:
+            return submit(texts)
+        return _done(Embedded(self.inner.embed_documents(texts), self.inner.count_tokens(texts)))
+
+
+def _hand_out(batch: list[_Request], embedded: "Future[Embedded]") -> None:
+    error = embedded.exception()
+    if error is not None:
         for request in batch:
-            end = start + len(request.texts)
-            request.result.set_result(Embedded(vectors[start:end], tokens[start:end]))
-            start = end
+            request.result.set_exception(error)
+        return
+    whole, start = embedded.result(), 0
+    for request in batch:
+        end = start + len(request.texts)
+        request.result.set_result(Embedded(whole.vectors[start:end], whole.tokens[start:end]))
+        start = end
 
 
 def submit_embedding(embedder: Embedder, texts: Sequence[str]) -> "Future[Embedded]":

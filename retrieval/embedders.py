@@ -5,8 +5,9 @@ import multiprocessing.connection
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -15,6 +16,14 @@ import numpy as np
 from retrieval.http_client import ApiError, JsonApi, bearer
 
 EmbeddingError = ApiError
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Vectors of some texts, and how many tokens the model read of each."""
+
+    vectors: np.ndarray
+    tokens: list[int]
 
 
 class Embedder(Protocol):
@@ -104,15 +113,25 @@ def _encode_in_process(texts: list[str]) -> np.ndarray:
     return _process_model.embed_documents(texts)
 
 
+def _embed_in_process(texts: list[str]) -> tuple[np.ndarray, list[int]]:
+    return _process_model.embed_documents(texts), _process_model.count_tokens(texts)
+
+
 def _count_tokens_in_process(texts: list[str]) -> list[int]:
     return _process_model.count_tokens(texts)
 
 
 class ProcessPoolEmbedder:
-    """The sentence-transformers model in `processes` child processes of `threads` threads each, the
-    texts of a call shared among them. On a small machine this beats one process using every core:
-    a single-threaded model never waits at a thread barrier for a core that the API or the indexing
-    work took, and the model's Python code does not share an interpreter lock with them."""
+    """The sentence-transformers model in `processes` child processes of `threads` threads each.
+
+    On a small machine this beats one process using every core: a single-threaded model never waits at
+    a thread barrier for a core that the API or the indexing work took, and the model's Python code does
+    not share an interpreter lock with them. `submit` hands each model batch to whichever process is
+    free, with no barrier between calls, and keeps at most LOOKAHEAD_PER_PROCESS batches a process
+    queued: enough that a process never waits for its next batch, few enough that a query (sent
+    straight to the pool) waits behind little indexing work."""
+
+    LOOKAHEAD_PER_PROCESS = 2
 
     def __init__(
         self, model_name: str, model_path: Path, *, processes: int, threads: int, batch_size: int = 64
@@ -122,6 +141,7 @@ class ProcessPoolEmbedder:
         self.batch_size = batch_size
         self._arguments = (model_name, str(model_path), batch_size, threads)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(processes * self.LOOKAHEAD_PER_PROCESS)
         self._pool = self._start()
         # One probe per process starts them all now, so none loads its model in the middle of a batch.
         probes = _gather(self._pool, _encode_in_process, [["dimension probe"]] * processes)
@@ -131,29 +151,46 @@ class ProcessPoolEmbedder:
     def dimension(self) -> int:
         return self._dimension
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self._dimension), dtype=np.float32)
-        shards = [shard for shard in self._shards(texts) if shard]
-        parts = self._map(_encode_in_process, [[texts[index] for index in shard] for shard in shards])
-        vectors = np.empty((len(texts), self._dimension), dtype=np.float32)
-        for shard, part in zip(shards, parts, strict=True):
-            vectors[shard] = part
-        return vectors
+    def submit(self, texts: Sequence[str]) -> "Future[Embedded]":
+        """Vectors and token counts of `texts`. Blocks only while the look-ahead is full, so one thread
+        feeding the model keeps every process busy."""
+        job = _Job(len(texts), self._dimension, self._model_batches(texts))
+        for indexes in job.batches:
+            self._slots.acquire()
+            self._send(job, indexes, retry=True, texts=[texts[index] for index in indexes])
+        return job.future
 
-    def _shards(self, texts: Sequence[str]) -> list[list[int]]:
-        """The texts, longest first, cut into the model's batches as `encode` would cut them (so each
-        batch pads to texts of about its own length), and the batches dealt to the least loaded
-        process. Dealing single texts instead would put texts of every length in each batch."""
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.submit(texts).result().vectors
+
+    def _model_batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """The texts longest first, cut into the model's batches as `encode` would cut them, so each
+        batch pads to texts of about its own length."""
         by_length = sorted(range(len(texts)), key=lambda index: -len(texts[index]))
-        shards: list[list[int]] = [[] for _ in range(self.processes)]
-        loads = [0] * self.processes
-        for start in range(0, len(by_length), self.batch_size):
-            batch = by_length[start : start + self.batch_size]
-            target = loads.index(min(loads))
-            shards[target] += batch
-            loads[target] += len(texts[batch[0]]) * len(batch)  # padded to its longest text
-        return shards
+        return [by_length[start : start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+
+    def _send(self, job: "_Job", indexes: list[int], *, retry: bool, texts: list[str]) -> None:
+        pool = self._pool
+        try:
+            future = pool.submit(_embed_in_process, texts)
+        except BrokenProcessPool as error:
+            future = Future()
+            future.set_exception(error)
+        future.add_done_callback(lambda done: self._batch_done(job, indexes, texts, retry, pool, done))
+
+    def _batch_done(self, job, indexes, texts, retry, pool, done: Future) -> None:
+        """A batch whose process died (killed, out of memory) is sent once more, to a new pool; it keeps
+        its look-ahead slot until it is finally done."""
+        error = done.exception()
+        if isinstance(error, BrokenProcessPool) and retry:
+            self._replace(pool)
+            self._send(job, indexes, retry=False, texts=texts)
+            return
+        self._slots.release()
+        if error is not None:
+            job.fail(error)
+        else:
+            job.deliver(indexes, *done.result())
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(_encode_in_process, [text])[0]
@@ -172,19 +209,46 @@ class ProcessPoolEmbedder:
             initargs=self._arguments,
         )
 
-    def _call(self, function, texts: list[str]):
-        return self._map(function, [texts])[0]
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = self._start()
 
-    def _map(self, function, arguments: list[list[str]]) -> list:
-        """Runs on the pool; a pool whose process died (killed, out of memory) is replaced once."""
+    def _call(self, function, texts: list[str]):
         pool = self._pool
         try:
-            return _gather(pool, function, arguments)
+            return pool.submit(function, texts).result()
         except BrokenProcessPool:
-            with self._lock:
-                if self._pool is pool:
-                    self._pool = self._start()
-            return _gather(self._pool, function, arguments)
+            self._replace(pool)
+            return self._pool.submit(function, texts).result()
+
+
+class _Job:
+    """The model batches of one `submit`, gathered into its future as they come back."""
+
+    def __init__(self, size: int, dimension: int, batches: list[list[int]]):
+        self.batches = batches
+        self.future: Future[Embedded] = Future()
+        self._vectors = np.empty((size, dimension), dtype=np.float32)
+        self._tokens = [0] * size
+        self._remaining = len(batches)
+        self._lock = threading.Lock()
+        if not batches:
+            self.future.set_result(Embedded(self._vectors, []))
+
+    def deliver(self, indexes: list[int], vectors: np.ndarray, tokens: list[int]) -> None:
+        self._vectors[indexes] = vectors
+        for index, count in zip(indexes, tokens, strict=True):
+            self._tokens[index] = count
+        with self._lock:
+            self._remaining -= 1
+            if self._remaining == 0 and not self.future.done():
+                self.future.set_result(Embedded(self._vectors, self._tokens))
+
+    def fail(self, error: BaseException) -> None:
+        with self._lock:
+            if not self.future.done():
+                self.future.set_exception(error)
 
 
 def _gather(pool: ProcessPoolExecutor, function, arguments: list[list[str]]) -> list:

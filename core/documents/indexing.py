@@ -7,20 +7,22 @@ Any failure is recorded on that document alone: it never takes the worker down.
 """
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
+from core.datasets.models import Dataset
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.indexing.pipeline import index_upload_file_documents
 from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
 
 logger = logging.getLogger(__name__)
 
-IndexingPipeline = Callable[[Session, list[Document], Callable[[str, Exception], None]], None]
+IndexingPipeline = Callable[[Session, Dataset, Iterable[Document], Callable[[str, Exception], None]], None]
 
 # Online documents store their fetched text as a file, so the file pipeline indexes them too.
 PIPELINES: dict[str, IndexingPipeline] = {
@@ -28,9 +30,12 @@ PIPELINES: dict[str, IndexingPipeline] = {
     DataSourceType.WEBSITE_CRAWL: index_upload_file_documents,
     DataSourceType.NOTION_IMPORT: index_upload_file_documents,
 }
-# A run also takes up to this many other waiting documents of the same dataset and source type, so
-# that many small documents share model batches and database round trips.
+# A run also takes the other waiting documents of the same dataset and source type, this many at a
+# time, so that many small documents share model batches and database round trips. It goes on taking
+# them while some wait, for up to RUN_SECONDS: the model then never pauses between runs, and the
+# documents of other datasets wait about that long at most for their turn.
 MAX_COMPANIONS = 31
+RUN_SECONDS = 60.0
 # A run refreshes its documents' heartbeat at every batch; one silent for this long has died.
 HEARTBEAT_LEASE = timedelta(minutes=5)
 
@@ -49,7 +54,15 @@ def index_document(document_id: str) -> None:
         if pipeline is None:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
-        pipeline(session, [document, *_waiting_companions(session, document)], _failure_recorder(session))
+        dataset = session.get(Dataset, document.dataset_id)
+        pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
+
+
+def _documents_of_run(session: Session, document: Document) -> Iterator[Document]:
+    started = time.monotonic()
+    yield document
+    while time.monotonic() - started < RUN_SECONDS and (companions := _waiting_companions(session, document)):
+        yield from companions
 
 
 def _run_in_progress(document: Document) -> bool:

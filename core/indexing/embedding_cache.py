@@ -12,8 +12,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.indexing.models import EmbeddingCacheEntry
-from retrieval.batching import Embedded, submit_embedding
-from retrieval.embedders import Embedder
+from retrieval.batching import submit_embedding
+from retrieval.embedders import Embedded, Embedder
 
 LOOKUP_BATCH = 500
 

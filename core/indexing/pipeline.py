@@ -7,7 +7,7 @@ the old chunks or the new ones, never both or neither. Unchanged chunks are kept
 and postings, so re-indexing an unchanged document embeds nothing.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
@@ -76,13 +76,14 @@ FailureHandler = Callable[[str, Exception], None]
 
 
 def index_upload_file_documents(
-    session: Session, documents: list[Document], on_failure: FailureHandler
+    session: Session, dataset: Dataset, documents: Iterable[Document], on_failure: FailureHandler
 ) -> None:
     """Indexes documents of one dataset together. Each is parsed, split and saved on its own (a failure
     marks only that document); their new chunks flow into shared batches as they are made, which keeps
-    the model busy with full batches however small the documents are."""
+    the model busy with full batches however small the documents are. Each document goes live as soon
+    as all of its chunks are written. `documents` may be a generator that finds more as it goes."""
     settings = get_settings()
-    batches = _SharedBatches(session, session.get(Dataset, documents[0].dataset_id))
+    batches = _SharedBatches(session, dataset)
     try:
         for document in documents:
             try:
@@ -96,16 +97,10 @@ def index_upload_file_documents(
                 continue
             batches.add(run)
         batches.finish()
-    except Exception as error:  # noqa: BLE001 - the shared embedding step failed for all of them
+    except Exception as error:  # noqa: BLE001 - the shared embedding step failed for those not yet live
         session.rollback()
         for run in batches.runs:
             on_failure(run.document.id, error)
-        return
-    for run in batches.current_runs():
-        try:
-            _swap_in(session, batches.dataset, run)
-        except IndexingStopped:
-            session.rollback()
 
 
 def _prepare(session: Session, settings: Settings, document: Document) -> Run:
@@ -330,24 +325,30 @@ class _BatchInFlight:
 class _SharedBatches:
     """The new chunks of several runs, embedded and written in batches of SEGMENTS_PER_BATCH. One batch
     is always with the model while the worker prepares the next documents and writes the batch before
-    it, so the model (the costly part) never waits for parsing, the database or the vector store."""
+    it, so the model (the costly part) never waits for parsing, the database or the vector store. A run
+    is swapped in once the last of its chunks is written."""
 
     def __init__(self, session: Session, dataset: Dataset):
         self.session = session
         self.dataset = dataset
-        self.runs: list[Run] = []
+        self.runs: list[Run] = []  # prepared, not yet live
+        self._unwritten: dict[str, set[str]] = {}  # document id -> its new chunks not yet written
         self._waiting: list[str] = []
         self._in_flight: _BatchInFlight | None = None
 
     def add(self, run: Run) -> None:
-        self.runs.append(run)
-        self._waiting += self.session.scalars(
+        new_ids = self.session.scalars(
             select(Segment.id)
             .where(
                 Segment.document_id == run.document.id, Segment.status == NEW, Segment.completed_at.is_(None)
             )
             .order_by(Segment.position)
         ).all()
+        self.runs.append(run)
+        self._unwritten[run.document.id] = set(new_ids)
+        self._waiting += new_ids
+        if not new_ids:
+            self._swap_in_finished()
         while len(self._waiting) >= SEGMENTS_PER_BATCH:
             self._advance(self._waiting[:SEGMENTS_PER_BATCH])
             self._waiting = self._waiting[SEGMENTS_PER_BATCH:]
@@ -358,20 +359,32 @@ class _SharedBatches:
             self._waiting = []
         self._advance([])
 
-    def current_runs(self) -> list[Run]:
-        current = _current_ids(self.session, self.runs) if self.runs else set()
-        return [run for run in self.runs if run.document.id in current]
-
     def _advance(self, segment_ids: list[str]) -> None:
         """Sends `segment_ids` to the model, then writes the batch that was there before them."""
         started = self._start(segment_ids) if segment_ids else None
         if self._in_flight is not None:
             _write_batch(self.session, self.dataset.id, self._in_flight)
-            _refresh_heartbeats(self.session, self.runs)
+            written = set(self._in_flight.segment_ids)
+            for unwritten in self._unwritten.values():
+                unwritten -= written
+            self._swap_in_finished()
+            if self.runs:
+                _refresh_heartbeats(self.session, self.runs)
         self._in_flight = started
 
+    def _swap_in_finished(self) -> None:
+        """Runs paused, deleted or claimed by a newer run meanwhile never finish: their chunks are
+        left out of the batches (see `_start`), and `_swap_in` would refuse them."""
+        for run in [run for run in self.runs if not self._unwritten[run.document.id]]:
+            self.runs.remove(run)
+            del self._unwritten[run.document.id]
+            try:
+                _swap_in(self.session, self.dataset, run)
+            except IndexingStopped:
+                self.session.rollback()
+
     def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
-        current = {r.document.id for r in self.current_runs()}
+        current = _current_ids(self.session, self.runs) if self.runs else set()
         segments = self.session.scalars(
             select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
         ).all()

@@ -581,6 +581,26 @@ def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenan
     assert _count(EmbeddingCacheEntry) == cached
 
 
+def test_one_run_takes_every_waiting_document_and_each_goes_live_once_written(client, tenant, monkeypatch):
+    from core.documents.indexing import MAX_COMPANIONS, index_document
+    from core.indexing import pipeline
+
+    monkeypatch.setattr(pipeline, "SEGMENTS_PER_BATCH", 4)
+    dataset = create_dataset(client, tenant)
+    created = [
+        create_text_document(client, tenant, dataset["id"], f"doc {n}", TEXT, process_rule=CUSTOM_RULE)
+        for n in range(MAX_COMPANIONS + 9)
+    ]
+    ids = [response.json()["document"]["id"] for response in created]
+    index_document(ids[0])  # one task: the others are found as the run goes on
+    with session_scope() as session:
+        documents = [session.get(Document, document_id) for document_id in ids]
+        assert {document.indexing_status for document in documents} == {"completed"}
+        assert documents[0].completed_at < documents[-1].processing_started_at
+    assert _count(Segment, status="completed") == 6 * len(ids)
+    assert _vectors(dataset["id"]) == 6 * len(ids)
+
+
 def test_pause_resume_and_retry(client, tenant, request, monkeypatch):
     dataset = create_dataset(client, tenant)
     created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()

@@ -157,7 +157,9 @@ def test_batching_embedder_hands_a_model_failure_to_every_caller(embedding_api):
 
 @pytest.fixture(scope="module")
 def minilm_processes():
-    embedder = ProcessPoolEmbedder("all-MiniLM-L6-v2", bundled_minilm_path(), processes=2, threads=1)
+    embedder = ProcessPoolEmbedder(
+        "all-MiniLM-L6-v2", bundled_minilm_path(), processes=2, threads=1, batch_size=4
+    )
     yield embedder
     embedder.close()
 
@@ -172,6 +174,32 @@ def test_model_processes_give_the_vectors_and_tokens_of_the_model_in_process(min
     assert np.allclose(minilm_processes.embed_query(TEXTS[5]), expected[5], atol=1e-5)
     assert minilm_processes.count_tokens(TEXTS) == minilm.count_tokens(TEXTS)
     assert minilm_processes.embed_documents([]).shape == (0, 384)
+
+
+def test_model_processes_hand_back_token_counts_with_the_vectors(minilm, minilm_processes):
+    futures = [minilm_processes.submit(TEXTS[start:]) for start in (0, 9)]  # no wait between calls
+    for start, future in zip((0, 9), futures, strict=True):
+        embedded = future.result(timeout=120)
+        assert embedded.tokens == minilm.count_tokens(TEXTS[start:])
+        assert np.allclose(embedded.vectors, minilm.embed_documents(TEXTS[start:]), atol=1e-5)
+    batching = BatchingEmbedder(minilm_processes)
+    assert batching.submit(TEXTS[:3]).result(timeout=120).tokens == minilm.count_tokens(TEXTS[:3])
+
+
+def test_a_query_waits_behind_little_of_the_queued_indexing_work(minilm_processes):
+    """Indexing may queue hundreds of model batches; a query passes all but the look-ahead."""
+    texts = [f"{'long sentence about cells ' * 40}{index}" for index in range(200)]
+    submitted: list = []
+    feeder = threading.Thread(target=lambda: submitted.append(minilm_processes.submit(texts)))
+    feeder.start()
+    deadline = time.monotonic() + 60
+    while minilm_processes._slots._value > 0:  # the look-ahead is full: indexing work is queued
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert minilm_processes.embed_query("a question").shape == (384,)
+    assert feeder.is_alive()  # most of the 50 model batches are still to come
+    feeder.join(timeout=300)
+    assert submitted[0].result(timeout=300).vectors.shape == (200, 384)
 
 
 def test_a_killed_model_process_is_replaced(minilm, minilm_processes):
