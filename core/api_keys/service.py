@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 from core.api_keys.models import ApiKey
 from core.database import utcnow
 from core.errors import InvalidParam, NotFound, Unauthorized
-from core.workspaces import service as workspaces
-from core.workspaces.models import Account, Workspace, WorkspaceStatus
+from core.workspaces.models import OWNER_ROLE, Account, Workspace, WorkspaceStatus
 
 KEY_PREFIX = "ds-"
 KEY_ALPHABET = string.ascii_letters + string.digits
@@ -56,17 +55,19 @@ def create_key(session: Session, workspace: Workspace) -> str:
 
 
 def authenticate(session: Session, token: str) -> Caller:
-    api_key = session.scalar(
-        select(ApiKey).where(
-            ApiKey.token_hash == hash_token(token), ApiKey.type == "dataset", ApiKey.revoked_at.is_(None)
-        )
-    )
-    if api_key is None:
+    """One query for the key, its workspace and the workspace's owner: every request pays for it."""
+    found = session.execute(
+        select(ApiKey, Workspace, Account)
+        .outerjoin(Workspace, Workspace.id == ApiKey.workspace_id)
+        .outerjoin(Account, (Account.workspace_id == ApiKey.workspace_id) & (Account.role == OWNER_ROLE))
+        .where(ApiKey.token_hash == hash_token(token), ApiKey.type == "dataset", ApiKey.revoked_at.is_(None))
+        .limit(1)
+    ).first()
+    if found is None:
         raise Unauthorized("Access token is invalid")
-    workspace = session.get(Workspace, api_key.workspace_id)
+    api_key, workspace, owner = found
     if workspace is None or workspace.status != WorkspaceStatus.NORMAL:
         raise Unauthorized("Tenant does not exist.")
-    owner = workspaces.find_owner(session, workspace.id)
     if owner is None:
         raise Unauthorized("Tenant owner account does not exist.")
     now = utcnow()

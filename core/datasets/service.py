@@ -24,6 +24,7 @@ from core.indexing.writer import dataset_collections
 from core.settings import get_settings
 from core.tags import service as tags
 from core.tags.models import TagBinding
+from core.workspaces.models import OWNER_ROLE
 
 MAX_PAGE_SIZE = 100
 NO_EMBEDDING_MODEL = (
@@ -82,7 +83,7 @@ def list_datasets(
     include_all: bool,
 ) -> tuple[list[Dataset], int]:
     query = select(Dataset).where(Dataset.workspace_id == caller.workspace.id)
-    if not (include_all and caller.account.role == "owner"):
+    if not (include_all and caller.account.role == OWNER_ROLE):
         query = query.where(_visible_to(caller.account.id))
     if keyword:
         query = query.where(Dataset.name.icontains(keyword, autoescape=True))

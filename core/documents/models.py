@@ -75,6 +75,8 @@ class Document(Base):
     __table_args__ = (
         Index("ix_documents_dataset_position", "dataset_id", "position"),
         Index("ix_documents_dataset_batch", "dataset_id", "batch"),
+        # Creating a document looks for one of the same name to re-use (contract 1.3).
+        Index("ix_documents_dataset_name", "dataset_id", "name"),
         Index("ix_documents_indexing_status", "indexing_status"),
     )
 

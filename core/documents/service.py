@@ -97,15 +97,17 @@ def create_document(
     _prepare_dataset(session, dataset, options, source_type)
     rule_id = _resolve_process_rule(session, caller, dataset, options)
     batch = batch or new_batch_id()
-    document = session.scalar(
-        select(Document).where(
+    document, stored_hash = session.execute(
+        select(Document, UploadFile.hash)
+        .outerjoin(UploadFile, UploadFile.id == Document.upload_file_id)
+        .where(
             Document.dataset_id == dataset.id,
             Document.data_source_type == source_type,
             Document.name == source.name,
             Document.enabled.is_(True),
         )
-    )
-    if document is not None and _unchanged(session, document, source, rule_id):
+    ).first() or (None, None)
+    if document is not None and _unchanged(document, stored_hash, source, rule_id):
         # Same name, same bytes, same rule: the index is already right; only the batch moves.
         document.batch = batch
         session.commit()
@@ -268,8 +270,9 @@ def _queue_indexing(session: Session, document: Document) -> None:
 
 def _lock_dataset(session: Session, dataset: Dataset) -> None:
     """Serialises document creation per dataset (positions, first-document settings) on PostgreSQL;
-    SQLite serialises writers by itself."""
-    session.execute(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
+    SQLite serialises writers by itself (and has no row locks)."""
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(select(Dataset.id).where(Dataset.id == dataset.id).with_for_update())
 
 
 def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOptions, source_type: str) -> None:
@@ -320,11 +323,12 @@ def _resolve_process_rule(
     )
 
 
-def _unchanged(session: Session, document: Document, source: NewFile, rule_id: str) -> bool:
-    if document.indexing_status != IndexingStatus.COMPLETED or document.dataset_process_rule_id != rule_id:
-        return False
-    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
-    return upload is not None and upload.hash == source.stored.sha256
+def _unchanged(document: Document, stored_hash: str | None, source: NewFile, rule_id: str) -> bool:
+    return (
+        document.indexing_status == IndexingStatus.COMPLETED
+        and document.dataset_process_rule_id == rule_id
+        and stored_hash == source.stored.sha256
+    )
 
 
 def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:

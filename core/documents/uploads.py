@@ -79,7 +79,7 @@ class UploadWriter:
         (openpyxl, the Unstructured API) go by it."""
         self._file.close()
         digest = self._hash.hexdigest()
-        storage_key = f"{digest[:2]}/{digest}.{extension}" if extension else f"{digest[:2]}/{digest}"
+        storage_key = _storage_key(digest, extension)
         target = self._settings.upload_dir / storage_key
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._temp_path, target)  # identical content lands on the same key
@@ -90,7 +90,17 @@ class UploadWriter:
         self._temp_path.unlink(missing_ok=True)
 
 
+def _storage_key(digest: str, extension: str) -> str:
+    return f"{digest[:2]}/{digest}.{extension}" if extension else f"{digest[:2]}/{digest}"
+
+
 def store_bytes(settings: Settings, data: bytes, extension: str) -> StoredFile:
+    """Bytes already stored (a client sending the same text again) are not written twice."""
+    if len(data) <= settings.upload_file_size_limit_bytes:
+        digest = hashlib.sha256(data).hexdigest()
+        storage_key = _storage_key(digest, extension)
+        if (settings.upload_dir / storage_key).exists():
+            return StoredFile(storage_key=storage_key, size=len(data), sha256=digest)
     writer = UploadWriter(settings)
     writer.write(data)
     return writer.finish(extension)

@@ -159,15 +159,20 @@ class _Context:
         self.uploads = {
             u.id: u for u in session.scalars(select(UploadFile).where(UploadFile.id.in_(upload_ids)))
         }
-        self.fields = session.scalars(
-            select(MetadataField)
-            .where(MetadataField.dataset_id == dataset.id)
-            .order_by(MetadataField.created_at)
-        ).all()
-        creators = {d.created_by for d in documents}
-        self.creator_names = dict(
-            session.execute(select(Account.id, Account.name).where(Account.id.in_(creators))).all()
-        )
+        # Metadata fields and uploader names only when a document will show them.
+        self.fields = []
+        if any(d.doc_metadata for d in documents):
+            self.fields = session.scalars(
+                select(MetadataField)
+                .where(MetadataField.dataset_id == dataset.id)
+                .order_by(MetadataField.created_at)
+            ).all()
+        self.creator_names = {}
+        if dataset.built_in_field_enabled:
+            creators = {d.created_by for d in documents}
+            self.creator_names = dict(
+                session.execute(select(Account.id, Account.name).where(Account.id.in_(creators))).all()
+            )
 
     def source_detail(self, document: Document) -> dict:
         upload = self.uploads.get(document.upload_file_id) if document.upload_file_id else None

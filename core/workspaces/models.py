@@ -6,6 +6,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database import Base, new_id, utcnow
 
+# The account a workspace's API keys act as (Dify acts as the tenant's owner).
+OWNER_ROLE = "owner"
+
 
 class Plan(StrEnum):
     SANDBOX = "sandbox"
@@ -36,5 +39,5 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(32), default="owner")
+    role: Mapped[str] = mapped_column(String(32), default=OWNER_ROLE)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidParam, NotFound
-from core.workspaces.models import Account, Plan, Workspace, WorkspaceStatus
+from core.workspaces.models import OWNER_ROLE, Account, Plan, Workspace, WorkspaceStatus
 
 
 def get_or_create_workspace(session: Session, name: str, plan: Plan | None = None) -> Workspace:
@@ -13,7 +13,7 @@ def get_or_create_workspace(session: Session, name: str, plan: Plan | None = Non
         workspace = Workspace(name=name, plan=plan or Plan.TEAM, status=WorkspaceStatus.NORMAL)
         session.add(workspace)
         session.flush()
-        session.add(Account(workspace_id=workspace.id, name=name, role="owner"))
+        session.add(Account(workspace_id=workspace.id, name=name, role=OWNER_ROLE))
         session.flush()
     elif plan is not None:
         workspace.plan = plan
@@ -34,12 +34,6 @@ def set_plan(session: Session, name: str, plan: str) -> Workspace:
     workspace.plan = plan
     session.commit()
     return workspace
-
-
-def find_owner(session: Session, workspace_id: str) -> Account | None:
-    return session.scalar(
-        select(Account).where(Account.workspace_id == workspace_id, Account.role == "owner").limit(1)
-    )
 
 
 def count_workspaces(session: Session) -> int:
