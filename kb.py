@@ -50,7 +50,8 @@ def serve(
     _print_first_key()
     warm_up_default_embedder()
     if not settings.embedded_worker:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    access_log=settings.kb_access_log)  # fmt: skip
         return
     if workers != 1:
         raise typer.BadParameter(
@@ -63,7 +64,7 @@ def serve(
     embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency, beat=True).start()
     sweep_unfinished_documents()
     try:
-        uvicorn.run(create_app(), host=host, port=port)
+        uvicorn.run(create_app(), host=host, port=port, access_log=settings.kb_access_log)
     finally:
         embedded.stop()
 

@@ -5,7 +5,7 @@ import multiprocessing.connection
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +181,7 @@ class ProcessPoolEmbedder:
     def _batch_done(self, job, indexes, texts, retry, pool, done: Future) -> None:
         """A batch whose process died (killed, out of memory) is sent once more, to a new pool; it keeps
         its look-ahead slot until it is finally done."""
-        error = done.exception()
+        error = CancelledError() if done.cancelled() else done.exception()  # cancelled: pool closed
         if isinstance(error, BrokenProcessPool) and retry:
             self._replace(pool)
             self._send(job, indexes, retry=False, texts=texts)

@@ -94,24 +94,16 @@ def create_document(
     if options.original_document_id:
         document = get_document(session, dataset, options.original_document_id)
         return update_document(session, caller, dataset, document, options, source, name=None), document.batch
-    _prepare_dataset(session, dataset, options, source_type)
     rule_id = _resolve_process_rule(session, caller, dataset, options)
     batch = batch or new_batch_id()
-    document, stored_hash = session.execute(
-        select(Document, UploadFile.hash)
-        .outerjoin(UploadFile, UploadFile.id == Document.upload_file_id)
-        .where(
-            Document.dataset_id == dataset.id,
-            Document.data_source_type == source_type,
-            Document.name == source.name,
-            Document.enabled.is_(True),
-        )
-    ).first() or (None, None)
-    if document is not None and _unchanged(document, stored_hash, source, rule_id):
-        # Same name, same bytes, same rule: the index is already right; only the batch moves.
+    document, stored = _same_name_document(session, dataset, source_type, source.name)
+    if document is not None and _unchanged(document, stored, options, source, rule_id):
+        # Same name, bytes, rule and form: the index is already right, and the dataset's settings were
+        # checked when the document was made; only the batch moves.
         document.batch = batch
         session.commit()
         return document, batch
+    _prepare_dataset(session, dataset, options, source_type)
     upload = _record(session, caller, source)
     if document is None:
         document = Document(
@@ -323,11 +315,31 @@ def _resolve_process_rule(
     )
 
 
-def _unchanged(document: Document, stored_hash: str | None, source: NewFile, rule_id: str) -> bool:
+def _same_name_document(
+    session: Session, dataset: Dataset, source_type: str, name: str
+) -> tuple[Document | None, UploadFile | None]:
+    found = session.execute(
+        select(Document, UploadFile)
+        .outerjoin(UploadFile, UploadFile.id == Document.upload_file_id)
+        .where(
+            Document.dataset_id == dataset.id,
+            Document.data_source_type == source_type,
+            Document.name == name,
+            Document.enabled.is_(True),
+        )
+    ).first()
+    return (found[0], found[1]) if found else (None, None)
+
+
+def _unchanged(
+    document: Document, stored: UploadFile | None, options: DocumentOptions, source: NewFile, rule_id: str
+) -> bool:
     return (
         document.indexing_status == IndexingStatus.COMPLETED
+        and document.doc_form == options.doc_form
         and document.dataset_process_rule_id == rule_id
-        and stored_hash == source.stored.sha256
+        and stored is not None
+        and stored.hash == source.stored.sha256
     )
 
 
