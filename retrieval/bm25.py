@@ -62,3 +62,19 @@ def bm25_upper_bound(
         for term in query_terms
         if document_frequencies.get(term)
     )
+
+
+def normalised_bm25_scores(
+    query_terms: list[str],
+    term_frequencies: Mapping[str, Mapping[str, int]],
+    lengths: Mapping[str, int],
+    document_frequencies: Mapping[str, int],
+    statistics: CorpusStatistics,
+    *,
+    k1: float = DEFAULT_K1,
+    b: float = DEFAULT_B,
+) -> dict[str, float]:
+    """`bm25_scores` divided by the query's upper bound: 0..1 for every query."""
+    scores = bm25_scores(query_terms, term_frequencies, lengths, document_frequencies, statistics, k1=k1, b=b)
+    bound = bm25_upper_bound(query_terms, document_frequencies, statistics, k1=k1) or 1.0
+    return {node: score / bound for node, score in scores.items()}

@@ -18,7 +18,7 @@ from core.documents.models import Document, IndexingStatus
 from core.indexing.models import KeywordNode, KeywordPosting
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import Segment
-from retrieval.bm25 import CorpusStatistics, bm25_scores, bm25_upper_bound
+from retrieval.bm25 import CorpusStatistics, normalised_bm25_scores
 from retrieval.tokenizer import tokenize
 
 
@@ -95,11 +95,9 @@ def keyword_scores(
         frequencies[term], document_frequencies[term] = nodes, documents
     postings = _postings(session, dataset, terms, document_ids)
     statistics = CorpusStatistics(count, float(average or 0))
-    scores = bm25_scores(
+    scores = normalised_bm25_scores(
         terms, postings.term_frequencies, postings.lengths, frequencies, statistics, k1=k1, b=b
     )
-    bound = bm25_upper_bound(terms, frequencies, statistics, k1=k1) or 1.0
-    scores = {node: score / bound for node, score in scores.items()}
     if document_weight > 0:
         document_statistics = CorpusStatistics(document_count, float(total_length) / document_count)
         by_document = _document_scores(
@@ -181,9 +179,9 @@ def _document_scores(
             .group_by(live.c.document_id)
         ).all()
     )
-    scores = bm25_scores(terms, term_frequencies, lengths, document_frequencies, statistics, k1=k1, b=b)
-    bound = bm25_upper_bound(terms, document_frequencies, statistics, k1=k1) or 1.0
-    return {document: score / bound for document, score in scores.items()}
+    return normalised_bm25_scores(
+        terms, term_frequencies, lengths, document_frequencies, statistics, k1=k1, b=b
+    )
 
 
 def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import CorpusStatistics, bm25_scores, bm25_upper_bound, lucene_idf
+from retrieval.bm25 import CorpusStatistics, bm25_scores, bm25_upper_bound, lucene_idf, normalised_bm25_scores
 
 VOCABULARY = [f"w{i}" for i in range(60)]
 
@@ -50,5 +50,11 @@ def test_upper_bound_normalises_into_zero_one():
     query = ["a", "c"]
     scores = _our_scores(corpus, query, 1.2, 0.75)
     frequencies = {"a": 3, "b": 1, "c": 1}
-    bound = bm25_upper_bound(query, frequencies, CorpusStatistics(3, 7 / 3))
+    statistics = CorpusStatistics(3, 7 / 3)
+    bound = bm25_upper_bound(query, frequencies, statistics)
     assert all(0 <= score / bound < 1 for score in scores)
+    term_frequencies = {"a": {"0": 1, "1": 1, "2": 1}, "b": {"0": 1}, "c": {"2": 3}}
+    normalised = normalised_bm25_scores(
+        query, term_frequencies, {"0": 2, "1": 1, "2": 4}, frequencies, statistics
+    )
+    assert [normalised[str(i)] for i in range(3)] == pytest.approx([score / bound for score in scores])
