@@ -94,16 +94,16 @@ def create_document(
     if options.original_document_id:
         document = get_document(session, dataset, options.original_document_id)
         return update_document(session, caller, dataset, document, options, source, name=None), document.batch
-    rule_id = _resolve_process_rule(session, caller, dataset, options)
     batch = batch or new_batch_id()
-    document, stored = _same_name_document(session, dataset, source_type, source.name)
-    if document is not None and _unchanged(document, stored, options, source, rule_id):
-        # Same name, bytes, rule and form: the index is already right, and the dataset's settings were
-        # checked when the document was made; only the batch moves.
+    document, stored, rule = _same_name_document(session, dataset, source_type, source.name)
+    if document is not None and _unchanged(session, document, stored, rule, options, source):
+        # The index is already right, and the dataset's settings were checked when the document was
+        # made: only the batch moves.
         document.batch = batch
         session.commit()
         return document, batch
     _prepare_dataset(session, dataset, options, source_type)
+    rule_id = _resolve_process_rule(session, caller, dataset, options)
     upload = _record(session, caller, source)
     if document is None:
         document = Document(
@@ -317,10 +317,11 @@ def _resolve_process_rule(
 
 def _same_name_document(
     session: Session, dataset: Dataset, source_type: str, name: str
-) -> tuple[Document | None, UploadFile | None]:
+) -> tuple[Document | None, UploadFile | None, ProcessRule | None]:
     found = session.execute(
-        select(Document, UploadFile)
+        select(Document, UploadFile, ProcessRule)
         .outerjoin(UploadFile, UploadFile.id == Document.upload_file_id)
+        .outerjoin(ProcessRule, ProcessRule.id == Document.dataset_process_rule_id)
         .where(
             Document.dataset_id == dataset.id,
             Document.data_source_type == source_type,
@@ -328,25 +329,40 @@ def _same_name_document(
             Document.enabled.is_(True),
         )
     ).first()
-    return (found[0], found[1]) if found else (None, None)
+    return (found[0], found[1], found[2]) if found else (None, None, None)
 
 
 def _unchanged(
-    document: Document, stored: UploadFile | None, options: DocumentOptions, source: NewFile, rule_id: str
+    session: Session,
+    document: Document,
+    stored: UploadFile | None,
+    rule: ProcessRule | None,
+    options: DocumentOptions,
+    source: NewFile,
 ) -> bool:
-    return (
+    """The completed document already has these bytes, this doc_form and this process rule (the
+    request's, or else the dataset's latest, as a new document would get)."""
+    if not (
         document.indexing_status == IndexingStatus.COMPLETED
         and document.doc_form == options.doc_form
-        and document.dataset_process_rule_id == rule_id
         and stored is not None
         and stored.hash == source.stored.sha256
-    )
+    ):
+        return False
+    if options.has_process_rule:
+        return _same_rule(rule, options.process_rule)
+    latest = latest_process_rule(session, document.dataset_id)
+    return latest is not None and latest.id == document.dataset_process_rule_id
+
+
+def _same_rule(row: ProcessRule | None, rule: dict) -> bool:
+    return row is not None and row.mode == rule["mode"] and row.rules == rule["rules"]
 
 
 def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:
     """Stores the rule, or returns the dataset's latest one when it is the same rule."""
     latest = latest_process_rule(session, dataset.id)
-    if latest is not None and latest.mode == rule["mode"] and latest.rules == rule["rules"]:
+    if _same_rule(latest, rule):
         return latest.id
     row = ProcessRule(
         dataset_id=dataset.id, mode=rule["mode"], rules=rule["rules"], created_by=caller.account.id

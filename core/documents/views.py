@@ -143,22 +143,25 @@ def describe_indexing_status(session: Session, documents: list[Document]) -> lis
 
 
 class _Context:
-    """What the views of several documents share, loaded with one query each."""
+    """What the views of several documents share, loaded for all of them at once."""
 
     def __init__(self, session: Session, dataset: Dataset, documents: list[Document]):
         self.dataset = dataset
-        ids = [d.id for d in documents]
-        self.hit_counts = dict(
-            session.execute(
-                select(Segment.document_id, func.sum(Segment.hit_count))
-                .where(Segment.document_id.in_(ids))
-                .group_by(Segment.document_id)
-            ).all()
+        hits = (
+            select(func.coalesce(func.sum(Segment.hit_count), 0))
+            .where(Segment.document_id == Document.id)
+            .scalar_subquery()
         )
-        upload_ids = [d.upload_file_id for d in documents if d.upload_file_id]
-        self.uploads = {
-            u.id: u for u in session.scalars(select(UploadFile).where(UploadFile.id.in_(upload_ids)))
-        }
+        self.hit_counts: dict[str, int] = {}
+        self.uploads: dict[str, UploadFile] = {}
+        for document_id, hit_count, upload in session.execute(
+            select(Document.id, hits, UploadFile)
+            .outerjoin(UploadFile, UploadFile.id == Document.upload_file_id)
+            .where(Document.id.in_([d.id for d in documents]))
+        ):
+            self.hit_counts[document_id] = hit_count
+            if upload is not None:
+                self.uploads[upload.id] = upload
         # Metadata fields and uploader names only when a document will show them.
         self.fields = []
         if any(d.doc_metadata for d in documents):
