@@ -373,8 +373,7 @@ class _SharedBatches:
         self._in_flight = started
 
     def _swap_in_finished(self) -> None:
-        """Runs paused, deleted or claimed by a newer run meanwhile never finish: their chunks are
-        left out of the batches (see `_start`), and `_swap_in` would refuse them."""
+        """Makes live every run whose chunks are all written."""
         for run in [run for run in self.runs if not self._unwritten[run.document.id]]:
             self.runs.remove(run)
             del self._unwritten[run.document.id]
@@ -385,6 +384,10 @@ class _SharedBatches:
 
     def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
         current = _current_ids(self.session, self.runs) if self.runs else set()
+        # Runs paused, deleted or claimed by a newer run meanwhile are let go: their chunks stay out of
+        # the batches and their heartbeats stop, so a resumed document is taken up again at once.
+        self.runs = [run for run in self.runs if run.document.id in current]
+        self._unwritten = {run.document.id: self._unwritten[run.document.id] for run in self.runs}
         segments = self.session.scalars(
             select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
         ).all()
