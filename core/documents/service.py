@@ -95,8 +95,8 @@ def create_document(
         document = get_document(session, dataset, options.original_document_id)
         return update_document(session, caller, dataset, document, options, source, name=None), document.batch
     batch = batch or new_batch_id()
-    document, stored, rule = _same_name_document(session, dataset, source_type, source.name)
-    if document is not None and _unchanged(session, document, stored, rule, options, source):
+    document, old_upload, old_rule = _same_name_document(session, dataset, source_type, source.name)
+    if document is not None and _unchanged(session, document, old_upload, old_rule, options, source):
         # The index is already right, and the dataset's settings were checked when the document was
         # made: only the batch moves.
         document.batch = batch
@@ -329,13 +329,13 @@ def _same_name_document(
             Document.enabled.is_(True),
         )
     ).first()
-    return (found[0], found[1], found[2]) if found else (None, None, None)
+    return found or (None, None, None)
 
 
 def _unchanged(
     session: Session,
     document: Document,
-    stored: UploadFile | None,
+    upload: UploadFile | None,
     rule: ProcessRule | None,
     options: DocumentOptions,
     source: NewFile,
@@ -345,8 +345,8 @@ def _unchanged(
     if not (
         document.indexing_status == IndexingStatus.COMPLETED
         and document.doc_form == options.doc_form
-        and stored is not None
-        and stored.hash == source.stored.sha256
+        and upload is not None
+        and upload.hash == source.stored.sha256
     ):
         return False
     if options.has_process_rule:
