@@ -178,7 +178,10 @@ class ProcessPoolEmbedder:
             future.set_exception(error)
         future.add_done_callback(lambda done: self._batch_done(job, indexes, texts, retry, pool, done))
 
-    def _batch_done(self, job, indexes, texts, retry, pool, done: Future) -> None:
+    def _batch_done(
+        self, job: "_Job", indexes: list[int], texts: list[str], retry: bool, pool: ProcessPoolExecutor,
+        done: Future,
+    ) -> None:  # fmt: skip
         """A batch whose process died (killed, out of memory) is sent once more, to a new pool; it keeps
         its look-ahead slot until it is finally done."""
         error = CancelledError() if done.cancelled() else done.exception()  # cancelled: pool closed
