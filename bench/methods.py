@@ -63,8 +63,8 @@ class Searcher:
         def search(query: str) -> list[tuple[str, float]]:
             with session_scope() as session:
                 dataset = session.get(Dataset, self.dataset_id)
-                results = search_dataset(session, dataset, query[:MAX_QUERY], model)
-                return [(result.document.name, result.score) for result in results]
+                outcome = search_dataset(session, dataset, query[:MAX_QUERY], model)
+                return [(result.document.name, result.score) for result in outcome.results]
 
         return search
 

@@ -46,6 +46,33 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def term_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """Where `text` holds words that tokenize to one of `terms`, as (start, end) offsets in code points:
+    the words a search on those terms matched, found with the index's own stemming and segmentation."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for match in _CJK_RUN.finditer(text):
+        spans += _latin_spans(text, position, match.start(), terms)
+        for word, start, end in _jieba().tokenize(match.group(0)):
+            if word in terms:
+                spans.append((match.start() + start, match.start() + end))
+        position = match.end()
+    spans += _latin_spans(text, position, len(text), terms)
+    return spans
+
+
+def _latin_spans(text: str, start: int, end: int, terms: set[str]) -> list[tuple[int, int]]:
+    words = [
+        match
+        for match in _WORD.finditer(text, start, end)
+        if match.group(0).lower() not in ENGLISH_STOP_WORDS
+    ]
+    if not words:
+        return []
+    stems = _stemmer().stemWords([match.group(0).lower() for match in words])
+    return [match.span() for match, stem in zip(words, stems, strict=True) if stem in terms]
+
+
 def _latin_terms(text: str) -> list[str]:
     words = [word for word in _WORD.findall(text.lower()) if word not in ENGLISH_STOP_WORDS]
     return _stemmer().stemWords(words) if words else []

@@ -78,7 +78,9 @@ def external_retrieval(body: ExternalRetrievalBody, request: Request, session: S
             "metadata_filtering_conditions": body.metadata_condition,
         }
     )
-    results = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "external"))
+    results = search.search_dataset(
+        session, dataset, body.query, model, record_as=(caller, "external")
+    ).results
     search.count_hits(session, results)
     return {"records": [_record(result) for result in results]}
 

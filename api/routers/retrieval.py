@@ -9,8 +9,9 @@ from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse
 from core.datasets import service as dataset_service
 from core.datasets.schemas import ExternalRetrievalModel, RetrievalModel
 from core.queries import service as queries
+from core.search import legs
 from core.search import service as search
-from core.search.views import describe_records
+from core.search.views import describe_outcome, describe_records
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["retrieval"])
 
@@ -25,14 +26,20 @@ class HitTestingBody(BaseModel):
 class HitTestingResult(BaseModel):
     query: dict[str, str]
     records: list[dict[str, Any]]
+    query_terms: list[str] = Field(description="ours: the index terms of the query (stemmed, CJK-segmented)")
+    timings_ms: dict[str, float] | None = Field(
+        default=None,
+        description="ours: milliseconds per stage (query_embedding, vector_search, keyword_search, "
+        "fusion, rerank, total)",
+    )
 
 
 @router.post("/hit-testing", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 @router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
-    results = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
-    return {"query": {"content": body.query}, "records": describe_records(results)}
+    outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
+    return describe_outcome(body.query, outcome)
 
 
 @router.get("/queries")
@@ -64,7 +71,8 @@ def retrieve_from_datasets(body: MultiRetrievalBody, caller: CallerDep, session:
         for dataset_id in dict.fromkeys(body.dataset_ids)
     ]
     pairs = search.search_datasets(session, caller, datasets, body.query, body.retrieval_model)
-    records = describe_records([result for _, result in pairs])
+    terms = legs.query_terms(body.query)
+    records = describe_records([result for _, result in pairs], terms)
     for record, (dataset, _) in zip(records, pairs, strict=True):
         record["dataset"] = {"id": dataset.id, "name": dataset.name}
-    return {"query": {"content": body.query}, "records": records}
+    return {"query": {"content": body.query}, "records": records, "query_terms": terms}

@@ -40,6 +40,11 @@ def live_chunk_condition(document_ids: list[str] | None):
     return condition if document_ids is None else and_(condition, Document.id.in_(document_ids))
 
 
+def query_terms(query: str) -> list[str]:
+    """The index terms of a query, each once, in query order."""
+    return list(dict.fromkeys(tokenize(query)))
+
+
 def keyword_leg(
     session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None,
     *, k1: float, b: float, document_weight: float = 0.0,

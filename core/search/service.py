@@ -1,6 +1,8 @@
 """Searching a dataset: one function behind hit-testing, /retrieve and the external /retrieval call,
 so that they can never disagree."""
 
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
@@ -37,11 +39,62 @@ class DatasetNotInitialized(ServiceError):
 
 
 @dataclass
+class LegScores:
+    """Where a chunk stood in each leg before fusion: its score (0..1) and rank (1 = first), or None
+    where that leg did not search or did not recall it."""
+
+    vector_score: float | None = None
+    vector_rank: int | None = None
+    keyword_score: float | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass
+class SearchTimings:
+    """Milliseconds spent in each stage of one search, measured by the search itself."""
+
+    query_embedding: float = 0.0
+    vector_search: float = 0.0
+    keyword_search: float = 0.0
+    fusion: float = 0.0
+    rerank: float = 0.0
+    total: float = 0.0
+
+    @contextmanager
+    def measure(self, stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            setattr(self, stage, getattr(self, stage) + (time.perf_counter() - started) * 1000)
+
+    def as_dict(self) -> dict[str, float]:
+        return {stage: round(value, 2) for stage, value in vars(self).items()}
+
+
+@dataclass
 class SegmentResult:
     segment: Segment
     document: Document
     score: float
     child_chunks: list[tuple[ChildChunk, float]] = field(default_factory=list)
+    legs: LegScores = field(default_factory=LegScores)
+
+
+@dataclass
+class SearchOutcome:
+    results: list[SegmentResult]
+    timings: SearchTimings
+    query_terms: list[str]
+
+
+@dataclass
+class _Ranked:
+    """Fused (or reranked) scores by node, the hits they came from, and each node's leg standing."""
+
+    scores: dict[str, float]
+    hits: dict[str, NodeHit]
+    legs: dict[str, LegScores]
 
 
 def resolve_retrieval_model(dataset: Dataset, requested: RetrievalModel | None) -> RetrievalModel:
@@ -72,11 +125,13 @@ def search_dataset(
     model: RetrievalModel,
     *,
     record_as: tuple[Caller, str] | None = None,
-) -> list[SegmentResult]:
+) -> SearchOutcome:
     """Runs the search; `record_as` (caller, source) logs the query as a dataset query."""
+    started = time.perf_counter()
     query = check_query(query)
     if not _has_live_segments(session, dataset):
         raise DatasetNotInitialized()
+    timings = SearchTimings()
     top_k = min(model.top_k, get_settings().top_k_max_value)
     document_ids = allowed_document_ids(session, dataset, model.metadata_filtering_conditions)
     if document_ids == []:
@@ -84,10 +139,11 @@ def search_dataset(
     else:
         reranker = _reranker(model)
         recall = _hybrid_recall(top_k) if reranker else top_k
-        scores, hits = _node_scores(session, dataset, query, model, recall, document_ids)
+        ranked = _node_scores(session, dataset, query, model, recall, document_ids, timings)
         if reranker is not None:
-            scores = _rerank(session, reranker, query, scores)
-        results = _group_by_segment(session, scores, hits)
+            with timings.measure("rerank"):
+                ranked.scores = _rerank(session, reranker, query, ranked.scores)
+        results = _group_by_segment(session, ranked)
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
     if record_as is not None:
@@ -102,7 +158,8 @@ def search_dataset(
             )
         )
         session.commit()
-    return results[:top_k]
+    timings.total = (time.perf_counter() - started) * 1000
+    return SearchOutcome(results[:top_k], timings, legs.query_terms(query))
 
 
 def _node_scores(
@@ -112,35 +169,60 @@ def _node_scores(
     model: RetrievalModel,
     top_k: int,
     document_ids: list[str] | None,
-) -> tuple[dict[str, float], dict[str, NodeHit]]:
+    timings: SearchTimings,
+) -> _Ranked:
     if model.search_method == SearchMethod.SEMANTIC:
-        hits = legs.vector_leg(session, dataset, legs.query_vector(dataset, query), top_k, document_ids)
-        return {hit.node_id: hit.score for hit in hits}, {hit.node_id: hit for hit in hits}
-    keyword = legs.keyword_scores(
-        session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B,
-        document_weight=get_settings().full_text_document_weight,
-    )  # fmt: skip
+        vector = _query_vector(dataset, query, timings)
+        with timings.measure("vector_search"):
+            hits = legs.vector_leg(session, dataset, vector, top_k, document_ids)
+        return _single_leg(hits, "vector")
+    with timings.measure("keyword_search"):
+        keyword = legs.keyword_scores(
+            session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B,
+            document_weight=get_settings().full_text_document_weight,
+        )  # fmt: skip
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
-        best = legs.best_hits(keyword, top_k)
-        return {hit.node_id: hit.score for hit in best}, {hit.node_id: hit for hit in best}
-    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, keyword)
+        return _single_leg(legs.best_hits(keyword, top_k), "keyword")
+    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, keyword, timings)
 
 
-def _hybrid(session, dataset, query, model, recall, document_ids, keyword) -> tuple[dict, dict]:
+def _query_vector(dataset: Dataset, query: str, timings: SearchTimings):
+    with timings.measure("query_embedding"):
+        return legs.query_vector(dataset, query)
+
+
+def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
+    return _Ranked(
+        {hit.node_id: hit.score for hit in hits},
+        {hit.node_id: hit for hit in hits},
+        {hit.node_id: LegScores(**{f"{leg}_score": hit.score, f"{leg}_rank": rank})
+         for rank, hit in enumerate(hits, start=1)},
+    )  # fmt: skip
+
+
+def _hybrid(session, dataset, query, model, recall, document_ids, keyword, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
-    vector = legs.query_vector(dataset, query)
-    vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
     keyword_hits = legs.best_hits(keyword, recall)
-    hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
-    if model.reranking_mode == "rrf":
-        rankings = [[hit.node_id for hit in vector_hits], [hit.node_id for hit in keyword_hits]]
-        return reciprocal_rank_fusion(rankings, model.rrf_k or DEFAULT_RRF_K), hits
-    cosines = {hit.node_id: hit.score for hit in vector_hits}
-    cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
+    vector = _query_vector(dataset, query, timings)
+    with timings.measure("vector_search"):
+        vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
+        hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
+        cosines = {hit.node_id: hit.score for hit in vector_hits}
+        cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
     bm25 = {node: keyword[node].score if node in keyword else 0.0 for node in hits}
-    vector_weight, keyword_weight = _weights(model)
-    return weighted_fusion(cosines, bm25, vector_weight, keyword_weight), hits
+    vector_ranks = {hit.node_id: rank for rank, hit in enumerate(vector_hits, start=1)}
+    keyword_ranks = {hit.node_id: rank for rank, hit in enumerate(keyword_hits, start=1)}
+    standing = {
+        node: LegScores(cosines.get(node), vector_ranks.get(node), bm25[node], keyword_ranks.get(node))
+        for node in hits
+    }
+    with timings.measure("fusion"):
+        if model.reranking_mode == "rrf":
+            rankings = [[hit.node_id for hit in vector_hits], [hit.node_id for hit in keyword_hits]]
+            return _Ranked(reciprocal_rank_fusion(rankings, model.rrf_k or DEFAULT_RRF_K), hits, standing)
+        vector_weight, keyword_weight = _weights(model)
+        return _Ranked(weighted_fusion(cosines, bm25, vector_weight, keyword_weight), hits, standing)
 
 
 def _hybrid_recall(top_k: int) -> int:
@@ -180,11 +262,10 @@ def _weights(model: RetrievalModel) -> tuple[float, float]:
     return model.weights.vector_setting.vector_weight, model.weights.keyword_setting.keyword_weight
 
 
-def _group_by_segment(
-    session: Session, scores: dict[str, float], hits: dict[str, NodeHit]
-) -> list[SegmentResult]:
+def _group_by_segment(session: Session, ranked: _Ranked) -> list[SegmentResult]:
     """Chunks hit through their children come back once, as the parent with the matched children;
-    the record's score is its best child's."""
+    the record's score (and leg standing) is its best child's."""
+    scores, hits = ranked.scores, ranked.hits
     segment_ids = {hits[node].segment_id for node in scores}
     segments = {s.id: s for s in session.scalars(select(Segment).where(Segment.id.in_(segment_ids)))}
     documents = {
@@ -201,10 +282,11 @@ def _group_by_segment(
         segment = segments.get(hits[node].segment_id)
         if segment is None or segment.document_id not in documents:
             continue
-        result = results.setdefault(segment.id, SegmentResult(segment, documents[segment.document_id], score))
-        result.score = max(result.score, score)
+        if segment.id not in results:
+            standing = ranked.legs.get(node, LegScores())
+            results[segment.id] = SegmentResult(segment, documents[segment.document_id], score, legs=standing)
         if node in children:
-            result.child_chunks.append((children[node], score))
+            results[segment.id].child_chunks.append((children[node], score))
     return sorted(results.values(), key=lambda result: -result.score)
 
 
@@ -232,10 +314,10 @@ def search_datasets(
     for dataset in datasets:
         model = resolve_retrieval_model(dataset, requested)
         try:
-            results = search_dataset(session, dataset, query, model, record_as=(caller, "multi_retrieval"))
+            outcome = search_dataset(session, dataset, query, model, record_as=(caller, "multi_retrieval"))
         except DatasetNotInitialized:
             continue
-        rankings.append([(dataset, result) for result in results])
+        rankings.append([(dataset, result) for result in outcome.results])
         found += rankings[-1]
     if not rankings and datasets:
         raise DatasetNotInitialized()

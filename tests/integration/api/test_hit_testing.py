@@ -155,9 +155,34 @@ def test_every_method_finds_the_abstract_a_query_is_about(
     assert all(0 <= r["score"] <= 1 for r in records)
     assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     record = records[0]
-    assert set(record) == {"segment", "child_chunks", "score", "tsne_position", "files", "summary"}
+    dify_fields = {"segment", "child_chunks", "score", "tsne_position", "files", "summary"}
+    assert set(record) == dify_fields | {"score_details", "highlights", "matched_terms"}
     assert record["segment"]["status"] == "completed" and record["segment"]["enabled"] is True
     assert record["child_chunks"] == [] and record["tsne_position"] is None
+    _check_leg_details(body, retrieval_model["search_method"])
+
+
+def _check_leg_details(body: dict, method: str) -> None:
+    """Our additions: each leg's score and rank, the matched words, and where the time went."""
+    details = [record["score_details"] for record in body["records"]]
+    first = details[0]
+    if method == "semantic_search":
+        assert first["vector_rank"] == 1 and first["vector_score"] == body["records"][0]["score"]
+        assert first["keyword_score"] is None and first["keyword_rank"] is None
+    elif method == "full_text_search":
+        assert first["keyword_rank"] == 1 and first["keyword_score"] == body["records"][0]["score"]
+        assert first["vector_score"] is None
+    else:  # every hybrid candidate has both scores; ranks where a leg recalled it
+        assert all(0 <= d["vector_score"] <= 1 and 0 <= d["keyword_score"] <= 1 for d in details)
+        assert first["vector_rank"] >= 1 and first["keyword_rank"] >= 1
+    timings = body["timings_ms"]
+    assert set(timings) == {"query_embedding", "vector_search", "keyword_search", "fusion", "rerank", "total"}
+    assert timings["total"] >= sum(v for k, v in timings.items() if k != "total") > 0
+    assert (timings["query_embedding"] > 0) == (method != "full_text_search")
+    content = body["records"][0]["segment"]["content"]
+    words = {content[start:end].lower() for start, end in body["records"][0]["highlights"]["content"]}
+    assert words and words == set(body["records"][0]["matched_terms"])
+    assert all(term in body["query_terms"] for term in tokenize(" ".join(words)))
 
 
 def test_defaults_threshold_top_k_and_the_query_log(client, tenant, scientific_dataset):
