@@ -17,6 +17,7 @@ from api.routers import (
     segments,
     tags,
 )
+from api.ui.routes import install_ui
 
 
 def create_app() -> FastAPI:
@@ -37,6 +38,7 @@ def create_app() -> FastAPI:
 
     app.include_router(external.router)
     app.include_router(files.router)
+    install_ui(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from core.api_keys import service as api_keys
+from core.api_keys import sessions
 from core.api_keys.service import Caller
 from core.database import open_session
 from core.datasets import service as datasets
@@ -37,7 +38,19 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+SESSION_COOKIE = "kb_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_caller(request: Request, session: SessionDep) -> Caller:
+    """A bearer key, or else the admin UI's session cookie (whose state-changing requests must carry
+    the session's CSRF token): either way the caller is the key's workspace."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and "Authorization" not in request.headers:
+        return sessions.authenticate_session(
+            session, cookie, request.headers.get(CSRF_HEADER), safe=request.method in SAFE_METHODS
+        )
     return api_keys.authenticate(session, bearer_token(request))
 
 

@@ -1,6 +1,6 @@
 """Imports every ORM model so that the metadata Alembic compares against is complete."""
 
-from core.api_keys.models import ApiKey
+from core.api_keys.models import ApiKey, ConsoleSession
 from core.database import Base
 from core.datasets.models import Dataset, DatasetMember
 from core.datasources.models import DataSourceCredential
@@ -19,6 +19,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "ChildChunk",
+    "ConsoleSession",
     "CrawlJob",
     "CrawlPage",
     "DataSourceCredential",

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     # Public base URL of the API for download links; unset, the URL the request came to.
     files_url: str | None = None
     files_access_timeout: int = 300  # seconds a download link stays valid
+    ui_session_hours: int = Field(default=12, ge=1)  # an admin UI sign-in lasts this long
 
     upload_file_size_limit: int = 15  # MB
     upload_file_batch_limit: int = 5

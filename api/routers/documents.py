@@ -1,16 +1,18 @@
 """Document routes (contract 1.3), with Dify's underscore aliases of the create and update paths."""
 
+import json
 import secrets
-from typing import Annotated, Any
+import uuid
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
-from api.errors import validation_message
+from api.errors import INVALID_JSON, validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
     DocumentIdsBody,
@@ -21,11 +23,16 @@ from api.schemas.documents import (
     RetryBody,
     ZipBody,
 )
-from core.documents import downloads, status, views
+from core.documents import downloads, preview, status, views
 from core.documents import service as documents
-from core.documents.schemas import DocumentCreateByText, DocumentOptions, DocumentUpdateByText
+from core.documents.schemas import (
+    ChunkPreviewOptions,
+    DocumentCreateByText,
+    DocumentOptions,
+    DocumentUpdateByText,
+)
 from core.documents.service import NewFile
-from core.documents.uploads import store_bytes
+from core.documents.uploads import delete_stored_file_if_unused, store_bytes
 from core.errors import FileTooLarge, InvalidMetadata, InvalidParam
 from core.settings import get_settings
 
@@ -63,9 +70,12 @@ def _text_file(text: str, name: str, *, on_update: bool) -> NewFile:
     return NewFile(stored=stored, name=name, extension="txt", mime_type="text/plain")
 
 
-def _options(data: dict[str, Any]) -> DocumentOptions:
+Options = TypeVar("Options", bound=BaseModel)
+
+
+def _validated(schema: type[Options], data: dict[str, Any]) -> Options:
     try:
-        return DocumentOptions.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as error:
         raise InvalidParam(validation_message(error.errors())) from None
 
@@ -105,7 +115,7 @@ async def create_document_by_file(
         raise InvalidParam("External datasets are not supported.")
     upload = await read_document_upload(request, get_settings(), file_required=True, on_update=False)
     with documents.discarded_on_failure(session, upload.file):
-        options = _options(upload.data)
+        options = _validated(DocumentOptions, upload.data)
         needs_rule = not options.has_process_rule and not options.original_document_id
         if needs_rule and not await run_in_threadpool(documents.has_process_rule, session, dataset):
             raise InvalidParam("process_rule is required.")
@@ -164,12 +174,52 @@ async def update_document_by_file(
     document = await run_in_threadpool(documents.get_document, session, dataset, parse_uuid(document_id))
     upload = await read_document_upload(request, get_settings(), file_required=False, on_update=True)
     with documents.discarded_on_failure(session, upload.file):
-        options = _options(upload.data)
+        options = _validated(DocumentOptions, upload.data)
         name = upload.file.name if upload.file else None
         document = await run_in_threadpool(
             documents.update_document, session, caller, dataset, document, options, upload.file, name=name
         )
     return _document_with_batch(session, dataset, document, document.batch)
+
+
+PREVIEW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": ChunkPreviewOptions.model_json_schema()},
+            "multipart/form-data": MULTIPART_BODY["requestBody"]["content"]["multipart/form-data"],
+        },
+    }
+}
+
+
+@router.post("/documents/preview", openapi_extra=PREVIEW_BODY, dependencies=[KNOWLEDGE_REQUEST])
+async def preview_document_chunks(request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
+    """Ours: the chunks a text (JSON `text`) or a file (multipart `file` + `data`) would become under
+    `doc_form` and `process_rule`, split as indexing splits them; nothing is stored."""
+    settings = get_settings()
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        options = _validated(ChunkPreviewOptions, await _json_object(request))
+        return await run_in_threadpool(preview.preview_chunks, settings, options)
+    upload = await read_document_upload(request, settings, file_required=True, on_update=False)
+    stored = settings.upload_dir / upload.file.stored.storage_key
+    try:
+        options = _validated(ChunkPreviewOptions, upload.data)
+        return await run_in_threadpool(
+            preview.preview_chunks, settings, options, (stored, upload.file.extension)
+        )
+    finally:
+        delete_stored_file_if_unused(session, settings, upload.file.stored.storage_key)
+
+
+async def _json_object(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidParam(INVALID_JSON)
+    return body
 
 
 @router.get("/documents", response_model=DocumentPage)
@@ -216,6 +266,28 @@ def delete_document(document_id: str, dataset: DatasetDep, session: SessionDep) 
 def get_indexing_status(batch: str, dataset: DatasetDep, session: SessionDep) -> dict:
     rows = documents.documents_of_batch(session, dataset, batch[:64])
     return {"data": views.describe_indexing_status(session, rows)}
+
+
+MAX_PROGRESS_DOCUMENTS = 100
+
+
+@router.get("/indexing-status", response_model=IndexingStatusList)
+def get_documents_indexing_status(
+    dataset: DatasetDep,
+    session: SessionDep,
+    document_id: Annotated[list[str], Query(max_length=MAX_PROGRESS_DOCUMENTS)],
+) -> dict:
+    """Ours: the indexing status of documents by id, whatever their batch (the admin UI's progress)."""
+    ids = [str(parsed) for parsed in map(_uuid_or_none, document_id) if parsed]
+    rows = documents.documents_by_ids(session, dataset, ids)
+    return {"data": views.describe_indexing_status(session, rows)}
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 @router.patch("/documents/status/{action}", response_model=ResultOut)

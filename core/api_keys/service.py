@@ -6,7 +6,7 @@ import string
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.models import ApiKey
@@ -57,15 +57,27 @@ def create_key(session: Session, workspace: Workspace) -> str:
 def authenticate(session: Session, token: str) -> Caller:
     """One query for the key, its workspace and the workspace's owner: every request pays for it."""
     found = session.execute(
-        select(ApiKey, Workspace, Account)
-        .outerjoin(Workspace, Workspace.id == ApiKey.workspace_id)
-        .outerjoin(Account, (Account.workspace_id == ApiKey.workspace_id) & (Account.role == OWNER_ROLE))
-        .where(ApiKey.token_hash == hash_token(token), ApiKey.type == "dataset", ApiKey.revoked_at.is_(None))
-        .limit(1)
+        live_key_with_owner().where(ApiKey.token_hash == hash_token(token)).limit(1)
     ).first()
     if found is None:
         raise Unauthorized("Access token is invalid")
-    api_key, workspace, owner = found
+    return caller_of(session, *found)
+
+
+def live_key_with_owner() -> Select:
+    """A not-revoked dataset key with its workspace and the workspace's owner (outer-joined, so a
+    missing one can be told apart)."""
+    return (
+        select(ApiKey, Workspace, Account)
+        .outerjoin(Workspace, Workspace.id == ApiKey.workspace_id)
+        .outerjoin(Account, (Account.workspace_id == ApiKey.workspace_id) & (Account.role == OWNER_ROLE))
+        .where(ApiKey.type == "dataset", ApiKey.revoked_at.is_(None))
+    )
+
+
+def caller_of(
+    session: Session, api_key: ApiKey, workspace: Workspace | None, owner: Account | None
+) -> Caller:
     if workspace is None or workspace.status != WorkspaceStatus.NORMAL:
         raise Unauthorized("Tenant does not exist.")
     if owner is None:
@@ -85,9 +97,10 @@ def list_keys(session: Session, workspace: Workspace) -> list[ApiKey]:
     )
 
 
-def revoke_key(session: Session, key_id: str) -> None:
+def revoke_key(session: Session, key_id: str, workspace_id: str | None = None) -> None:
+    """Revokes a key (of `workspace_id` only, when given: another workspace's key is not found)."""
     api_key = session.get(ApiKey, key_id)
-    if api_key is None:
+    if api_key is None or workspace_id not in (None, api_key.workspace_id):
         raise NotFound(f"API key {key_id!r} not found.")
     api_key.revoked_at = api_key.revoked_at or utcnow()
     session.commit()

@@ -59,3 +59,17 @@ class DocumentUpdateByText(BaseModel):
 
     _doc_form = field_validator("doc_form")(DocumentOptions._doc_form.__func__)
     _process_rule = field_validator("process_rule")(DocumentOptions._process_rule.__func__)
+
+
+class ChunkPreviewOptions(BaseModel):
+    """What the chunk preview needs: the document form and rule, and the text unless a file is sent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str | None = None
+    doc_form: str = DocForm.TEXT
+    doc_language: str = Field(default="English", max_length=64)
+    process_rule: dict[str, Any] | None = None
+
+    _doc_form = field_validator("doc_form")(DocumentOptions._doc_form.__func__)
+    _process_rule = field_validator("process_rule")(DocumentOptions._process_rule.__func__)

@@ -200,6 +200,17 @@ def documents_of_batch(session: Session, dataset: Dataset, batch: str) -> list[D
     return list(documents)
 
 
+def documents_by_ids(session: Session, dataset: Dataset, document_ids: list[str]) -> list[Document]:
+    """The dataset's documents among `document_ids` (others' ids are simply not found)."""
+    return list(
+        session.scalars(
+            select(Document)
+            .where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
+            .order_by(Document.position)
+        ).all()
+    )
+
+
 def delete_document(session: Session, dataset: Dataset, document_id: str) -> None:
     document = get_document(session, dataset, document_id, "Document Not Exists.")
     if document.archived:

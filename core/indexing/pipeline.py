@@ -118,7 +118,8 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     )
     text = "\n".join(part.text for part in parts)
     parsed_at = utcnow()
-    planned = _plan_segments(settings, document, _process_rule(session, document), text, path, extension)
+    rule = _process_rule(session, document)
+    planned = plan_segments(settings, document.doc_form, document.doc_language, rule, text, path, extension)
     if not planned:
         raise IndexingFailed("No chunks could be made from the document's text.")
     _ensure_current(session, document, run.generation)
@@ -209,11 +210,14 @@ def _process_rule(session: Session, document: Document) -> dict:
     return {"mode": rule.mode, "rules": rule.rules or AUTOMATIC_RULES}
 
 
-def _plan_segments(settings: Settings, document: Document, rule: dict, text: str, path, extension: str):
+def plan_segments(
+    settings: Settings, doc_form: str, language: str | None, rule: dict, text: str, path, extension: str
+) -> list[PlannedSegment]:
+    """The chunks a document of this form becomes under this process rule (also the chunk preview)."""
     rules = rule["rules"]
     cleaned = clean_text(text, enabled_cleaning_rules(rules))
     limit = settings.indexing_max_segmentation_tokens_length
-    if document.doc_form == DocForm.HIERARCHICAL:
+    if doc_form == DocForm.HIERARCHICAL:
         if rule["mode"] != "hierarchical":
             raise IndexingFailed("hierarchical_model documents need a process rule of mode hierarchical.")
         parent = segmentation_of(rules.get("segmentation"))
@@ -225,8 +229,8 @@ def _plan_segments(settings: Settings, document: Document, rule: dict, text: str
                 check_segmentation(segmentation, limit)
         parents = split_parent_child(cleaned, rules.get("parent_mode", "paragraph"), parent, child)
         return [PlannedSegment(p.content, children=p.children) for p in parents]
-    if document.doc_form == DocForm.QA:
-        return _plan_qa(settings, document, rule, cleaned, path, extension)
+    if doc_form == DocForm.QA:
+        return _plan_qa(settings, language, rule, cleaned, path, extension)
     return [PlannedSegment(chunk) for chunk in _split(rule, cleaned, limit)]
 
 
@@ -238,7 +242,7 @@ def _split(rule: dict, text: str, limit: int) -> list[str]:
     return split_general(text, segmentation)
 
 
-def _plan_qa(settings: Settings, document: Document, rule: dict, text: str, path, extension: str):
+def _plan_qa(settings: Settings, language: str | None, rule: dict, text: str, path, extension: str):
     rows = read_table_rows(path, extension)
     if rows is not None:
         pairs = qa_pairs_from_rows(rows)
@@ -254,7 +258,7 @@ def _plan_qa(settings: Settings, document: Document, rule: dict, text: str, path
     for chunk in _split(rule, text, settings.indexing_max_segmentation_tokens_length):
         for question, answer in generate_qa_pairs(
             chunk,
-            document.doc_language or "English",
+            language or "English",
             base_url=settings.qa_llm_base_url,
             model=settings.qa_llm_model,
             api_key=settings.qa_llm_api_key,

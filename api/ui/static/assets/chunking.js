@@ -1,0 +1,76 @@
+// The chunking settings of new documents (document form, process rule) and their preview.
+import { api, dataset } from "./api.js";
+import { field, h, replace, select } from "./dom.js";
+
+export function chunkingPanel() {
+  const docForm = select([["text_model", "General chunks"], ["hierarchical_model", "Parent-child chunks"], ["qa_model", "Q&A pairs"]], "text_model", { id: "doc-form" });
+  const mode = select([["automatic", "Automatic (500 characters, 50 overlap)"], ["custom", "Custom"]], "automatic", { id: "chunk-mode" });
+  const separator = h("input", { id: "chunk-separator", value: "\\n\\n" });
+  const maxLength = h("input", { id: "chunk-max", type: "number", min: 50, max: 4000, value: 500 });
+  const overlap = h("input", { id: "chunk-overlap", type: "number", min: 0, max: 4000, value: 50 });
+  const parentMode = select([["paragraph", "Paragraphs"], ["full-doc", "The whole document"]], "paragraph", { id: "parent-mode" });
+  const childSeparator = h("input", { id: "child-separator", value: "\\n" });
+  const childMax = h("input", { id: "child-max", type: "number", min: 50, max: 4000, value: 200 });
+  const spaces = h("input", { type: "checkbox", id: "rule-spaces", checked: true });
+  const urls = h("input", { type: "checkbox", id: "rule-urls" });
+  const custom = h("div", { class: "grid" }, field("Separator", separator, "\\n is a line break"), field("Maximum length", maxLength), field("Overlap", overlap));
+  const parentChild = h("div", { class: "grid" }, field("Parent chunk", parentMode),
+    field("Child separator", childSeparator), field("Child maximum length", childMax));
+  const cleaning = h("fieldset", { class: "inline" }, h("legend", {}, "Cleaning"),
+    h("label", {}, spaces, " Replace runs of spaces, newlines and tabs"), h("label", {}, urls, " Remove URLs and e-mail addresses"));
+
+  function sync() {
+    const hierarchical = docForm.value === "hierarchical_model";
+    mode.disabled = hierarchical;
+    custom.hidden = !hierarchical && mode.value === "automatic";
+    overlap.closest(".field").hidden = hierarchical;
+    parentChild.hidden = !hierarchical;
+    cleaning.hidden = custom.hidden;
+  }
+  docForm.addEventListener("change", sync);
+  mode.addEventListener("change", sync);
+  sync();
+
+  function preProcessing() {
+    return [{ id: "remove_extra_spaces", enabled: spaces.checked }, { id: "remove_urls_emails", enabled: urls.checked }];
+  }
+
+  return {
+    element: h("fieldset", { class: "card chunking" }, h("legend", {}, "Chunking"),
+      h("div", { class: "grid" }, field("Chunk structure", docForm), field("Chunk size", mode)), custom, parentChild, cleaning),
+    options() {
+      const segmentation = { separator: separator.value, max_tokens: Number(maxLength.value), chunk_overlap: Number(overlap.value) };
+      if (docForm.value === "hierarchical_model") {
+        return { doc_form: docForm.value, process_rule: { mode: "hierarchical", rules: {
+          pre_processing_rules: preProcessing(), parent_mode: parentMode.value,
+          segmentation: { separator: separator.value, max_tokens: Number(maxLength.value) },
+          subchunk_segmentation: { separator: childSeparator.value, max_tokens: Number(childMax.value), chunk_overlap: 0 },
+        } } };
+      }
+      if (mode.value === "automatic") return { doc_form: docForm.value, process_rule: { mode: "automatic" } };
+      return { doc_form: docForm.value, process_rule: { mode: "custom", rules: { pre_processing_rules: preProcessing(), segmentation } } };
+    },
+  };
+}
+
+// Shows how `source` (pasted text or a File) would be chunked, without storing anything.
+export async function previewChunks(datasetId, options, source, into) {
+  let result;
+  if (source instanceof File) {
+    const form = new FormData();
+    form.append("file", source);
+    form.append("data", JSON.stringify(options));
+    result = await api("POST", `${dataset(datasetId)}/documents/preview`, form);
+  } else {
+    result = await api("POST", `${dataset(datasetId)}/documents/preview`, { ...options, text: source });
+  }
+  const shown = result.segments.length;
+  replace(into, h("p", { class: "muted" }, `${result.total_segments} ${result.total_segments === 1 ? "chunk" : "chunks"}, ${result.total_characters.toLocaleString()} characters` +
+    (shown < result.total_segments ? ` · the first ${shown} shown` : "")),
+  h("ol", { class: "preview" }, result.segments.map((segment) => h("li", {},
+    h("div", { class: "muted small" }, `#${segment.position} · ${segment.word_count} characters`),
+    segment.answer !== null ? [h("p", {}, h("strong", {}, "Q: "), segment.content), h("p", {}, h("strong", {}, "A: "), segment.answer)]
+      : h("p", { class: "content" }, segment.content),
+    segment.child_chunks.length ? h("ul", { class: "children" }, segment.child_chunks.map((child) => h("li", {}, child))) : null))));
+  return result;
+}
