@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint format bench compose-tool
+.PHONY: install run test lint format bench compose-tool browser-tool screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ compose-tool:
 	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)
 
+# Browser tests drive Debian's Chromium through Playwright; Playwright's own browser download cannot run here.
+browser-tool:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -37,8 +41,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: install compose-tool lint
+test: install compose-tool browser-tool lint
 	$(BIN)/python -m pytest tests
+
+# The README's screenshots of the admin UI, taken by its browser test.
+screenshots: install browser-tool
+	KB_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q -k indexes_files
 
 # Benchmarks write their numbers and plots to bench/results/; they are never part of `make test`.
 bench: install
