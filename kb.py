@@ -45,10 +45,13 @@ def serve(
 
     from core.indexing.vectors import warm_up_default_embedder
 
+    from core.indexing.reindex import migrate_local_mode_vectors
+
     settings = get_settings()
     _prepare_embedded_database()
     _print_first_key()
     warm_up_default_embedder()
+    migrate_local_mode_vectors(settings)
     if not settings.embedded_worker:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     access_log=settings.kb_access_log)  # fmt: skip
@@ -67,6 +70,26 @@ def serve(
         uvicorn.run(create_app(), host=host, port=port, access_log=settings.kb_access_log)
     finally:
         embedded.stop()
+
+
+@app.command()
+def reindex(
+    dataset: Annotated[str | None, typer.Option(help="only this dataset's id")] = None,
+) -> None:
+    """Rebuild the search engine's collections from the database and the embedding cache (the model
+    runs only for texts it lacks). In the embedded mode, stop `kb serve` first: the engine's directory
+    opens in one process at a time."""
+    _prepare_embedded_database()
+    from core.indexing.reindex import reindex as rebuild
+    from core.indexing.vectors import close_vector_stores
+
+    try:
+        rebuilt = rebuild(dataset)
+    finally:
+        close_vector_stores()
+    for dataset_id, points in rebuilt.items():
+        console.print(f"{dataset_id}: {points} points")
+    console.print(f"rebuilt {len(rebuilt)} datasets")
 
 
 @app.command("worker")

@@ -44,6 +44,7 @@ def prepare(chunking: str) -> Path:
 
     server = EmbeddedServer(workdir, **UNLIMITED)
     try:
+        (workdir / "api-key").write_text(server.first_key())  # later starts print no key
         headers = {"Authorization": f"Bearer {server.first_key()}"}
         dataset = httpx.post(f"{server.url}/v1/datasets", json={"name": "scifact"}, headers=headers).json()
         seconds = ingest(server.url, headers, dataset["id"], load_corpus(), CHUNKINGS[chunking])

@@ -1,7 +1,8 @@
 """One typed settings object, read from the environment and an optional `.env` file.
 
 Leaving DATABASE_URL, REDIS_URL and QDRANT_URL unset selects the embedded defaults: a SQLite file
-and Qdrant local mode under the data directory, and a worker inside the API process.
+and Qdrant Edge (Qdrant's engine in-process) under the data directory, and a worker inside the API
+process.
 """
 
 from functools import cached_property, lru_cache
@@ -21,7 +22,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
-    qdrant_path: Path | None = None
+    qdrant_path: Path | None = None  # the embedded engine's directory
+    # Collections created on a Qdrant server: shards spread over its nodes, each kept this many times.
+    qdrant_shard_number: int | None = Field(default=None, ge=1)
+    qdrant_replication_factor: int | None = Field(default=None, ge=1)
 
     # Run the Celery worker inside the API process; defaults to "no Redis configured".
     kb_embedded_worker: bool | None = None
@@ -97,7 +101,12 @@ class Settings(BaseSettings):
 
     @property
     def resolved_qdrant_path(self) -> Path:
-        return (self.qdrant_path or self.data_dir / "qdrant").resolve()
+        return (self.qdrant_path or self.data_dir / "qdrant-edge").resolve()
+
+    @property
+    def legacy_local_mode_path(self) -> Path:
+        """Where qdrant-client's local mode kept vectors before the embedded engine was Qdrant Edge."""
+        return self.data_dir / "qdrant"
 
     @property
     def upload_dir(self) -> Path:

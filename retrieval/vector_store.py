@@ -1,21 +1,21 @@
-"""Vectors in Qdrant: a server through `url`, or local mode on disk (one process at a time).
+"""Vectors in a Qdrant server through qdrant-client, and what every vector store shares: points keyed
+by our own ids, hits, and the store interface that the embedded engine (`retrieval.edge_store`)
+implements the same way.
 
 Point ids derive from our own ids (uuid5), so writing the same chunk twice overwrites, never duplicates.
 """
 
-import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from qdrant_client import QdrantClient, models
 
 POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
 UPSERT_BATCH = 256
-KEYWORD_PAYLOAD_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
+PAYLOAD_INDEX_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
 
 
 @dataclass(frozen=True)
@@ -36,21 +36,38 @@ def point_id(key: str) -> str:
     return str(uuid.uuid5(POINT_NAMESPACE, key))
 
 
+class VectorStore(Protocol):
+    """One collection per dataset (and embedding model); `search` may be restricted to documents."""
+
+    def ensure_collection(self, name: str, dimension: int) -> None: ...
+    def collection_names(self) -> list[str]: ...
+    def drop_collection(self, name: str) -> None: ...
+    def upsert(self, name: str, points: Sequence[VectorPoint]) -> None: ...
+    def delete_keys(self, name: str, keys: Iterable[str]) -> None: ...
+    def delete_where(self, name: str, **equals: str) -> None: ...
+    def count(self, name: str, **equals: str) -> int: ...
+    def keys(self, name: str, **equals: str) -> set[str]: ...
+    def payload_values(self, name: str, field: str, **equals: str) -> set[str]: ...
+    def vectors(self, name: str, keys: list[str]) -> dict[str, np.ndarray]: ...
+    def search(
+        self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
+    ) -> list[VectorHit]: ...
+    def close(self) -> None: ...
+
+
 class QdrantVectorStore:
-    def __init__(self, client: QdrantClient, *, local: bool = False):
-        # Local mode is an in-process implementation that is not safe to call from several threads,
-        # and has no payload indexes (it filters by scanning).
-        self._local = local
-        self._client = _LockedClient(client, threading.RLock() if local else nullcontext())
+    """A Qdrant server (or cluster): collections are created with the configured shards and replicas."""
+
+    def __init__(
+        self, client: QdrantClient, *, shard_number: int | None = None, replication_factor: int | None = None
+    ):
+        self._client = client
+        self._shard_number = shard_number
+        self._replication_factor = replication_factor
 
     @classmethod
-    def connect(cls, url: str | None, api_key: str | None, path: Path) -> "QdrantVectorStore":
-        if url:
-            return cls(QdrantClient(url=url, api_key=api_key, timeout=60))
-        path.mkdir(parents=True, exist_ok=True)
-        store = cls(QdrantClient(path=str(path)), local=True)
-        store._tune_local_storage()
-        return store
+    def connect(cls, url: str, api_key: str | None, **layout: int | None) -> "QdrantVectorStore":
+        return cls(QdrantClient(url=url, api_key=api_key, timeout=60), **layout)
 
     def close(self) -> None:
         self._client.close()
@@ -59,27 +76,13 @@ class QdrantVectorStore:
         if self._client.collection_exists(name):
             return
         self._client.create_collection(
-            name, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+            name,
+            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
+            shard_number=self._shard_number,
+            replication_factor=self._replication_factor,
         )
-        if self._local:
-            self._tune_local_storage()
-        else:
-            for field in KEYWORD_PAYLOAD_FIELDS:
-                self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
-
-    def _tune_local_storage(self) -> None:
-        """Local mode keeps each collection in an SQLite file and commits once per point; in its default
-        rollback-journal mode every commit syncs to disk, which made writing vectors the slowest step of
-        indexing (0.8 ms a point, 0.1 ms in WAL). WAL with synchronous=NORMAL, as our own SQLite database
-        runs, survives a crash of the process; a power cut may lose the last commits, which re-indexing
-        the document restores."""
-        with self._client.lock:
-            collections = getattr(getattr(self._client.raw, "_client", None), "collections", {})
-            for collection in collections.values():
-                connection = getattr(getattr(collection, "storage", None), "storage", None)
-                if connection is not None:
-                    connection.execute("PRAGMA journal_mode=WAL")
-                    connection.execute("PRAGMA synchronous=NORMAL")
+        for field in PAYLOAD_INDEX_FIELDS:
+            self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
 
     def collection_names(self) -> list[str]:
         return [collection.name for collection in self._client.get_collections().collections]
@@ -146,16 +149,26 @@ class QdrantVectorStore:
         return {point.payload["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
 
     def search(
-        self, name: str, vector: np.ndarray, limit: int, query_filter: models.Filter | None = None
+        self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
     ) -> list[VectorHit]:
         if not self._client.collection_exists(name):
             return []
         response = self._client.query_points(
-            name, query=vector.tolist(), query_filter=query_filter, limit=limit, with_payload=True
-        )
+            name, query=vector.tolist(), query_filter=document_filter(document_ids), limit=limit,
+            with_payload=True,
+        )  # fmt: skip
         return [
             VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
         ]
+
+
+def document_filter(document_ids: list[str] | None) -> models.Filter | None:
+    """The one restriction a search takes: each dataset has collections of its own."""
+    if document_ids is None:
+        return None
+    return models.Filter(
+        must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids))]
+    )
 
 
 def match_all(**equals: str) -> models.Filter:
@@ -165,23 +178,3 @@ def match_all(**equals: str) -> models.Filter:
             for key, value in equals.items()
         ]
     )
-
-
-class _LockedClient:
-    """Forwards every client call under the store's lock."""
-
-    def __init__(self, client: QdrantClient, lock):
-        self._client = client
-        self.raw = client
-        self.lock = lock
-
-    def __getattr__(self, name: str):
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def locked(*args, **kwargs):
-            with self.lock:
-                return attribute(*args, **kwargs)
-
-        return locked

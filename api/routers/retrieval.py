@@ -25,7 +25,11 @@ class HitTestingBody(BaseModel):
 
 class HitTestingResult(BaseModel):
     query: dict[str, str]
-    records: list[dict[str, Any]]
+    records: list[dict[str, Any]] = Field(
+        description="Dify's records; ours adds to each `score_details` (vector_score, vector_rank, "
+        "keyword_score, keyword_rank), `highlights` ({content, answer}: [start, end] code-point offsets of "
+        "matched words) and `matched_terms`"
+    )
     query_terms: list[str] = Field(description="ours: the index terms of the query (stemmed, CJK-segmented)")
     timings_ms: dict[str, float] | None = Field(
         default=None,

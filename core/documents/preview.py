@@ -41,13 +41,18 @@ def _text_of(settings: Settings, options: ChunkPreviewOptions, path: Path | None
         if not options.text or not options.text.strip():
             raise InvalidParam("text or a file is required.")
         return options.text
-    parts = extract_file(
-        path,
-        extension,
-        etl_type=settings.etl_type,
-        unstructured_api_url=settings.unstructured_api_url,
-        unstructured_api_key=settings.unstructured_api_key,
-    )
+    try:
+        parts = extract_file(
+            path,
+            extension,
+            etl_type=settings.etl_type,
+            unstructured_api_url=settings.unstructured_api_url,
+            unstructured_api_key=settings.unstructured_api_key,
+        )
+    except ExtractionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a parser's own error on a broken file, as indexing reports it
+        raise InvalidParam(f"The file could not be read: {str(error) or type(error).__name__}") from None
     return "\n".join(part.text for part in parts)
 
 

@@ -102,6 +102,25 @@ def build_vectors(dataset_id: str) -> None:
             _switch(session, dataset, target)
 
 
+def rebuild_collections(dataset_id: str) -> int:
+    """Empties the dataset's collections and fills them again with every live chunk, from the database
+    and the embedding cache (the model runs only for texts the cache lacks). Returns the points written.
+    This is `kb reindex`: the engine can always be rebuilt from the source of truth."""
+    with session_scope() as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None or dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
+            return 0
+        store = get_vector_store()
+        for name in dataset_collections(dataset):
+            store.drop_collection(name)
+        written = 0
+        for target in vector_targets(session, dataset):
+            store.ensure_collection(target.collection, target.embedder.dimension)
+            _fill(session, dataset, target)
+            written += store.count(target.collection)
+        return written
+
+
 def _fill_until_runs_finish(session: Session, dataset: Dataset, target: VectorTarget) -> bool:
     deadline = time.monotonic() + ACTIVE_RUN_WAIT.total_seconds()
     while _fill(session, dataset, target):

@@ -10,6 +10,7 @@ from core import model_providers
 from core.errors import InvalidParam
 from core.settings import get_settings
 from retrieval.batching import BatchingEmbedder
+from retrieval.edge_store import EdgeVectorStore
 from retrieval.embedders import (
     Embedder,
     OpenAICompatibleEmbedder,
@@ -18,27 +19,37 @@ from retrieval.embedders import (
     bundled_minilm_path,
 )
 from retrieval.rerankers import CrossEncoderReranker, HttpReranker, Reranker
-from retrieval.vector_store import QdrantVectorStore
+from retrieval.vector_store import QdrantVectorStore, VectorStore
 
 logger = logging.getLogger(__name__)
 
-_stores: dict[tuple[str | None, str], QdrantVectorStore] = {}
+_stores: dict[tuple[str | None, str], VectorStore] = {}
 _stores_lock = threading.Lock()
 
 
-def get_vector_store() -> QdrantVectorStore:
+def get_vector_store() -> VectorStore:
+    """A Qdrant server when QDRANT_URL is set, else Qdrant Edge on disk in this process."""
     settings = get_settings()
     key = (settings.qdrant_url, str(settings.resolved_qdrant_path))
     with _stores_lock:
         if key not in _stores:
-            _stores[key] = QdrantVectorStore.connect(
-                settings.qdrant_url, settings.qdrant_api_key, settings.resolved_qdrant_path
-            )
+            _stores[key] = _connect(settings)
         return _stores[key]
 
 
+def _connect(settings) -> VectorStore:
+    if settings.qdrant_url:
+        return QdrantVectorStore.connect(
+            settings.qdrant_url,
+            settings.qdrant_api_key,
+            shard_number=settings.qdrant_shard_number,
+            replication_factor=settings.qdrant_replication_factor,
+        )
+    return EdgeVectorStore(settings.resolved_qdrant_path)
+
+
 def close_vector_stores() -> None:
-    """Local mode locks its directory until the client closes (tests switch directories)."""
+    """The embedded engine locks its directory until it closes (tests switch directories)."""
     with _stores_lock:
         for store in _stores.values():
             store.close()

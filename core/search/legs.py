@@ -2,14 +2,13 @@
 
 Both only see chunks that are live (segment completed and enabled, document completed, enabled and
 not archived) and, when given, of the allowed documents: the restriction is part of the SQL query and
-of the Qdrant filter, never applied to results afterwards.
+of the engine's filter, never applied to results afterwards.
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from qdrant_client import models
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
@@ -202,12 +201,7 @@ def vector_leg(
     is asked for a few more than needed."""
     if vector is None:
         return []
-    conditions = [models.FieldCondition(key="dataset_id", match=models.MatchValue(value=dataset.id))]
-    if document_ids is not None:
-        conditions.append(models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids)))
-    hits = get_vector_store().search(
-        dataset.vector_collection, vector, limit=limit * 2 + 10, query_filter=models.Filter(must=conditions)
-    )
+    hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, document_ids)
     segment_ids = {hit.payload["segment_id"] for hit in hits}
     live = set(
         session.scalars(

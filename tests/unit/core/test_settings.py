@@ -14,7 +14,7 @@ def test_embedded_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = Settings(_env_file=None)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'data' / 'kb.sqlite3'}"
-    assert settings.resolved_qdrant_path == tmp_path / "data" / "qdrant"
+    assert settings.resolved_qdrant_path == tmp_path / "data" / "qdrant-edge"
     assert settings.embedded_worker is True and settings.celery_broker_url == "memory://"
     assert settings.upload_file_size_limit == 15 and settings.upload_file_size_limit_bytes == 15 * 1024 * 1024
     assert settings.top_k_max_value == 10 and settings.indexing_max_segmentation_tokens_length == 4000

@@ -1,6 +1,13 @@
-import numpy as np
+"""Both vector stores behave the same: Qdrant Edge in-process (the embedded default) and the Qdrant
+server path through qdrant-client, here run against qdrant-client's in-memory implementation of the
+same API, so the requests the server path builds are executed for real."""
 
-from retrieval.vector_store import QdrantVectorStore, match_all, point_id
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient
+
+from retrieval.edge_store import EdgeVectorStore
+from retrieval.vector_store import QdrantVectorStore, VectorPoint, point_id
 
 
 def _vector(*values):
@@ -8,28 +15,76 @@ def _vector(*values):
     return vector / np.linalg.norm(vector)
 
 
-def test_upsert_is_idempotent_and_search_filters(tmp_path):
-    from retrieval.vector_store import VectorPoint
+# qdrant-client's in-memory Qdrant warns that it ignores payload indexes; the server uses them.
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect:UserWarning")
 
-    store = QdrantVectorStore.connect(None, None, tmp_path / "qdrant")
+
+@pytest.fixture(params=["edge", "server"])
+def store(request, tmp_path):
+    if request.param == "edge":
+        opened = EdgeVectorStore(tmp_path / "engine")
+    else:
+        opened = QdrantVectorStore(QdrantClient(":memory:"), shard_number=2, replication_factor=1)
+    yield opened
+    opened.close()
+
+
+def test_upsert_is_idempotent_and_search_filters_by_document(store):
     store.ensure_collection("c", 3)
     store.ensure_collection("c", 3)
     points = [
         VectorPoint("seg-1", _vector(1, 0, 0), {"dataset_id": "d1", "document_id": "doc-1"}),
         VectorPoint("seg-2", _vector(0, 1, 0), {"dataset_id": "d1", "document_id": "doc-2"}),
+        VectorPoint("seg-3", _vector(0, 0, 1), {"dataset_id": "d1", "document_id": "doc-3"}),
     ]
     store.upsert("c", points)
     store.upsert("c", points)
-    assert store.count("c") == 2
-    hits = store.search("c", _vector(1, 0.1, 0), limit=5)
+    assert store.count("c") == 3 and store.count("c", document_id="doc-2") == 1
+    hits = store.search("c", _vector(1, 0.1, 0), limit=2)
     assert [hit.key for hit in hits] == ["seg-1", "seg-2"] and hits[0].score > 0.99
-    only = store.search("c", _vector(1, 0, 0), limit=5, query_filter=match_all(document_id="doc-2"))
-    assert [hit.key for hit in only] == ["seg-2"]
-    assert store.keys("c", dataset_id="d1") == {"seg-1", "seg-2"}
+    assert hits[0].payload["document_id"] == "doc-1"
+    only = store.search("c", _vector(1, 0, 0), limit=5, document_ids=["doc-2", "doc-3"])
+    assert {hit.key for hit in only} == {"seg-2", "seg-3"}
+    assert store.search("c", _vector(1, 0, 0), limit=5, document_ids=[]) == []
+    assert store.keys("c", dataset_id="d1") == {"seg-1", "seg-2", "seg-3"}
+    assert store.payload_values("c", "document_id") == {"doc-1", "doc-2", "doc-3"}
+    stored = store.vectors("c", ["seg-2", "missing"])
+    assert list(stored) == ["seg-2"] and np.allclose(stored["seg-2"], _vector(0, 1, 0))
     store.delete_where("c", document_id="doc-1")
     store.delete_keys("c", ["seg-2"])
-    assert store.count("c") == 0
+    assert store.keys("c") == {"seg-3"}
     assert point_id("seg-1") == point_id("seg-1") != point_id("seg-2")
+    assert store.collection_names() == ["c"]
     store.drop_collection("c")
-    assert store.search("c", _vector(1, 0, 0), limit=1) == []
+    assert store.search("c", _vector(1, 0, 0), limit=1) == [] and store.collection_names() == []
+    assert store.count("c") == 0 and store.keys("c") == set() and store.vectors("c", ["seg-3"]) == {}
+
+
+def test_edge_reopens_its_collections_after_a_restart(tmp_path):
+    first = EdgeVectorStore(tmp_path / "engine")
+    first.ensure_collection("c", 3)
+    first.upsert("c", [VectorPoint("seg-1", _vector(1, 0, 0), {"document_id": "doc-1"})])
+    first.close()
+    second = EdgeVectorStore(tmp_path / "engine")
+    assert second.collection_names() == ["c"]
+    assert [hit.key for hit in second.search("c", _vector(1, 0, 0), limit=1)] == ["seg-1"]
+    second.close()
+
+
+def test_edge_builds_its_hnsw_index_in_the_background_and_stays_exact(tmp_path):
+    """Past the threshold of points outside the graph, an optimisation runs while searches go on;
+    every search before and after agrees with exact cosine ranking."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = EdgeVectorStore(tmp_path / "engine", optimize_after=1000)
+    store.ensure_collection("c", 16)
+    store.upsert("c", [VectorPoint(f"k{i}", v, {"document_id": f"d{i % 10}"}) for i, v in enumerate(vectors)])
+    queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
+    for _ in range(2):
+        for query in queries:
+            expected = np.argsort(-(vectors @ (query / np.linalg.norm(query))))[:5]
+            found = [int(hit.key[1:]) for hit in store.search("c", query / np.linalg.norm(query), limit=5)]
+            assert found[0] == expected[0] and len(set(found) & set(expected)) >= 4
+        store.wait_for_optimizations(timeout=120)
     store.close()
