@@ -43,9 +43,8 @@ def serve(
     """Serve the API; without DATABASE_URL/REDIS_URL/QDRANT_URL it runs fully embedded."""
     import uvicorn
 
-    from core.indexing.vectors import warm_up_default_embedder
-
     from core.indexing.reindex import migrate_local_mode_vectors
+    from core.indexing.vectors import warm_up_default_embedder
 
     settings = get_settings()
     _prepare_embedded_database()
