@@ -62,7 +62,7 @@ def _http_error(_request: Request, error: StarletteHTTPException) -> JSONRespons
 
 
 def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
-    return error_response("invalid_param", validation_message(error.errors()), 400)
+    return error_response("invalid_param", validation_message(error.errors(), from_request=True), 400)
 
 
 def _unhandled_error(_request: Request, error: Exception) -> JSONResponse:
@@ -70,11 +70,19 @@ def _unhandled_error(_request: Request, error: Exception) -> JSONResponse:
     return error_response("internal_server_error", HTTP_MESSAGES[500], 500)
 
 
-def validation_message(errors: list[dict] | tuple) -> str:
-    """One readable sentence from pydantic's errors, like the ValueError text Dify returns."""
+REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+
+
+def validation_message(errors: list[dict] | tuple, *, from_request: bool = False) -> str:
+    """One readable sentence from pydantic's errors, like the ValueError text Dify returns, naming the
+    field. FastAPI's errors (`from_request`) start their location with the request part (body, query,
+    ...), which is dropped; a field that happens to be named `query` stays."""
     first = errors[0] if errors else {}
     kind = first.get("type", "")
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    loc = tuple(first.get("loc", ()))
+    if from_request and loc and loc[0] in REQUEST_PARTS:
+        loc = loc[1:]
+    location = [str(part) for part in loc]
     if kind == "json_invalid" or (kind == "missing" and location == [] and first.get("loc") == ("body",)):
         return INVALID_JSON
     message = str(first.get("msg", "Invalid parameter."))

@@ -2,16 +2,20 @@
 
 Errors use the external-knowledge convention `{error_code, error_msg}`: 1001 malformed Authorization
 header, 1002 authorization failed, 2001 knowledge base not found, and ours: 3001 (403, with
-Retry-After) when the workspace has used up its knowledge request rate limit.
+Retry-After) when the workspace has used up its knowledge request rate limit, 4001 (400) for a body
+that is not valid. The key is checked before the body: Dify registers an external knowledge API by
+posting an empty body with the key alone, and must see a wrong key as 403.
 """
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import SessionDep, bearer_token
+from api.errors import INVALID_JSON, validation_message
 from core.api_keys import service as api_keys
 from core.datasets import service as datasets
 from core.datasets.schemas import MetadataFilteringConditions
@@ -22,11 +26,13 @@ from core.search import service as search
 
 router = APIRouter(tags=["external knowledge"])
 RATE_LIMITED = 3001
+INVALID_BODY = 4001
 
 
 class RetrievalSetting(BaseModel):
-    top_k: int = Field(ge=1, le=10_000)
-    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Dify sends null for settings an app left unset: the dataset's own top_k, and no threshold.
+    top_k: int | None = Field(default=None, ge=1, le=10_000)
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class ExternalRetrievalBody(BaseModel):
@@ -51,9 +57,25 @@ def _external_error(code: int, message: str, status: int, headers: dict | None =
     return JSONResponse({"error_code": code, "error_msg": message}, status_code=status, headers=headers)
 
 
-@router.post("/retrieval", response_model=ExternalRetrievalResult)
+async def _json_body(request: Request) -> Any:
+    """The body, parsed but not validated: validation waits until the key has been checked."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ExternalRetrievalBody.model_json_schema()}},
+    }
+}
+
+
+@router.post("/retrieval", response_model=ExternalRetrievalResult, openapi_extra=BODY)
 @router.post("/v1/retrieval", response_model=ExternalRetrievalResult, include_in_schema=False)
-def external_retrieval(body: ExternalRetrievalBody, request: Request, session: SessionDep):
+def external_retrieval(request: Request, session: SessionDep, payload: Annotated[Any, Depends(_json_body)]):
     try:
         token = bearer_token(request)
     except ServiceError:
@@ -66,15 +88,23 @@ def external_retrieval(body: ExternalRetrievalBody, request: Request, session: S
         rate_limits.check_knowledge_request(session, caller.workspace)
     except RateLimited as refusal:
         return _external_error(RATE_LIMITED, refusal.message, refusal.status, refusal.headers)
+    if not isinstance(payload, dict):
+        return _external_error(INVALID_BODY, INVALID_JSON, 400)
+    try:
+        body = ExternalRetrievalBody.model_validate(payload)
+    except ValidationError as error:
+        return _external_error(INVALID_BODY, validation_message(error.errors()), 400)
     try:
         dataset = datasets.get_dataset(session, caller.workspace.id, body.knowledge_id)
     except ServiceError:
         return _external_error(2001, "The knowledge base does not exist.", 404)
-    model = search.resolve_retrieval_model(dataset, None).model_copy(
+    setting = body.retrieval_setting
+    stored = search.resolve_retrieval_model(dataset, None)
+    model = stored.model_copy(
         update={
-            "top_k": body.retrieval_setting.top_k,
-            "score_threshold_enabled": body.retrieval_setting.score_threshold > 0,
-            "score_threshold": body.retrieval_setting.score_threshold,
+            "top_k": setting.top_k or stored.top_k,
+            "score_threshold_enabled": bool(setting.score_threshold),
+            "score_threshold": setting.score_threshold or 0.0,
             "metadata_filtering_conditions": body.metadata_condition,
         }
     )

@@ -49,6 +49,14 @@ class MetadataFilteringConditions(BaseModel):
     logical_operator: Literal["and", "or"] = "and"
     conditions: list[MetadataCondition] = Field(default_factory=list, max_length=100)
 
+    @field_validator("logical_operator", "conditions", mode="before")
+    @classmethod
+    def _null_is_default(cls, value, info):
+        """Dify sends `null` for both when an app sets no filter."""
+        if value is not None:
+            return value
+        return "and" if info.field_name == "logical_operator" else []
+
 
 class RetrievalModel(BaseModel):
     search_method: SearchMethod

@@ -9,13 +9,13 @@ Any failure is recorded on that document alone: it never takes the worker down.
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
 from core.datasets.models import Dataset
+from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.indexing.pipeline import index_upload_file_documents
 from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
@@ -36,8 +36,6 @@ PIPELINES: dict[str, IndexingPipeline] = {
 # documents of other datasets wait about that long at most for their turn.
 MAX_COMPANIONS = 31
 RUN_SECONDS = 60.0
-# A run refreshes its documents' heartbeat at every batch; one silent for this long has died.
-HEARTBEAT_LEASE = timedelta(minutes=5)
 
 
 def index_document(document_id: str) -> None:
@@ -45,8 +43,8 @@ def index_document(document_id: str) -> None:
         document = session.get(Document, document_id)
         if document is None or document.is_paused or document.indexing_status not in UNFINISHED_STATUSES:
             return
-        if _run_in_progress(document):
-            # Another run holds the document; look again once its lease would have run out.
+        if run_in_progress(document):
+            # A living run holds the document; look again once its lease would have run out.
             celery_app.send_task(INDEX_DOCUMENT_TASK, args=[document_id], queue=DATASET_QUEUE,
                                  countdown=HEARTBEAT_LEASE.total_seconds())  # fmt: skip
             return
@@ -63,12 +61,6 @@ def _documents_of_run(session: Session, document: Document) -> Iterator[Document
     yield document
     while time.monotonic() - started < RUN_SECONDS and (companions := _waiting_companions(session, document)):
         yield from companions
-
-
-def _run_in_progress(document: Document) -> bool:
-    if document.indexing_status == IndexingStatus.WAITING or document.heartbeat_at is None:
-        return False
-    return utcnow() - document.heartbeat_at < HEARTBEAT_LEASE
 
 
 def _waiting_companions(session: Session, document: Document) -> list[Document]:

@@ -125,3 +125,5 @@ class Document(Base):
     index_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     # Refreshed by the run indexing the document; a stale heartbeat means that run died.
     heartbeat_at: Mapped[datetime | None]
+    # The process whose run holds the document (host:pid:start), so a dead holder is known at once.
+    lease_holder: Mapped[str | None] = mapped_column(String(128))

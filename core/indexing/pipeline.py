@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.database import utcnow
 from core.datasets.models import Dataset, DocForm
+from core.documents.lease import PROCESS_ID, holding
 from core.documents.models import Document, IndexingStatus, UploadFile
 from core.documents.process_rules import (
     AUTOMATIC_RULES,
@@ -84,23 +85,25 @@ def index_upload_file_documents(
     as all of its chunks are written. `documents` may be a generator that finds more as it goes."""
     settings = get_settings()
     batches = _SharedBatches(session, dataset)
-    try:
-        for document in documents:
-            try:
-                run = _prepare(session, settings, document)
-            except IndexingStopped:
-                session.rollback()
-                continue
-            except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
-                session.rollback()
-                on_failure(document.id, error)
-                continue
-            batches.add(run)
-        batches.finish()
-    except Exception as error:  # noqa: BLE001 - the shared embedding step failed for those not yet live
-        session.rollback()
-        for run in batches.runs:
-            on_failure(run.document.id, error)
+    with holding() as held:
+        try:
+            for document in documents:
+                held.add(document.id)  # heartbeated from the claim on, through a parse of any length
+                try:
+                    run = _prepare(session, settings, document)
+                except IndexingStopped:
+                    session.rollback()
+                    continue
+                except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
+                    session.rollback()
+                    on_failure(document.id, error)
+                    continue
+                batches.add(run)
+            batches.finish()
+        except Exception as error:  # noqa: BLE001 - the shared embedding step failed for those not yet live
+            session.rollback()
+            for run in batches.runs:
+                on_failure(run.document.id, error)
 
 
 def _prepare(session: Session, settings: Settings, document: Document) -> Run:
@@ -138,7 +141,7 @@ def _claim(session: Session, document: Document, resuming: bool) -> int:
     """Compare-and-set on the generation: of two runs started for one document, one proceeds. A fresh
     run also enters `parsing` in the same statement."""
     current = document.index_generation
-    values: dict = {"index_generation": current + 1, "heartbeat_at": utcnow()}
+    values: dict = {"index_generation": current + 1, "heartbeat_at": utcnow(), "lease_holder": PROCESS_ID}
     if not resuming:
         values |= {"indexing_status": IndexingStatus.PARSING, "processing_started_at": utcnow()}
     claimed = session.execute(
@@ -372,8 +375,6 @@ class _SharedBatches:
             for unwritten in self._unwritten.values():
                 unwritten -= written
             self._swap_in_finished()
-            if self.runs:
-                _refresh_heartbeats(self.session, self.runs)
         self._in_flight = started
 
     def _swap_in_finished(self) -> None:
@@ -422,16 +423,6 @@ def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> No
     )
     session.execute(
         update(ChildChunk).where(ChildChunk.segment_id.in_(batch.segment_ids)).values(completed_at=now)
-    )
-    session.commit()
-
-
-def _refresh_heartbeats(session: Session, runs: list[Run]) -> None:
-    """Tells the task queue these documents are still being worked on (see HEARTBEAT_LEASE)."""
-    session.execute(
-        update(Document)
-        .where(Document.id.in_([run.document.id for run in runs]))
-        .values(heartbeat_at=utcnow())
     )
     session.commit()
 

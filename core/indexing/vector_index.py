@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
 from core.datasets.models import Dataset, IndexingTechnique
-from core.documents.indexing import HEARTBEAT_LEASE
+from core.documents.lease import HEARTBEAT_LEASE
 from core.documents.models import IN_PROGRESS, Document
 from core.indexing.embedding_cache import embed_with_cache
 from core.indexing.vectors import collection_name, get_vector_store

@@ -227,3 +227,5 @@ def test_hostile_content_renders_as_text(page: Page, events, kb_service, where):
     assert page.locator("main a[href^='javascript']").count() == 0
     assert page.evaluate("window.hacked") is None
     assert events.dialogs == [] and events.errors == []
+    # nothing even tried to run: the page's policy would have reported a blocked script or handler
+    assert not [text for text in events.console_errors if "Content Security Policy" in text]

@@ -99,3 +99,31 @@ def test_unknown_or_foreign_knowledge_is_2001(client, tenant, other_tenant, know
         headers = other_tenant.headers if knowledge_id == knowledge["id"] else tenant.headers
         response = _call(client, headers, knowledge_id)
         assert response.status_code == 404 and response.json()["error_code"] == 2001
+
+
+def test_registration_probe_checks_the_key_before_the_body(client, tenant):
+    """Dify registers an external knowledge API by posting an empty body with the key alone."""
+    right = client.post("/retrieval", headers=tenant.headers)
+    assert right.status_code == 400
+    assert right.json() == {
+        "error_code": 4001,
+        "error_msg": "Invalid JSON payload received or JSON payload is empty.",
+    }
+    wrong = client.post("/retrieval", headers={"Authorization": "Bearer ds-not-a-real-key-000000000"})
+    assert wrong.status_code == 403 and wrong.json()["error_code"] == 1002
+    for path in ("/retrieval", "/v1/retrieval"):
+        invalid = client.post(path, json={"knowledge_id": "x", "query": 1}, headers=tenant.headers)
+        assert invalid.status_code == 400 and invalid.json()["error_code"] == 4001
+        assert invalid.json()["error_msg"].startswith("query: ")
+
+
+def test_the_nulls_dify_sends_take_the_defaults(client, tenant, knowledge):
+    body = {
+        "knowledge_id": knowledge["id"],
+        "query": ABSTRACTS[2]["title"],
+        "retrieval_setting": {"top_k": None, "score_threshold": None},
+        "metadata_condition": {"logical_operator": None, "conditions": None},
+    }
+    response = client.post("/retrieval", json=body, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert 1 <= len(response.json()["records"]) <= 4  # the dataset's own top_k

@@ -401,3 +401,14 @@ def test_multi_dataset_retrieval(client, tenant, other_tenant, celery_worker):
     body = {"dataset_ids": [first["id"], foreign["id"]], "query": "cells"}
     assert_error(client.post("/v1/retrieval/multi", json=body, headers=tenant.headers), 404, "not_found",
                  "Dataset not found.")  # fmt: skip
+
+
+def test_validation_messages_name_the_field(client, tenant):
+    dataset = create_dataset(client, tenant)
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/hit-testing", json={"query": 1}, headers=tenant.headers
+    )
+    assert_error(response, 400, "invalid_param", "query: Input should be a valid string")
+    nested = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", headers=tenant.headers,
+                         json={"query": "x", "retrieval_model": {"search_method": "semantic_search"}})  # fmt: skip
+    assert_error(nested, 400, "invalid_param", "retrieval_model.reranking_enable: Field required")
