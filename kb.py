@@ -43,6 +43,7 @@ def serve(
     """Serve the API; without DATABASE_URL/REDIS_URL/QDRANT_URL it runs fully embedded."""
     import uvicorn
 
+    from core.database import refresh_sqlite_statistics, session_scope
     from core.indexing.reindex import migrate_local_mode_vectors
     from core.indexing.vectors import warm_up_default_embedder
 
@@ -51,6 +52,8 @@ def serve(
     _print_first_key()
     warm_up_default_embedder()
     migrate_local_mode_vectors(settings)
+    with session_scope() as session:
+        refresh_sqlite_statistics(session)
     if not settings.embedded_worker:
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     access_log=settings.kb_access_log)  # fmt: skip

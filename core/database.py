@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, Engine, Select, create_engine, event, func, select
+from sqlalchemy import JSON, Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session
 
@@ -55,6 +55,26 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_analyzed_segments: dict[str, int] = {}
+
+
+def refresh_sqlite_statistics(session: Session) -> bool:
+    """SQLite keeps no planner statistics by itself; without them its planner checked the liveness of
+    30 search hits by scanning every completed document (13 ms at 25,000 chunks; 0.05 ms once
+    analysed). ANALYZE runs whenever the number of segments has doubled since the last one, so it
+    runs about log2(n) times over a dataset's growth. PostgreSQL's autovacuum keeps its own."""
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return False
+    segments = session.execute(text("SELECT count(*) FROM segments")).scalar() or 0
+    if segments < 2 * _analyzed_segments.get(str(engine.url), 0) or not segments:
+        return False
+    session.execute(text("ANALYZE"))
+    session.commit()
+    _analyzed_segments[str(engine.url)] = segments
+    return True
 
 
 def build_engine(url: str) -> Engine:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.database import session_scope, utcnow
+from core.database import refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
@@ -54,6 +54,7 @@ def index_document(document_id: str) -> None:
             return
         dataset = session.get(Dataset, document.dataset_id)
         pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
+        refresh_sqlite_statistics(session)
 
 
 def _documents_of_run(session: Session, document: Document) -> Iterator[Document]:

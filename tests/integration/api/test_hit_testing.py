@@ -409,6 +409,6 @@ def test_validation_messages_name_the_field(client, tenant):
         f"/v1/datasets/{dataset['id']}/hit-testing", json={"query": 1}, headers=tenant.headers
     )
     assert_error(response, 400, "invalid_param", "query: Input should be a valid string")
-    nested = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", headers=tenant.headers,
-                         json={"query": "x", "retrieval_model": {"search_method": "semantic_search"}})  # fmt: skip
+    body = {"query": "x", "retrieval_model": {"search_method": "semantic_search"}}
+    nested = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
     assert_error(nested, 400, "invalid_param", "retrieval_model.reranking_enable: Field required")
