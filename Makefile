@@ -53,3 +53,4 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.quality --chunking abstracts
 	$(BIN)/python -m bench.quality --chunking chunks
+	$(BIN)/python -m bench.latency

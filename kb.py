@@ -22,6 +22,12 @@ console = Console()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_WORKSPACE = "default"
+# The embedded engine's directory opens in one process (its write-ahead log is locked).
+ENGINE_IN_ONE_PROCESS = (
+    "{command} in server mode needs QDRANT_URL: the embedded engine opens in one process only, so "
+    "separate API and worker processes must share a Qdrant server (or leave REDIS_URL unset to run "
+    "everything embedded in kb serve)"
+)
 PlanOption = Annotated[str | None, typer.Option(help="sandbox, professional or team")]
 
 
@@ -48,6 +54,8 @@ def serve(
     from core.indexing.vectors import warm_up_default_embedder
 
     settings = get_settings()
+    if not settings.embedded_worker and not settings.qdrant_url:
+        raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb serve"))
     _prepare_embedded_database()
     _print_first_key()
     warm_up_default_embedder()
@@ -106,6 +114,8 @@ def run_worker(
         raise typer.BadParameter(
             "kb worker needs REDIS_URL; the embedded mode runs its worker inside `kb serve`"
         )
+    if get_settings().qdrant_url is None:
+        raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb worker"))
     import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
     import worker.tasks  # noqa: F401 - registers the task functions
     from core.indexing.vectors import warm_up_default_embedder

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.input_guard import GuardRequestInput
+from api.rate_limit_headers import RateLimitHeaders
 from api.routers import (
     datasets,
     datasources,
@@ -30,6 +31,7 @@ def create_app() -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(GuardRequestInput)
+    app.add_middleware(RateLimitHeaders)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
                    retrieval.router, retrieval.multi_router, models.router, online_sources.router,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
 from core.api_keys import sessions
 from core.api_keys.service import Caller
@@ -57,9 +58,11 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def count_knowledge_request(caller: CallerDep, session: SessionDep) -> None:
+def count_knowledge_request(request: Request, caller: CallerDep, session: SessionDep) -> None:
     """After authentication and before anything else, as Dify orders its checks."""
-    rate_limits.check_knowledge_request(session, caller.workspace)
+    admission = rate_limits.check_knowledge_request(session, caller.workspace)
+    if admission is not None:
+        remember(request.scope.setdefault("state", {}), admission.headers())
 
 
 # Route dependency of the operations contract section 7 counts.

@@ -1,5 +1,5 @@
-"""Ingestion throughput: SciFact through the real API and the embedded worker (SQLite, Qdrant local
-mode), next to raw `SentenceTransformer.encode` on the same chunks in the same run (and to the
+"""Ingestion throughput: SciFact through the real API and the embedded worker (SQLite, Qdrant Edge),
+next to raw `SentenceTransformer.encode` on the same chunks in the same run (and to the
 service's model processes alone), and the time of a second ingest of the unchanged corpus.
 
     python -m bench.ingest [--limit N]

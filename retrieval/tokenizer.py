@@ -46,6 +46,20 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+KEYWORDS_PER_TEXT = 10
+
+
+def extract_keywords(text: str, limit: int = KEYWORDS_PER_TEXT) -> list[str]:
+    """A chunk's keywords as Dify extracts them: jieba's TF-IDF ranking (CJK and Latin words alike),
+    here without the stop words of the index."""
+    import jieba.analyse
+
+    _jieba()
+    ranked = jieba.analyse.extract_tags(text, topK=limit * 2)
+    stop = ENGLISH_STOP_WORDS | CHINESE_STOP_WORDS
+    return [word for word in ranked if word.lower() not in stop][:limit]
+
+
 def term_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     """Where `text` holds words that tokenize to one of `terms`, as (start, end) offsets in code points:
     the words a search on those terms matched, found with the index's own stemming and segmentation."""

@@ -1,7 +1,7 @@
 """A Celery worker running on a thread of the current process.
 
 The embedded mode has no Redis: tasks travel over Celery's in-memory transport, which only a
-worker in the same process can consume. Qdrant local mode also locks its directory to one
+worker in the same process can consume. The embedded engine (Qdrant Edge) also locks its directory to one
 process, so the worker has to live beside the API anyway. Tests use it with the real Redis broker.
 """
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import SessionDep, bearer_token
 from api.errors import INVALID_JSON, validation_message
+from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
 from core.datasets import service as datasets
 from core.datasets.schemas import MetadataFilteringConditions
@@ -85,7 +86,9 @@ def external_retrieval(request: Request, session: SessionDep, payload: Annotated
     except ServiceError:
         return _external_error(1002, "Authorization failed.", 403)
     try:
-        rate_limits.check_knowledge_request(session, caller.workspace)
+        admission = rate_limits.check_knowledge_request(session, caller.workspace)
+        if admission is not None:
+            remember(request.scope.setdefault("state", {}), admission.headers())
     except RateLimited as refusal:
         return _external_error(RATE_LIMITED, refusal.message, refusal.status, refusal.headers)
     if not isinstance(payload, dict):

@@ -29,20 +29,30 @@ KNOWLEDGE = "knowledge"
 KEY_PREFIX = "kb:rate_limit:"
 
 
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    remaining: int  # requests the window still takes
+    reset: float  # seconds until the oldest request in the window leaves it (and frees a place)
+    limit: int = 0
+
+    def headers(self) -> dict[str, str]:
+        """The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers), which Dify does not send."""
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(max(0, math.ceil(self.reset))),
+        }
+
+
 class RateLimited(ServiceError):
     code = "forbidden"
     status = 403
     default_message = "Sorry, you have reached the knowledge base request rate limit of your subscription."
 
-    def __init__(self, retry_after: float):
+    def __init__(self, admission: Admission):
         super().__init__()
-        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-
-
-@dataclass(frozen=True)
-class Admission:
-    admitted: bool
-    retry_after: float = 0.0  # seconds until the oldest request in the window leaves it
+        self.headers = {"Retry-After": str(max(1, math.ceil(admission.reset))), **admission.headers()}
 
 
 class LocalSlidingWindow:
@@ -59,24 +69,26 @@ class LocalSlidingWindow:
             while admitted and admitted[0] <= now - window:
                 admitted.popleft()
             if len(admitted) >= limit:
-                return Admission(False, admitted[0] + window - now)
+                return Admission(False, 0, admitted[0] + window - now, limit)
             admitted.append(now)
-            return Admission(True)
+            return Admission(True, limit - len(admitted), admitted[0] + window - now, limit)
 
 
-# KEYS[1] the workspace's set; ARGV limit, window in ms, a unique member. Returns {admitted, retry_ms}.
+# KEYS[1] the workspace's set; ARGV limit, window in ms, a unique member.
+# Returns {admitted, requests in the window, ms until its oldest leaves}.
 _ADMIT_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(oldest[2]) + window - now}
+local admitted = 0
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  admitted = 1
 end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], window)
-return {1, 0}
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {admitted, redis.call('ZCARD', KEYS[1]), tonumber(oldest[2]) + window - now}
 """
 
 
@@ -87,8 +99,10 @@ class RedisSlidingWindow:
         self._script = client.register_script(_ADMIT_SCRIPT)
 
     def admit(self, key: str, limit: int, window: float) -> Admission:
-        admitted, retry_ms = self._script(keys=[key], args=[limit, int(window * 1000), uuid.uuid4().hex])
-        return Admission(bool(admitted), retry_ms / 1000)
+        admitted, used, reset_ms = self._script(
+            keys=[key], args=[limit, int(window * 1000), uuid.uuid4().hex]
+        )
+        return Admission(bool(admitted), max(0, limit - used), reset_ms / 1000, limit)
 
 
 @lru_cache(maxsize=4)
@@ -107,18 +121,19 @@ def plan_limit(settings: Settings, plan: str) -> int:
     return limits.get(plan, settings.knowledge_rate_limit_sandbox)
 
 
-def check_knowledge_request(session: Session, workspace: Workspace) -> None:
-    """Counts one knowledge request of the workspace, or raises RateLimited (and logs the refusal)."""
+def check_knowledge_request(session: Session, workspace: Workspace) -> Admission | None:
+    """Counts one knowledge request of the workspace (None when limits are off), or raises RateLimited
+    (and logs the refusal)."""
     settings = get_settings()
     if not settings.knowledge_rate_limit_enabled:
-        return
+        return None
     admission = _limiter(settings.redis_url).admit(
         KEY_PREFIX + workspace.id, plan_limit(settings, workspace.plan), WINDOW_SECONDS
     )
     if admission.admitted:
-        return
+        return admission
     session.add(
         RateLimitLog(workspace_id=workspace.id, subscription_plan=workspace.plan, operation=KNOWLEDGE)
     )
     session.commit()
-    raise RateLimited(admission.retry_after)
+    raise RateLimited(admission)

@@ -18,6 +18,7 @@ from core.indexing.writer import index_segments, remove_from_indexes, remove_nod
 from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
 from core.settings import get_settings
 from etl.splitting import Segmentation, split_general
+from retrieval.tokenizer import extract_keywords
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ def update_segment(
     segment.content, segment.answer = content, answer if document.doc_form == DocForm.QA else None
     if changes.keywords is not None:
         segment.keywords = changes.keywords
+    elif content_changed and segment.keywords:
+        # keywords are searched with the text: the old ones would keep finding the old content
+        segment.keywords = extract_keywords(content)
     segment.word_count = _word_count(content, answer, document)
     segment.updated_by = caller.account.id
     segment.enabled, segment.disabled_at, segment.disabled_by = True, None, None

@@ -1,5 +1,6 @@
 """`kb` end to end: the embedded `kb serve` with its in-process worker, and `kb keys` beside it."""
 
+import re
 import subprocess
 import sys
 import time
@@ -15,11 +16,11 @@ from core.documents.models import Document
 from core.workspaces.models import Account, Workspace
 
 
-def _kb(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+def _kb(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "kb", *args],
         cwd=cwd,
-        env=embedded_env(),
+        env=embedded_env(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -121,3 +122,17 @@ def _insert_waiting_document(path: Path, dataset_id: str) -> str:
 def _status(workdir: Path, document_id: str) -> str:
     with Session(create_engine(f"sqlite:///{workdir / 'data' / 'kb.sqlite3'}")) as session:
         return session.get(Document, document_id).indexing_status
+
+
+def test_processes_that_cannot_share_the_embedded_engine_refuse_to_start(workdir):
+    for command in (["worker"], ["serve", "--port", "9"]):
+        result = _kb(*command, cwd=workdir, REDIS_URL="redis://127.0.0.1:6379/15")
+        assert result.returncode != 0
+        message = re.sub(r"[\s│╭╮╰╯─]+", " ", result.stderr)
+        assert f"kb {command[0]} in server mode needs QDRANT_URL" in message
+
+
+def test_reindex_of_an_empty_directory(workdir):
+    result = _kb("reindex", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt 0 datasets" in result.stdout

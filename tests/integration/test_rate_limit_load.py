@@ -34,6 +34,7 @@ def _api_process(database_url: str, data_dir) -> Iterator[str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": TEST_REDIS_URL,
+        "QDRANT_URL": "http://127.0.0.1:9",  # server mode needs a shared engine; these requests never search
         "KB_DATA_DIR": str(data_dir),
         # These API processes embed through a remote API (never called here), so they start at once.
         "EMBEDDING_PROVIDER": "openai_api_compatible",

@@ -120,8 +120,26 @@ def test_window_slides(backend, broker):
     key = f"kb:rate_limit:test-{time.time_ns()}"
     assert [window.admit(key, 3, 1.0).admitted for _ in range(3)] == [True] * 3
     refused = window.admit(key, 3, 1.0)
-    assert not refused.admitted and 0 < refused.retry_after <= 1.0
+    assert not refused.admitted and 0 < refused.reset <= 1.0
     for _ in range(5):  # refusals are not counted: they do not push the window forward
         window.admit(key, 3, 1.0)
-    time.sleep(refused.retry_after + 0.05)
+    time.sleep(refused.reset + 0.05)
     assert window.admit(key, 3, 1.0).admitted
+
+
+def test_counted_requests_carry_ratelimit_headers(client, sandbox):
+    """Ours (Dify sends none): the plan's limit, what the window still takes, and when it frees up."""
+    dataset = create_dataset(client, sandbox)  # 1
+    answers = [_patch(client, sandbox, dataset["id"], n) for n in range(8)]  # 2..9
+    answers.append(client.delete(f"/v1/datasets/{dataset['id']}", headers=sandbox.headers))  # 10, a 204
+    remaining = [int(answer.headers["RateLimit-Remaining"]) for answer in answers]
+    assert remaining == list(range(8, -1, -1))
+    assert all(answer.headers["RateLimit-Limit"] == "10" for answer in answers)
+    assert all(0 <= int(answer.headers["RateLimit-Reset"]) <= 60 for answer in answers)
+    refused = client.post("/v1/datasets", json={"name": "more"}, headers=sandbox.headers)
+    assert refused.status_code == 403 and refused.headers["RateLimit-Remaining"] == "0"
+    assert int(refused.headers["RateLimit-Reset"]) <= int(refused.headers["Retry-After"])
+    external = client.post("/retrieval", json={}, headers=sandbox.headers)
+    assert external.status_code == 403 and external.headers["RateLimit-Remaining"] == "0"
+    read = client.get("/v1/datasets", headers=sandbox.headers)
+    assert read.status_code == 200 and "RateLimit-Limit" not in read.headers  # reads are not counted

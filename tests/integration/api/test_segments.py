@@ -315,3 +315,24 @@ def _best_child(client, tenant, dataset, query) -> str | None:
     records = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
     found = records.json()["records"]
     return found[0]["child_chunks"][0]["content"] if found else None
+
+
+def test_new_content_without_keywords_gets_keywords_of_its_own(client, tenant, celery_worker):
+    """Keywords are searched with the text, so the old ones must not keep finding the old content."""
+    dataset, document = _document(client, tenant, indexing_technique="economy")
+    body = {
+        "segments": [{"content": "Quokkas smile on Rottnest Island.", "keywords": ["quokka", "rottnest"]}]
+    }
+    created = client.post(_url(dataset, document), json=body, headers=tenant.headers).json()["data"][0]
+    url = f"{_url(dataset, document)}/{created['id']}"
+    updated = client.post(
+        url, json={"segment": {"content": "Wombats dig burrows in Tasmania."}}, headers=tenant.headers
+    )
+    assert updated.status_code == 200, updated.text
+    keywords = updated.json()["data"]["keywords"]
+    assert {"Wombats", "Tasmania"} <= set(keywords) and "quokka" not in keywords
+    assert _found(client, tenant, dataset, "quokka", "keyword_search") == []
+    assert _found(client, tenant, dataset, "wombat", "keyword_search") == ["Wombats dig burrows in Tasmania."]
+    given = {"segment": {"content": "Wombats dig deep burrows.", "keywords": ["digging"]}}
+    kept = client.post(url, json=given, headers=tenant.headers).json()["data"]
+    assert kept["keywords"] == ["digging"]

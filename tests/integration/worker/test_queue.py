@@ -108,7 +108,13 @@ def test_kb_worker_process_sweeps_on_start(client, tenant, broker, database_url)
     """Server mode: a separate `kb worker` process on PostgreSQL and Redis."""
     dataset = create_dataset(client, tenant)
     waiting = _document(dataset["id"], tenant.workspace_id, "waiting")
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": TEST_REDIS_URL}
+    # A separate worker needs a Qdrant server; these documents never reach it.
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "QDRANT_URL": "http://127.0.0.1:9",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "kb", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
