@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.input_guard import GuardRequestInput
+from api.input_guard import CollapseSlashes, GuardRequestInput
 from api.rate_limit_headers import RateLimitHeaders
 from api.routers import (
     datasets,
@@ -32,10 +32,11 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(GuardRequestInput)
     app.add_middleware(RateLimitHeaders)
+    app.add_middleware(CollapseSlashes)
     # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
-    for router in (tags.router, datasets.router, documents.router, segments.router, metadata.router,
-                   retrieval.router, retrieval.multi_router, models.router, online_sources.router,
-                   datasources.router):  # fmt: skip
+    for router in (tags.router, metadata.legacy_router, datasets.router, documents.router, segments.router,
+                   metadata.router, retrieval.router, retrieval.multi_router, models.router,
+                   online_sources.router, datasources.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)

@@ -7,6 +7,7 @@ request half-applies and then fails in the database. Uploads (multipart) have th
 limit and check their `data` field with `check_no_nul`."""
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,3 +108,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
     await error_response("invalid_param", NUL_MESSAGE, 400)(scope, receive, send)
+
+
+class CollapseSlashes:
+    """`/v1//datasets` is `/v1/datasets`, as Dify's server takes it: clients join a base URL that ends
+    in a slash with paths that start with one."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            scope = {**scope, "path": re.sub("/{2,}", "/", scope["path"])}
+            if scope.get("raw_path"):
+                scope["raw_path"] = re.sub(rb"/{2,}", b"/", scope["raw_path"])
+        await self.app(scope, receive, send)

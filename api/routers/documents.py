@@ -25,6 +25,7 @@ from api.schemas.documents import (
 )
 from core.documents import downloads, preview, status, views
 from core.documents import service as documents
+from core.documents.models import DataSourceType
 from core.documents.schemas import (
     ChunkPreviewOptions,
     DocumentCreateByText,
@@ -321,6 +322,19 @@ def download_document(document_id: str, request: Request, dataset: DatasetDep, s
     settings = get_settings()
     upload = downloads.document_upload(session, dataset, parse_uuid(document_id))
     return {"url": downloads.signed_url(settings, settings.files_url or str(request.base_url), upload)}
+
+
+@router.get("/documents/{document_id}/upload-file")
+def get_document_upload_file(
+    document_id: str, request: Request, dataset: DatasetDep, session: SessionDep
+) -> dict:
+    """Dify's legacy form of the download: the file's details with a view and a download link."""
+    settings = get_settings()
+    document = documents.get_document(session, dataset, parse_uuid(document_id))
+    if document.data_source_type != DataSourceType.UPLOAD_FILE:
+        raise InvalidParam("Document is not an uploaded file.")
+    upload = downloads.document_upload(session, dataset, document.id)
+    return downloads.describe_upload_file(settings, settings.files_url or str(request.base_url), upload)
 
 
 @router.post("/documents/download-zip", response_class=FileResponse, dependencies=[KNOWLEDGE_REQUEST])

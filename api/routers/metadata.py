@@ -10,6 +10,8 @@ from core.metadata import service as metadata
 from core.metadata.builtin import BUILT_IN_FIELDS
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["metadata"])
+# Dify's legacy path of the built-in fields, without a dataset; registered before /datasets/{id}.
+legacy_router = APIRouter(tags=["metadata"])
 
 
 class NewFieldBody(BaseModel):
@@ -57,6 +59,15 @@ def list_fields(dataset: DatasetDep, session: SessionDep) -> dict:
 
 @router.get("/metadata/built-in")
 def list_built_in_fields(dataset: DatasetDep) -> dict:
+    return _built_in_fields()
+
+
+@legacy_router.get("/datasets/metadata/built-in")
+def list_built_in_fields_legacy(_caller: CallerDep) -> dict:
+    return _built_in_fields()
+
+
+def _built_in_fields() -> dict:
     return {"fields": [{"name": name, "type": type_} for name, type_ in BUILT_IN_FIELDS]}
 
 

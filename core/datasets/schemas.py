@@ -68,7 +68,7 @@ class RetrievalModel(BaseModel):
     rrf_k: int | None = Field(default=None, ge=1, le=1000)
     top_k: int = Field(ge=1, le=10_000)
     score_threshold_enabled: bool
-    score_threshold: float | None = None
+    score_threshold: float | None = Field(default=None, ge=0, le=1)  # every method scores in 0..1
     metadata_filtering_conditions: MetadataFilteringConditions | None = None
 
 

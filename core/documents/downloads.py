@@ -8,6 +8,7 @@ import secrets
 import tempfile
 import time
 import zipfile
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -38,14 +39,31 @@ def document_upload(session: Session, dataset: Dataset, document_id: str) -> Upl
     return upload
 
 
-def signed_url(settings: Settings, base_url: str, upload: UploadFile) -> str:
+def signed_url(settings: Settings, base_url: str, upload: UploadFile, *, as_attachment: bool = True) -> str:
     timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
     query = {
         "timestamp": timestamp,
         "nonce": nonce,
         "sign": _signature(settings, upload.id, timestamp, nonce),
     }
-    return f"{base_url.rstrip('/')}/files/{upload.id}/file-preview?{urlencode(query)}&as_attachment=true"
+    url = f"{base_url.rstrip('/')}/files/{upload.id}/file-preview?{urlencode(query)}"
+    return url + "&as_attachment=true" if as_attachment else url
+
+
+def describe_upload_file(settings: Settings, base_url: str, upload: UploadFile) -> dict:
+    """Dify's legacy `upload-file` view of a document's file, with its signed links."""
+    url = signed_url(settings, base_url, upload, as_attachment=False)
+    return {
+        "id": upload.id,
+        "name": upload.name,
+        "size": upload.size,
+        "extension": upload.extension,
+        "url": url,
+        "download_url": url + "&as_attachment=true",
+        "mime_type": upload.mime_type,
+        "created_by": upload.created_by,
+        "created_at": upload.created_at.replace(tzinfo=UTC).timestamp(),
+    }
 
 
 def verified_upload(

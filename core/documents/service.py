@@ -182,8 +182,10 @@ def list_documents(
     query = select(Document).where(Document.dataset_id == dataset.id)
     if keyword:
         query = query.where(Document.name.contains(keyword))
-    condition = _display_status_condition(status)
-    if condition is not None:
+    if status:
+        condition = _display_status_condition(status)
+        if condition is None:
+            raise InvalidParam(f"Invalid status: {status}. Use one of {', '.join(DISPLAY_STATUSES)}.")
         query = query.where(condition)
     limit = min(limit, MAX_PAGE_SIZE)
     return paginate(session, query, page, limit, Document.created_at.desc(), Document.position.desc())
@@ -425,8 +427,11 @@ def _upload_in_use(session: Session, upload_id: str, except_document_id: str) ->
     )
 
 
-def _display_status_condition(status: str | None):
-    """The list filter uses the display-status buckets (contract 5.1); unknown values filter nothing."""
+DISPLAY_STATUSES = ("queuing", "indexing", "paused", "error", "available", "disabled", "archived")
+
+
+def _display_status_condition(status: str):
+    """The list filter uses the display-status buckets (contract 5.1); None for an unknown one."""
     status = {"active": "available", "enabled": "available"}.get(status or "", status)
     completed = Document.indexing_status == IndexingStatus.COMPLETED
     conditions = {

@@ -387,10 +387,9 @@ def test_list_documents_filters_and_paging(client, tenant):
         f"/v1/datasets/{dataset['id']}/documents?status=enabled", headers=tenant.headers
     ).json()
     assert available["total"] == 0
-    unknown = client.get(
-        f"/v1/datasets/{dataset['id']}/documents?status=whatever", headers=tenant.headers
-    ).json()
-    assert unknown["total"] == 3
+    unknown = client.get(f"/v1/datasets/{dataset['id']}/documents?status=whatever", headers=tenant.headers)
+    assert_error(unknown, 400, "invalid_param")  # a typo must not look like "no documents"
+    assert "queuing" in unknown.json()["message"]
 
 
 def test_document_detail_metadata_modes(client, tenant):
