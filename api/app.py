@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.input_guard import CollapseSlashes, GuardRequestInput
+from api.openapi import install_docs
 from api.rate_limit_headers import RateLimitHeaders
 from api.routers import (
     datasets,
@@ -26,7 +27,8 @@ def create_app() -> FastAPI:
         title="Knowledge-base service",
         version="0.1.0",
         description="Dify-compatible Knowledge (datasets) API with hybrid retrieval.",
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs from the installed Swagger UI, offline
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
@@ -42,6 +44,7 @@ def create_app() -> FastAPI:
     app.include_router(external.router)
     app.include_router(files.router)
     install_ui(app)
+    install_docs(app)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -1,0 +1,104 @@
+"""The API's documentation, complete offline: Swagger UI 5 served from the installed `swagger-ui-py`
+package (no CDN), a bearer security scheme so "Authorize" works, and the error answers the service
+really gives (in its `{code, message, status}` envelope) instead of FastAPI's 422, which it never sends."""
+
+from pathlib import Path
+
+import swagger_ui
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+DOCS_ASSETS = "/docs/assets"
+SWAGGER_UI_FILES = Path(swagger_ui.__file__).parent / "static"  # Swagger UI 5: reads OpenAPI 3.1
+ENVELOPE = {
+    "type": "object",
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "status": {"type": "integer"}},
+    "required": ["code", "message", "status"],
+}
+EXTERNAL_ENVELOPE = {
+    "type": "object",
+    "properties": {"error_code": {"type": "integer"}, "error_msg": {"type": "string"}},
+    "required": ["error_code", "error_msg"],
+}
+ERRORS = {
+    "400": "invalid_param (or another 400 code): a value is missing, malformed or out of range",
+    "401": "unauthorized: no key, a malformed Authorization header, or a key that is not valid",
+    "403": "forbidden: the workspace's knowledge request rate limit (with Retry-After); "
+    "archived_document_immutable",
+    "404": "not_found: the dataset, document, segment or other id does not exist in the caller's workspace",
+}
+CONFLICT = "a name already taken, or documents being indexed"
+BODY_ERRORS = {
+    "413": "request_entity_too_large: a body over JSON_BODY_LIMIT_MB, an upload over UPLOAD_FILE_SIZE_LIMIT",
+    "415": "unsupported_media_type: a file type the service does not read (on update paths)",
+}
+EXTERNAL_ERRORS = {
+    "400": "4001: the body is not valid",
+    "403": "1001 malformed Authorization header, 1002 a key that is not valid, 3001 the rate limit",
+    "404": "2001: the knowledge base does not exist",
+}
+
+
+def install_docs(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=SWAGGER_UI_FILES), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True},
+        )
+
+    app.openapi = lambda: _document(app)
+
+
+def _document(app: FastAPI) -> dict:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})["bearer"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A workspace API key (`ds-…`), from `kb keys create` or the admin UI",
+        }
+        components.setdefault("schemas", {}).update(Error=ENVELOPE, ExternalError=EXTERNAL_ENVELOPE)
+        for name in ("HTTPValidationError", "ValidationError"):
+            components["schemas"].pop(name, None)
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                _describe_errors(path, method, operation)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def _describe_errors(path: str, method: str, operation: dict) -> None:
+    responses = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    if not path.startswith(("/v1/", "/retrieval")):
+        return  # liveness and the signed file links take no key
+    operation["security"] = [{"bearer": []}]
+    if path == "/retrieval":
+        errors, schema = EXTERNAL_ERRORS, "ExternalError"
+    else:
+        errors, schema = dict(ERRORS), "Error"
+        if "requestBody" in operation:
+            errors |= BODY_ERRORS
+        if method in ("post", "patch", "delete") and path.startswith("/v1/datasets"):
+            errors["409"] = f"a conflict: {CONFLICT}"
+    for status, description in errors.items():
+        responses.setdefault(
+            status,
+            {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+            },
+        )
