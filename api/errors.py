@@ -71,6 +71,8 @@ def _unhandled_error(_request: Request, error: Exception) -> JSONResponse:
 
 
 REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
+# A body that is text, a form or a JSON array where the route takes a JSON object.
+NOT_AN_OBJECT = ("model_attributes_type", "dict_type", "model_type")
 
 
 def validation_message(errors: list[dict] | tuple, *, from_request: bool = False) -> str:
@@ -83,7 +85,8 @@ def validation_message(errors: list[dict] | tuple, *, from_request: bool = False
     if from_request and loc and loc[0] in REQUEST_PARTS:
         loc = loc[1:]
     location = [str(part) for part in loc]
-    if kind == "json_invalid" or (kind == "missing" and location == [] and first.get("loc") == ("body",)):
+    whole_body = from_request and first.get("loc") == ("body",)
+    if kind == "json_invalid" or (whole_body and kind in ("missing", *NOT_AN_OBJECT)):
         return INVALID_JSON
     message = str(first.get("msg", "Invalid parameter."))
     message = message.removeprefix("Value error, ")

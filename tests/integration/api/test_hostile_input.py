@@ -1,5 +1,7 @@
 """Text the database cannot store, and bytes that are not text, get a clear 400 and change nothing."""
 
+import pytest
+
 from core.settings import get_settings
 from tests.helpers import assert_error, create_dataset, upload_document
 
@@ -57,4 +59,19 @@ def test_json_bodies_over_the_limit_are_refused_while_streaming(client, tenant, 
     headers = {**tenant.headers, "Content-Type": "application/json"}
     streamed = client.post("/v1/datasets", content=chunks(), headers=headers)
     assert_error(streamed, 413, "request_entity_too_large")
+    assert client.get("/v1/datasets", headers=tenant.headers).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": b"name=handbook", "headers": {"Content-Type": "text/plain"}},
+        {"data": {"name": "handbook"}},  # form-encoded
+        {"json": [{"name": "handbook"}]},
+    ],
+)
+def test_a_body_that_is_not_a_json_object_gets_the_readme_message(client, tenant, body):
+    headers = {**tenant.headers, **body.pop("headers", {})}
+    response = client.post("/v1/datasets", headers=headers, **body)
+    assert_error(response, 400, "invalid_param", "Invalid JSON payload received or JSON payload is empty.")
     assert client.get("/v1/datasets", headers=tenant.headers).json()["total"] == 0
