@@ -72,10 +72,10 @@ def serve(
         )
     from api.app import create_app
     from worker.embedded import EmbeddedWorker
-    from worker.recovery import sweep_unfinished_documents
+    from worker.recovery import run_start_sweeps
 
     embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency, beat=True).start()
-    sweep_unfinished_documents()
+    run_start_sweeps()  # beat repeats them every few minutes
     try:
         uvicorn.run(create_app(), host=host, port=port, access_log=settings.kb_access_log)
     finally:

@@ -1,7 +1,9 @@
 """The orphan sweep: what a crash between a delete's commit and its clean-up left outside the database.
 
 Deletes commit the rows first and then remove vectors and files; if the process dies in between,
-the sweep finishes the job. It runs when a worker starts, beside the recovery of unfinished documents.
+the sweep finishes the job. It runs when a worker starts, beside the recovery of unfinished documents,
+and every few minutes with the re-queueing of stranded documents (`sweep_stranded_work`, from beat, in
+every mode).
 """
 
 import logging
@@ -10,11 +12,13 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
+from core.documents.recovery import requeue_stranded_documents
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import dataset_collections
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +76,12 @@ def _delete_orphan_files(session: Session, settings: Settings) -> int:
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def sweep_stranded_work() -> None:
+    """The periodic sweep: documents no run will finish go back to the queue, then orphans go."""
+    with session_scope() as session:
+        stranded = requeue_stranded_documents(session)
+        if stranded:
+            logger.info("periodic sweep re-enqueued %d stranded documents", len(stranded))
+        sweep_orphans(session, get_settings())

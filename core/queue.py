@@ -19,8 +19,11 @@ DROP_COLLECTION_TASK = "drop_unused_collection"
 READ_SOURCE_TASK = "read_online_source"
 SYNC_DOCUMENT_TASK = "sync_online_document"
 SYNC_DUE_TASK = "sync_due_online_documents"
+RECOVERY_SWEEP_TASK = "sweep_stranded_work"
 # How often beat looks for datasets whose online documents are due for their periodic sync.
 SYNC_CHECK_SECONDS = 60.0
+# How often beat looks for documents no run will finish and for what interrupted deletes left behind.
+RECOVERY_SWEEP_SECONDS = 300.0
 
 celery_app = Celery("kb")
 
@@ -43,7 +46,12 @@ def configure_celery(settings: Settings | None = None) -> Celery:
                 "task": SYNC_DUE_TASK,
                 "schedule": SYNC_CHECK_SECONDS,
                 "options": {"queue": DATASET_QUEUE},
-            }
+            },
+            "sweep-stranded-work": {
+                "task": RECOVERY_SWEEP_TASK,
+                "schedule": RECOVERY_SWEEP_SECONDS,
+                "options": {"queue": DATASET_QUEUE},
+            },
         },
     )
     return celery_app

@@ -26,10 +26,15 @@ def sweep_orphans() -> dict[str, int]:
         return maintenance.sweep_orphans(session, get_settings())
 
 
-@worker_ready.connect
-def _sweep_on_worker_ready(**_kwargs) -> None:
+def run_start_sweeps() -> None:
+    """What every worker start does: `kb worker` on its ready signal, `kb serve` (embedded) itself."""
     sweep_unfinished_documents()
     try:
         sweep_orphans()
-    except Exception:  # noqa: BLE001 - a failed clean-up must not stop the worker; the next start retries
+    except Exception:  # noqa: BLE001 - a failed clean-up must not stop the worker; the periodic sweep retries
         logger.exception("the orphan sweep failed")
+
+
+@worker_ready.connect
+def _sweep_on_worker_ready(**_kwargs) -> None:
+    run_start_sweeps()

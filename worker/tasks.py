@@ -1,5 +1,6 @@
 """Task functions registered on the Celery app `core` owns. Thin: one core call each."""
 
+from core import maintenance
 from core.documents import indexing
 from core.indexing import vector_index
 from core.online_sources import service as online_sources
@@ -9,6 +10,7 @@ from core.queue import (
     DROP_COLLECTION_TASK,
     INDEX_DOCUMENT_TASK,
     READ_SOURCE_TASK,
+    RECOVERY_SWEEP_TASK,
     SYNC_DOCUMENT_TASK,
     SYNC_DUE_TASK,
     celery_app,
@@ -43,3 +45,8 @@ def sync_online_document(document_id: str) -> None:
 @celery_app.task(name=SYNC_DUE_TASK)
 def sync_due_online_documents() -> None:
     online_sync.sync_due_datasets()
+
+
+@celery_app.task(name=RECOVERY_SWEEP_TASK)
+def sweep_stranded_work() -> None:
+    maintenance.sweep_stranded_work()

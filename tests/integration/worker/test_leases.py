@@ -10,6 +10,7 @@ import pytest
 from core.database import session_scope, utcnow
 from core.documents import lease
 from core.documents.models import Document, IndexingStatus
+from core.documents.recovery import requeue_stranded_documents
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_until
 
@@ -88,3 +89,29 @@ def test_a_slow_living_run_keeps_its_lease(document_id, server_mode, monkeypatch
         wait_until(fresh, timeout=15)
         with session_scope() as session:
             assert lease.run_in_progress(session.get(Document, document_id)) is True
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_periodic_sweep_requeues_only_what_no_run_will_finish(client, tenant, living_process):
+    """A run gone with its process, and documents long waiting where no run lives (their queue message
+    is lost); a living run keeps its document and takes its dataset's waiting ones itself."""
+    busy = create_dataset(client, tenant, "busy")
+    idle = create_dataset(client, tenant, "idle")
+    names = ("held", "orphaned", "waits-behind-run", "waits-alone", "just-queued")
+    ids = {}
+    for n, name in enumerate(names):
+        created = create_text_document(client, tenant, (busy if n < 3 else idle)["id"], name, "Text.")
+        ids[name] = created.json()["document"]["id"]
+    long_ago = utcnow() - timedelta(minutes=20)
+    with session_scope() as session:
+        for name in ("waits-behind-run", "waits-alone"):
+            session.get(Document, ids[name]).created_at = long_ago
+        session.commit()
+    _hold(ids["orphaned"], living_process)  # another process: gone, in the embedded mode
+    with lease.holding() as held:
+        held.add(ids["held"])
+        _hold(ids["held"], lease.PROCESS_ID)
+        with session_scope() as session:
+            assert sorted(requeue_stranded_documents(session)) == sorted(
+                [ids["orphaned"], ids["waits-alone"]]
+            )
