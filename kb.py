@@ -142,7 +142,11 @@ def run_worker(
 
 @keys_app.command("create")
 def create_key(
-    workspace: Annotated[str, typer.Option(help="workspace name")], plan: PlanOption = None
+    workspace: Annotated[str, typer.Option(help="workspace name")],
+    plan: PlanOption = None,
+    datasets: Annotated[
+        str | None, typer.Option(help="comma-separated dataset ids: the only datasets the key may reach")
+    ] = None,
 ) -> None:
     """Create a key (and the workspace if missing, default plan team); prints it once."""
     _prepare_embedded_database()
@@ -152,7 +156,10 @@ def create_key(
 
     with session_scope() as session:
         ws = workspaces.get_or_create_workspace(session, workspace, _plan(plan))
-        token = api_keys.create_key(session, ws)
+        scope = (
+            [part.strip() for part in datasets.split(",") if part.strip()] if datasets is not None else None
+        )
+        token = api_keys.create_key(session, ws, scope)
     typer.echo(token)
 
 
@@ -164,12 +171,13 @@ def list_keys(workspace: Annotated[str, typer.Option(help="workspace name")]) ->
     from core.database import session_scope
     from core.workspaces import service as workspaces
 
-    table = Table("id", "key", "created", "last used", "revoked")
+    table = Table("id", "key", "datasets", "created", "last used", "revoked")
     with session_scope() as session:
         for key in api_keys.list_keys(session, workspaces.find_workspace(session, workspace)):
             table.add_row(
                 key.id,
                 key.masked_token,
+                ", ".join(key.dataset_ids) if key.dataset_ids is not None else "all",
                 str(key.created_at),
                 str(key.last_used_at or "-"),
                 str(key.revoked_at or "-"),

@@ -58,6 +58,15 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+def whole_workspace_caller(caller: CallerDep) -> Caller:
+    """Routes that act on the workspace itself (credentials, keys) refuse a dataset-scoped key."""
+    caller.require_whole_workspace()
+    return caller
+
+
+WorkspaceCallerDep = Annotated[Caller, Depends(whole_workspace_caller)]
+
+
 def count_knowledge_request(request: Request, caller: CallerDep, session: SessionDep) -> None:
     """After authentication and before anything else, as Dify orders its checks."""
     admission = rate_limits.check_knowledge_request(session, caller.workspace)
@@ -78,7 +87,7 @@ def parse_uuid(value: str) -> str:
 
 
 def get_dataset(dataset_id: str, caller: CallerDep, session: SessionDep) -> Dataset:
-    return datasets.get_dataset(session, caller.workspace.id, parse_uuid(dataset_id))
+    return datasets.get_dataset(session, caller, parse_uuid(dataset_id))
 
 
 DatasetDep = Annotated[Dataset, Depends(get_dataset)]

@@ -1,15 +1,17 @@
 """Ours: a workspace's credentials for online sources (Notion, Firecrawl, Jina Reader), never returned
 in full."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from api.deps import CallerDep, SessionDep
+from api.deps import CallerDep, SessionDep, whole_workspace_caller
 from core.datasources import notion_oauth
 from core.datasources import service as datasources
 from core.online_sources import service as online_sources
 
-router = APIRouter(prefix="/datasources", tags=["data sources"])
+router = APIRouter(
+    prefix="/datasources", tags=["data sources"], dependencies=[Depends(whole_workspace_caller)]
+)
 
 
 class CredentialsBody(BaseModel):

@@ -98,7 +98,7 @@ def external_retrieval(request: Request, session: SessionDep, payload: Annotated
     except ValidationError as error:
         return _external_error(INVALID_BODY, validation_message(error.errors()), 400)
     try:
-        dataset = datasets.get_dataset(session, caller.workspace.id, body.knowledge_id)
+        dataset = datasets.get_dataset(session, caller, body.knowledge_id)
     except ServiceError:
         return _external_error(2001, "The knowledge base does not exist.", 404)
     setting = body.retrieval_setting

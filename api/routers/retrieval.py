@@ -71,7 +71,7 @@ class MultiRetrievalBody(BaseModel):
 def retrieve_from_datasets(body: MultiRetrievalBody, caller: CallerDep, session: SessionDep) -> dict:
     """Ours: Dify's multi-path recall over several datasets of the workspace, merged into one list."""
     datasets = [
-        dataset_service.get_dataset(session, caller.workspace.id, parse_uuid(dataset_id))
+        dataset_service.get_dataset(session, caller, parse_uuid(dataset_id))
         for dataset_id in dict.fromkeys(body.dataset_ids)
     ]
     pairs = search.search_datasets(session, caller, datasets, body.query, body.retrieval_model)

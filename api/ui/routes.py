@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
-from api.deps import SESSION_COOKIE, CallerDep, SessionDep
+from api.deps import SESSION_COOKIE, CallerDep, SessionDep, WorkspaceCallerDep
 from core.api_keys import service as api_keys
 from core.api_keys import sessions
 from core.database import unix_seconds
@@ -75,7 +75,7 @@ def sign_out(request: Request, _caller: CallerDep, session: SessionDep) -> Respo
 
 
 @router.get("/api/keys")
-def list_api_keys(caller: CallerDep, session: SessionDep) -> dict:
+def list_api_keys(caller: WorkspaceCallerDep, session: SessionDep) -> dict:
     keys = api_keys.list_keys(session, caller.workspace)
     return {
         "data": [
@@ -86,19 +86,28 @@ def list_api_keys(caller: CallerDep, session: SessionDep) -> dict:
                 "last_used_at": unix_seconds(key.last_used_at),
                 "revoked_at": unix_seconds(key.revoked_at),
                 "current": key.id == caller.api_key_id,
+                "dataset_ids": key.dataset_ids,
             }
             for key in keys
         ]
     }
 
 
+class NewKeyBody(BaseModel):
+    dataset_ids: list[Annotated[str, Field(max_length=36)]] | None = Field(default=None, max_length=1000)
+
+
 @router.post("/api/keys", status_code=201)
-def create_api_key(caller: CallerDep, session: SessionDep) -> dict:
-    return {"token": api_keys.create_key(session, caller.workspace)}
+def create_api_key(caller: WorkspaceCallerDep, session: SessionDep, body: NewKeyBody | None = None) -> dict:
+    """A new key of the workspace; with `dataset_ids`, one that reaches those datasets only."""
+    scope = body.dataset_ids if body else None
+    return {"token": api_keys.create_key(session, caller.workspace, scope)}
 
 
 @router.delete("/api/keys/{key_id}", status_code=204)
-def revoke_api_key(key_id: Annotated[str, Field(max_length=36)], caller: CallerDep, session: SessionDep):
+def revoke_api_key(
+    key_id: Annotated[str, Field(max_length=36)], caller: WorkspaceCallerDep, session: SessionDep
+):
     api_keys.revoke_key(session, key_id, caller.workspace.id)
     return Response(status_code=204)
 

@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.database import Base, new_id, utcnow
+from core.database import Base, JSONType, new_id, utcnow
 
 
 class ApiKey(Base):
@@ -19,6 +19,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # The datasets a dataset-scoped key may reach (null: every dataset of its workspace).
+    dataset_ids: Mapped[list[str] | None] = mapped_column(JSONType)
 
 
 class ConsoleSession(Base):

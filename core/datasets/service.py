@@ -35,12 +35,13 @@ NO_RERANK_MODEL = (
 )
 
 
-def get_dataset(session: Session, workspace_id: str, dataset_id: str) -> Dataset:
-    """The dataset of this workspace, or the contract's 404; another workspace's dataset is not revealed."""
+def get_dataset(session: Session, caller: Caller, dataset_id: str) -> Dataset:
+    """The caller's dataset, or the contract's 404: another workspace's dataset, and one outside a
+    dataset-scoped key's datasets, are not revealed."""
     dataset = session.scalar(
-        select(Dataset).where(Dataset.id == dataset_id, Dataset.workspace_id == workspace_id)
+        select(Dataset).where(Dataset.id == dataset_id, Dataset.workspace_id == caller.workspace.id)
     )
-    if dataset is None:
+    if dataset is None or not caller.can_reach(dataset.id):
         raise NotFound("Dataset not found.")
     if not dataset.enable_api:
         raise Forbidden("Dataset api access is not enabled.")
@@ -48,6 +49,7 @@ def get_dataset(session: Session, workspace_id: str, dataset_id: str) -> Dataset
 
 
 def create_dataset(session: Session, caller: Caller, params: DatasetCreate) -> Dataset:
+    caller.require_whole_workspace()
     _ensure_name_free(session, caller.workspace.id, params.name, DatasetNameDuplicate())
     if params.provider == DatasetProvider.EXTERNAL:
         _check_external_binding(params.external_knowledge_api_id, params.external_knowledge_id)
@@ -83,6 +85,8 @@ def list_datasets(
     include_all: bool,
 ) -> tuple[list[Dataset], int]:
     query = select(Dataset).where(Dataset.workspace_id == caller.workspace.id)
+    if caller.dataset_ids is not None:
+        query = query.where(Dataset.id.in_(caller.dataset_ids))
     if not (include_all and caller.account.role == OWNER_ROLE):
         query = query.where(_visible_to(caller.account.id))
     if keyword:

@@ -36,6 +36,7 @@ def describe_tag(tag: Tag, binding_count: int) -> dict:
 
 
 def create_tag(session: Session, caller: Caller, name: str) -> dict:
+    caller.require_whole_workspace()
     _ensure_unique_name(session, caller.workspace.id, name)
     tag = Tag(workspace_id=caller.workspace.id, type=KNOWLEDGE, name=name, created_by=caller.account.id)
     session.add(tag)
@@ -44,6 +45,7 @@ def create_tag(session: Session, caller: Caller, name: str) -> dict:
 
 
 def rename_tag(session: Session, caller: Caller, tag_id: str, name: str) -> dict:
+    caller.require_whole_workspace()
     tag = _get_tag(session, caller.workspace.id, tag_id)
     if tag.name != name:
         _ensure_unique_name(session, caller.workspace.id, name)
@@ -54,6 +56,7 @@ def rename_tag(session: Session, caller: Caller, tag_id: str, name: str) -> dict
 
 
 def delete_tag(session: Session, caller: Caller, tag_id: str) -> None:
+    caller.require_whole_workspace()
     tag = _get_tag(session, caller.workspace.id, tag_id)
     session.execute(delete(TagBinding).where(TagBinding.tag_id == tag.id))
     session.delete(tag)
@@ -61,7 +64,7 @@ def delete_tag(session: Session, caller: Caller, tag_id: str) -> None:
 
 
 def bind_tags(session: Session, caller: Caller, tag_ids: list[str], target_id: str) -> None:
-    _ensure_target(session, caller.workspace.id, target_id)
+    _ensure_target(session, caller, target_id)
     known = session.scalars(
         select(Tag.id).where(
             Tag.workspace_id == caller.workspace.id, Tag.type == KNOWLEDGE, Tag.id.in_(tag_ids)
@@ -86,7 +89,7 @@ def bind_tags(session: Session, caller: Caller, tag_ids: list[str], target_id: s
 
 
 def unbind_tags(session: Session, caller: Caller, tag_ids: list[str], target_id: str) -> None:
-    _ensure_target(session, caller.workspace.id, target_id)
+    _ensure_target(session, caller, target_id)
     session.execute(
         delete(TagBinding).where(
             TagBinding.workspace_id == caller.workspace.id,
@@ -131,9 +134,9 @@ def _ensure_unique_name(session: Session, workspace_id: str, name: str) -> None:
         raise InvalidParam("Tag name already exists")
 
 
-def _ensure_target(session: Session, workspace_id: str, target_id: str) -> None:
+def _ensure_target(session: Session, caller: Caller, target_id: str) -> None:
     exists = session.scalar(
-        select(Dataset.id).where(Dataset.id == target_id, Dataset.workspace_id == workspace_id)
+        select(Dataset.id).where(Dataset.id == target_id, Dataset.workspace_id == caller.workspace.id)
     )
-    if not exists:
+    if not exists or not caller.can_reach(target_id):
         raise NotFound("Dataset not found.")

@@ -229,3 +229,20 @@ def test_hostile_content_renders_as_text(page: Page, events, kb_service, where):
     assert events.dialogs == [] and events.errors == []
     # nothing even tried to run: the page's policy would have reported a blocked script or handler
     assert not [text for text in events.console_errors if "Content Security Policy" in text]
+
+
+def test_the_keys_page_creates_a_dataset_scoped_key_shown_once(page: Page, kb_service):
+    with kb_service.api() as api:
+        chosen = api.post("/v1/datasets", json={"name": "Scoped only"}).json()
+        api.post("/v1/datasets", json={"name": "Not for that key"}).raise_for_status()
+    sign_in(page, kb_service.key)
+    page.click("#nav a:has-text('API keys')")
+    page.locator("#key-scope label", has_text="Scoped only").locator("input").check()
+    page.click("#create-key")
+    token = page.locator("#created-key").input_value()
+    assert token.startswith("ds-")
+    expect(page.locator("#keys tr", has_text=token[:6]).filter(has_text="Scoped only")).to_have_count(1)
+    with kb_service.api(token) as scoped:
+        assert [item["id"] for item in scoped.get("/v1/datasets").json()["data"]] == [chosen["id"]]
+    page.reload()
+    expect(page.locator("#created-key")).to_have_count(0)  # shown once only

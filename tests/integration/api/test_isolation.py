@@ -199,3 +199,71 @@ def test_ids_of_another_workspace_are_indistinguishable_from_unknown_ones(
     assert differences == [], "\n".join(map(str, differences))
     assert len(routes) > 40
     assert _victim_view(client, other_tenant, victim) == before
+
+
+@pytest.fixture
+def scoped(client, tenant) -> dict:
+    """A key of the tenant's own workspace that may reach one dataset (`mine`) and not the other."""
+    from core.api_keys import service as api_keys
+
+    mine, other = create_dataset(client, tenant, "mine"), create_dataset(client, tenant, "other")
+    with session_scope() as session:
+        workspace = api_keys.authenticate(session, tenant.key).workspace
+        key = api_keys.create_key(session, workspace, [mine["id"]])
+    return {"headers": {"Authorization": f"Bearer {key}"}, "mine": mine, "other": other}
+
+
+@pytest.mark.parametrize(("method", "path"), DATASET_ROUTES)
+def test_a_dataset_scoped_key_does_not_reach_other_datasets(client, tenant, scoped, method, path):
+    url = PLACEHOLDER.sub(
+        lambda m: (
+            scoped["other"]["id"] if m.group(1) == "dataset_id" else "00000000-0000-4000-8000-000000000000"
+        ),
+        path,
+    )
+    response = client.request(method, url, json={"name": "stolen"}, headers=scoped["headers"])
+    assert_error(response, 404, "not_found", "Dataset not found.")
+    after = client.get(f"/v1/datasets/{scoped['other']['id']}", headers=tenant.headers)
+    assert after.status_code == 200 and after.json()["name"] == "other"
+
+
+def test_a_dataset_scoped_key_sees_its_datasets_and_cannot_change_the_workspace(client, tenant, scoped):
+    headers, mine, other = scoped["headers"], scoped["mine"], scoped["other"]
+    listed = client.get("/v1/datasets?include_all=true", headers=headers).json()
+    assert [item["id"] for item in listed["data"]] == [mine["id"]] and listed["total"] == 1
+    assert client.get(f"/v1/datasets/{mine['id']}", headers=headers).status_code == 200
+    refusal = "This API key is limited to some datasets: it cannot change the workspace."
+    assert_error(
+        client.post("/v1/datasets", json={"name": "new"}, headers=headers), 403, "forbidden", refusal
+    )
+    assert_error(
+        client.post("/v1/datasets/tags", json={"name": "t"}, headers=headers), 403, "forbidden", refusal
+    )
+    assert_error(client.get("/v1/datasources", headers=headers), 403, "forbidden", refusal)
+    tag = client.post("/v1/datasets/tags", json={"name": "t"}, headers=tenant.headers).json()
+    bind = client.post("/v1/datasets/tags/binding", json={"tag_ids": [tag["id"]], "target_id": other["id"]},
+                       headers=headers)  # fmt: skip
+    assert_error(bind, 404, "not_found", "Dataset not found.")
+    multi = client.post(
+        "/v1/retrieval/multi", json={"dataset_ids": [other["id"]], "query": "x"}, headers=headers
+    )
+    assert_error(multi, 404, "not_found", "Dataset not found.")
+    body = {"knowledge_id": other["id"], "query": "x", "retrieval_setting": {"top_k": 2}}
+    external = client.post("/retrieval", json=body, headers=headers)
+    assert external.status_code == 404 and external.json()["error_code"] == 2001
+    signed_in = client.post("/ui/api/session", json={"api_key": headers["Authorization"][7:]})
+    csrf = {"X-CSRF-Token": signed_in.json()["csrf_token"]}
+    assert client.get("/v1/datasets").json()["total"] == 1  # the admin UI sees what the key sees
+    assert_error(client.post("/ui/api/keys", headers=csrf), 403, "forbidden", refusal)  # no way to widen it
+
+
+def test_a_key_scoped_to_a_foreign_or_missing_dataset_is_refused(client, tenant, other_tenant):
+    from core.api_keys import service as api_keys
+    from core.errors import InvalidParam
+
+    theirs = create_dataset(client, other_tenant, "theirs")
+    with session_scope() as session:
+        workspace = api_keys.authenticate(session, tenant.key).workspace
+        for scope in ([theirs["id"]], [], ["00000000-0000-4000-8000-000000000000"]):
+            with pytest.raises(InvalidParam):
+                api_keys.create_key(session, workspace, scope)

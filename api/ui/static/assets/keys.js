@@ -6,13 +6,18 @@ import { showError } from "./app.js";
 export async function keysPage(main) {
   const created = h("div", { id: "new-key", "aria-live": "polite" });
   const list = h("div", {});
+  const datasets = (await api("GET", "/v1/datasets?limit=100")).data;
+  const names = new Map(datasets.map((item) => [item.id, item.name]));
+  const scope = h("fieldset", { class: "inline", id: "key-scope" }, h("legend", {}, "Limit the new key to these datasets (none ticked: every dataset)"),
+    datasets.map((item) => h("label", {}, h("input", { type: "checkbox", value: item.id }), ` ${item.name}`)));
 
   async function load() {
     const keys = (await api("GET", "/ui/api/keys")).data;
     replace(list, h("table", { class: "table", id: "keys" },
-      h("thead", {}, h("tr", {}, ["Key", "Created", "Last used", "State", ""].map((title) => h("th", { scope: "col" }, title)))),
+      h("thead", {}, h("tr", {}, ["Key", "Datasets", "Created", "Last used", "State", ""].map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, keys.map((key) => h("tr", {},
         h("td", {}, h("code", {}, key.token), key.current ? [" ", badge("this session", "info")] : null),
+        h("td", { "data-label": "Datasets" }, key.dataset_ids ? key.dataset_ids.map((id) => names.get(id) || id).join(", ") : "all"),
         h("td", { "data-label": "Created" }, when(key.created_at)),
         h("td", { "data-label": "Last used" }, when(key.last_used_at)),
         h("td", { "data-label": "State" }, key.revoked_at ? badge("revoked", "error") : badge("active", "available")),
@@ -25,7 +30,8 @@ export async function keysPage(main) {
 
   async function create() {
     try {
-      const { token } = await api("POST", "/ui/api/keys");
+      const chosen = [...scope.querySelectorAll("input:checked")].map((box) => box.value);
+      const { token } = await api("POST", "/ui/api/keys", chosen.length ? { dataset_ids: chosen } : {});
       replace(created, h("div", { class: "card notice" }, h("p", {}, "Copy the new key now: it is shown only once."),
         h("input", { readonly: true, value: token, id: "created-key", "aria-label": "New API key", onfocus: (event) => event.target.select() })));
       await load();
@@ -36,6 +42,7 @@ export async function keysPage(main) {
 
   replace(main, h("h1", {}, "API keys"),
     h("p", { class: "muted" }, "Keys act as this workspace on the datasets API and the external /retrieval endpoint."),
-    h("button", { type: "button", class: "primary", id: "create-key", onclick: create }, "Create a key"), created, list);
+    h("div", { class: "card" }, scope, h("button", { type: "button", class: "primary", id: "create-key", onclick: create }, "Create a key")),
+    created, list);
   await load();
 }
