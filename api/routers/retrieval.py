@@ -34,7 +34,7 @@ class HitTestingResult(BaseModel):
     timings_ms: dict[str, float] | None = Field(
         default=None,
         description="ours: milliseconds per stage (query_embedding, vector_search, keyword_search, "
-        "fusion, rerank, total)",
+        "fusion, rerank, total; then rendering)",
     )
 
 

@@ -6,9 +6,8 @@ from pathlib import Path
 from core.documents.process_rules import AUTOMATIC_RULES
 from core.documents.schemas import ChunkPreviewOptions
 from core.errors import InvalidParam
-from core.indexing.pipeline import IndexingFailed, PlannedSegment, plan_segments
+from core.indexing.pipeline import IndexingFailed, PlannedSegment, extract_text, plan_segments
 from core.settings import Settings
-from etl.extractors import extract_file
 from etl.extractors.base import ExtractionError
 from etl.splitting import SegmentationError
 
@@ -42,18 +41,11 @@ def _text_of(settings: Settings, options: ChunkPreviewOptions, path: Path | None
             raise InvalidParam("text or a file is required.")
         return options.text
     try:
-        parts = extract_file(
-            path,
-            extension,
-            etl_type=settings.etl_type,
-            unstructured_api_url=settings.unstructured_api_url,
-            unstructured_api_key=settings.unstructured_api_key,
-        )
+        return extract_text(settings, path, extension)
     except ExtractionError:
         raise
     except Exception as error:  # noqa: BLE001 - a parser's own error on a broken file, as indexing reports it
         raise InvalidParam(f"The file could not be read: {str(error) or type(error).__name__}") from None
-    return "\n".join(part.text for part in parts)
 
 
 def _describe(position: int, plan: PlannedSegment) -> dict:

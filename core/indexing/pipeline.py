@@ -112,14 +112,7 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     if resuming:
         return run
     path, extension = _source_file(session, settings, document)
-    parts = extract_file(
-        path,
-        extension,
-        etl_type=settings.etl_type,
-        unstructured_api_url=settings.unstructured_api_url,
-        unstructured_api_key=settings.unstructured_api_key,
-    )
-    text = "\n".join(part.text for part in parts)
+    text = extract_text(settings, path, extension)
     parsed_at = utcnow()
     rule = _process_rule(session, document)
     planned = plan_segments(settings, document.doc_form, document.doc_language, rule, text, path, extension)
@@ -194,6 +187,18 @@ def _has_new_segments(session: Session, document: Document) -> bool:
 def _discard_new_segments(session: Session, document: Document) -> None:
     """Chunks of an interrupted run that never went live; their vectors are overwritten or swept at swap."""
     session.execute(delete(Segment).where(Segment.document_id == document.id, Segment.status == NEW))
+
+
+def extract_text(settings: Settings, path, extension: str) -> str:
+    """A file's text, by the extractor the settings choose."""
+    parts = extract_file(
+        path,
+        extension,
+        etl_type=settings.etl_type,
+        unstructured_api_url=settings.unstructured_api_url,
+        unstructured_api_key=settings.unstructured_api_key,
+    )
+    return "\n".join(part.text for part in parts)
 
 
 def _source_file(session: Session, settings: Settings, document: Document):

@@ -1,6 +1,7 @@
 """The records of hit-testing and /retrieve (contract 1.6), with our additions beside Dify's fields:
 each leg's score and rank, and where the query's terms matched."""
 
+import time
 from dataclasses import asdict
 
 from core.search.service import SearchOutcome, SegmentResult
@@ -9,12 +10,16 @@ from retrieval.tokenizer import term_spans
 
 
 def describe_outcome(query: str, outcome: SearchOutcome) -> dict:
-    """The hit-testing response: Dify's `query` and `records`, then our `query_terms` and `timings_ms`."""
+    """The hit-testing response: Dify's `query` and `records`, then our `query_terms` and `timings_ms`
+    (the search's stages, and `rendering`: building these records, matched words included)."""
+    started = time.perf_counter()
+    records = describe_records(outcome.results, outcome.query_terms)
+    rendering = round((time.perf_counter() - started) * 1000, 2)
     return {
         "query": {"content": query},
-        "records": describe_records(outcome.results, outcome.query_terms),
+        "records": records,
         "query_terms": outcome.query_terms,
-        "timings_ms": outcome.timings.as_dict(),
+        "timings_ms": outcome.timings.as_dict() | {"rendering": rendering},
     }
 
 

@@ -8,7 +8,7 @@ import { retrievalPanel } from "./retrieval_settings.js";
 const MAX_QUERY = 250;
 const RECORDS_PAGE = 10;
 const SOURCES = { hit_testing: "Hit-testing", external: "External /retrieval", multi_retrieval: "App retrieval" };
-const STAGES = [["query_embedding", "query embedding"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"]];
+const STAGES = [["query_embedding", "query embedding"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"], ["rendering", "rendering"]];
 
 export async function hitTestingPage(main, datasetId) {
   const current = await api("GET", dataset(datasetId));
@@ -54,7 +54,7 @@ export async function hitTestingPage(main, datasetId) {
     const split = STAGES.filter(([key]) => timings[key] > 0).map(([key, label]) => `${label} ${timings[key].toFixed(1)} ms`);
     replace(results,
       h("p", { class: "summary", id: "summary" }, h("strong", {}, body.records.length === 1 ? "1 record" : `${body.records.length} records`),
-        ` · ${split.join(" · ")}${split.length ? " · " : ""}total ${Number(timings.total || 0).toFixed(1)} ms`),
+        ` · ${split.join(" · ")}${split.length ? " · " : ""}total ${(Number(timings.total || 0) + Number(timings.rendering || 0)).toFixed(1)} ms`),
       body.records.length ? [filter, cards] : h("p", { class: "empty" }, "Nothing matched. Try other words, another method or a lower threshold."));
   }
 
