@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.errors import validation_message
 from core.documents import service as documents
 from core.documents.models import Document
 from core.errors import ArchivedDocumentImmutable
@@ -77,8 +78,8 @@ def create_segments(
         return JSONResponse({"error": "Segments is required"}, status_code=400)
     try:
         parsed = CreateSegmentsBody.model_validate(body)
-    except ValidationError as error:
-        return JSONResponse({"error": str(error)}, status_code=400)
+    except ValidationError as error:  # one readable sentence, in Dify's shape for this route
+        return JSONResponse({"error": validation_message(error.errors())}, status_code=400)
     document = _document(session, dataset, document_id, editing=True)
     items = [segments.NewSegment(item.content, item.answer, item.keywords) for item in parsed.segments]
     created = segments.create_segments(session, caller, dataset, document, items)

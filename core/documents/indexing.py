@@ -22,7 +22,7 @@ from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
 
 logger = logging.getLogger(__name__)
 
-IndexingPipeline = Callable[[Session, Dataset, Iterable[Document], Callable[[str, Exception], None]], None]
+IndexingPipeline = Callable[[Session, Dataset, Iterable[str], Callable[[str, Exception], None]], None]
 
 # Online documents store their fetched text as a file, so the file pipeline indexes them too.
 PIPELINES: dict[str, IndexingPipeline] = {
@@ -57,23 +57,28 @@ def index_document(document_id: str) -> None:
         refresh_sqlite_statistics(session)
 
 
-def _documents_of_run(session: Session, document: Document) -> Iterator[Document]:
+def _documents_of_run(session: Session, document: Document) -> Iterator[str]:
+    """Ids, not rows: a companion deleted meanwhile is then simply not found, instead of a stale row
+    failing the run of every other document."""
     started = time.monotonic()
-    yield document
-    while time.monotonic() - started < RUN_SECONDS and (companions := _waiting_companions(session, document)):
+    dataset_id, source_type = document.dataset_id, document.data_source_type
+    yield document.id
+    while time.monotonic() - started < RUN_SECONDS and (
+        companions := _waiting_companions(session, dataset_id, source_type, document.id)
+    ):
         yield from companions
 
 
-def _waiting_companions(session: Session, document: Document) -> list[Document]:
+def _waiting_companions(session: Session, dataset_id: str, source_type: str, first_id: str) -> list[str]:
     return list(
         session.scalars(
-            select(Document)
+            select(Document.id)
             .where(
-                Document.dataset_id == document.dataset_id,
-                Document.data_source_type == document.data_source_type,
+                Document.dataset_id == dataset_id,
+                Document.data_source_type == source_type,
                 Document.indexing_status == IndexingStatus.WAITING,
                 Document.is_paused.is_(False),
-                Document.id != document.id,
+                Document.id != first_id,
             )
             .order_by(Document.position)
             .limit(MAX_COMPANIONS)

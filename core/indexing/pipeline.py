@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from core.database import utcnow
 from core.datasets.models import Dataset, DocForm
@@ -67,17 +69,22 @@ class PlannedSegment:
 
 @dataclass
 class Run:
-    """One document being indexed, under the generation this run claimed for it."""
+    """One document being indexed, under the generation this run claimed for it. The id is kept apart:
+    reading it from a row that was deleted meanwhile would raise."""
 
     document: Document
     generation: int
+    document_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.document_id = self.document.id
 
 
 FailureHandler = Callable[[str, Exception], None]
 
 
 def index_upload_file_documents(
-    session: Session, dataset: Dataset, documents: Iterable[Document], on_failure: FailureHandler
+    session: Session, dataset: Dataset, document_ids: Iterable[str], on_failure: FailureHandler
 ) -> None:
     """Indexes documents of one dataset together. Each is parsed, split and saved on its own (a failure
     marks only that document); their new chunks flow into shared batches as they are made, which keeps
@@ -87,8 +94,11 @@ def index_upload_file_documents(
     batches = _SharedBatches(session, dataset)
     with holding() as held:
         try:
-            for document in documents:
-                held.add(document.id)  # heartbeated from the claim on, through a parse of any length
+            for document_id in document_ids:
+                document = session.get(Document, document_id)
+                if document is None:
+                    continue  # deleted since it was queued
+                held.add(document_id)  # heartbeated from the claim on, through a parse of any length
                 try:
                     run = _prepare(session, settings, document)
                 except IndexingStopped:
@@ -96,14 +106,14 @@ def index_upload_file_documents(
                     continue
                 except Exception as error:  # noqa: BLE001 - reported on this document; the others go on
                     session.rollback()
-                    on_failure(document.id, error)
+                    on_failure(document_id, error)
                     continue
                 batches.add(run)
             batches.finish()
         except Exception as error:  # noqa: BLE001 - the shared embedding step failed for those not yet live
             session.rollback()
             for run in batches.runs:
-                on_failure(run.document.id, error)
+                on_failure(run.document_id, error)
 
 
 def _prepare(session: Session, settings: Settings, document: Document) -> Run:
@@ -168,7 +178,7 @@ def _ensure_current(session: Session, document: Document, generation: int) -> No
 
 def _current_ids(session: Session, runs: list[Run]) -> set[str]:
     """The documents still owned by these runs: not deleted, paused or claimed by a newer run."""
-    generations = {run.document.id: run.generation for run in runs}
+    generations = {run.document_id: run.generation for run in runs}
     rows = session.execute(
         select(Document.id, Document.is_paused, Document.index_generation).where(Document.id.in_(generations))
     )
@@ -352,12 +362,12 @@ class _SharedBatches:
         new_ids = self.session.scalars(
             select(Segment.id)
             .where(
-                Segment.document_id == run.document.id, Segment.status == NEW, Segment.completed_at.is_(None)
+                Segment.document_id == run.document_id, Segment.status == NEW, Segment.completed_at.is_(None)
             )
             .order_by(Segment.position)
         ).all()
         self.runs.append(run)
-        self._unwritten[run.document.id] = set(new_ids)
+        self._unwritten[run.document_id] = set(new_ids)
         self._waiting += new_ids
         if not new_ids:
             self._swap_in_finished()
@@ -384,20 +394,20 @@ class _SharedBatches:
 
     def _swap_in_finished(self) -> None:
         """Makes live every run whose chunks are all written."""
-        for run in [run for run in self.runs if not self._unwritten[run.document.id]]:
+        for run in [run for run in self.runs if not self._unwritten[run.document_id]]:
             self.runs.remove(run)
-            del self._unwritten[run.document.id]
+            del self._unwritten[run.document_id]
             try:
                 _swap_in(self.session, self.dataset, run)
-            except IndexingStopped:
+            except (IndexingStopped, ObjectDeletedError):  # paused, re-claimed or deleted meanwhile
                 self.session.rollback()
 
     def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
         current = _current_ids(self.session, self.runs) if self.runs else set()
         # Runs paused, deleted or claimed by a newer run meanwhile are let go: their chunks stay out of
         # the batches and their heartbeats stop, so a resumed document is taken up again at once.
-        self.runs = [run for run in self.runs if run.document.id in current]
-        self._unwritten = {run.document.id: self._unwritten[run.document.id] for run in self.runs}
+        self.runs = [run for run in self.runs if run.document_id in current]
+        self._unwritten = {run.document_id: self._unwritten[run.document_id] for run in self.runs}
         segments = self.session.scalars(
             select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
         ).all()
@@ -414,21 +424,38 @@ class _SharedBatches:
 
 
 def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> None:
+    """Writes the batch's chunks that still exist: a document deleted while its chunks were with the
+    model takes them along, and must not fail the others (a delete that lands in between is retried)."""
+    embedded = [(target, *finish_embedding(session, embeddings)) for target, embeddings in batch.embeddings]
+    try:
+        _write_existing(session, dataset_id, batch, embedded)
+    except IntegrityError:
+        session.rollback()
+        embedded = [
+            (target, *finish_embedding(session, embeddings)) for target, embeddings in batch.embeddings
+        ]
+        _write_existing(session, dataset_id, batch, embedded)
+
+
+def _write_existing(session: Session, dataset_id: str, batch: _BatchInFlight, embedded: list[tuple]) -> None:
+    existing = set(session.scalars(select(Segment.id).where(Segment.id.in_(batch.segment_ids))))
+    keep = [i for i, unit in enumerate(batch.units) if unit.segment_id in existing]
+    units = [batch.units[i] for i in keep]
     tokens: dict[str, int] = {}
-    for rank, (target, embeddings) in enumerate(batch.embeddings):
-        vectors, counts = finish_embedding(session, embeddings)
-        write_vectors(target.collection, batch.units, vectors)
+    for rank, (target, vectors, counts) in enumerate(embedded):
+        if units:
+            write_vectors(target.collection, units, vectors[keep])
         if rank == 0:
-            tokens = tokens_per_segment(batch.units, counts)
-    keyword_index.write_postings(session, dataset_id, batch.units)
+            tokens = tokens_per_segment(units, [counts[i] for i in keep])
+    keyword_index.write_postings(session, dataset_id, units)
     now = utcnow()
-    session.execute(
-        update(Segment),
-        [{"id": sid, "tokens": tokens.get(sid, 0), "completed_at": now} for sid in batch.segment_ids],
-    )
-    session.execute(
-        update(ChildChunk).where(ChildChunk.segment_id.in_(batch.segment_ids)).values(completed_at=now)
-    )
+    written = [sid for sid in batch.segment_ids if sid in existing]
+    if written:
+        session.execute(
+            update(Segment),
+            [{"id": sid, "tokens": tokens.get(sid, 0), "completed_at": now} for sid in written],
+        )
+        session.execute(update(ChildChunk).where(ChildChunk.segment_id.in_(written)).values(completed_at=now))
     session.commit()
 
 
