@@ -1,14 +1,18 @@
 """Every error leaves the API in Dify's envelope `{"code", "message", "status"}`, never as HTML."""
 
+import errno
 import logging
 import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from qdrant_client.http import exceptions as qdrant_exceptions
+from redis import exceptions as redis_exceptions
+from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import ServiceError
+from core.errors import ServiceError, StorageFull
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ HTTP_CODES = {
     413: "request_entity_too_large",
     415: "unsupported_media_type",
     500: "internal_server_error",
+    503: "service_unavailable",
+    507: "insufficient_storage",
 }
 
 
@@ -99,7 +105,48 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+# A dependency that cannot be reached is the caller's to retry, not a fault of the request: 503 with
+# Retry-After. Handled by class (not as the catch-all 500), so the connection stays usable after it.
+UNREACHABLE = {
+    "database": (
+        sqlalchemy_exc.OperationalError,
+        sqlalchemy_exc.InterfaceError,
+        sqlalchemy_exc.DisconnectionError,
+    ),
+    "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError),
+    "search engine": (qdrant_exceptions.ResponseHandlingException,),
+}
+RETRY_AFTER_SECONDS = "5"
+
+
+def _unreachable(name: str):
+    def handler(_request: Request, error: Exception) -> JSONResponse:
+        if "disk is full" in str(error):  # SQLite's words for a full data directory
+            return _storage_full(error)
+        logger.warning("the %s is unreachable: %s", name, error)
+        message = f"The {name} is unreachable at the moment; nothing was changed. Please retry shortly."
+        return error_response("service_unavailable", message, 503, {"Retry-After": RETRY_AFTER_SECONDS})
+
+    return handler
+
+
+def _os_error(request: Request, error: OSError) -> JSONResponse:
+    if error.errno == errno.ENOSPC:
+        return _storage_full(error)
+    return _unhandled_error(request, error)
+
+
+def _storage_full(error: Exception) -> JSONResponse:
+    logger.error("the data directory is full: %s", error)
+    full = StorageFull()
+    return error_response(full.code, full.message, full.status)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    for name, classes in UNREACHABLE.items():
+        for error_class in classes:
+            app.add_exception_handler(error_class, _unreachable(name))
+    app.add_exception_handler(OSError, _os_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

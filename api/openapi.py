@@ -29,11 +29,13 @@ ERRORS = {
     "403": "forbidden: the workspace's knowledge request rate limit (with Retry-After); "
     "archived_document_immutable",
     "404": "not_found: the dataset, document, segment or other id does not exist in the caller's workspace",
+    "503": "service_unavailable: the database, Redis or the search engine cannot be reached (with Retry-After)",
 }
 CONFLICT = "a name already taken, or documents being indexed"
 BODY_ERRORS = {
     "413": "request_entity_too_large: a body over JSON_BODY_LIMIT_MB, an upload over UPLOAD_FILE_SIZE_LIMIT",
     "415": "unsupported_media_type: a file type the service does not read (on update paths)",
+    "507": "insufficient_storage: the data directory is full; nothing half-written is kept",
 }
 EXTERNAL_ERRORS = {
     "400": "4001: the body is not valid",

@@ -119,6 +119,12 @@ class FilenameNotExists(ServiceError):
     default_message = "The specified filename does not exist."
 
 
+class StorageFull(ServiceError):
+    code = "insufficient_storage"
+    status = 507
+    default_message = "Storage is full: the service could not write the data. Free some space and retry."
+
+
 class FileTooLarge(ServiceError):
     code = "file_too_large"
     status = 413

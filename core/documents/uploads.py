@@ -4,6 +4,8 @@ The size limit is enforced while the bytes arrive, so an oversized body is refus
 limit + one chunk has been written, never held in memory.
 """
 
+import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -15,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.documents.models import UploadFile
-from core.errors import FileTooLarge, InvalidParam, UnsupportedFileType
+from core.errors import FileTooLarge, InvalidParam, StorageFull, UnsupportedFileType
 from core.settings import Settings
 from etl.extractors import supported_extensions
 
@@ -72,12 +74,14 @@ class UploadWriter:
             limit_mb = self._settings.upload_file_size_limit
             raise FileTooLarge(f"File size exceeded. The file is larger than the {limit_mb} MB limit.")
         self._hash.update(chunk)
-        self._file.write(chunk)
+        with self._aborted_when_full():
+            self._file.write(chunk)
 
     def finish(self, extension: str) -> StoredFile:
         """Stores the file under its content hash; the extension stays on the name because parsers
         (openpyxl, the Unstructured API) go by it."""
-        self._file.close()
+        with self._aborted_when_full():
+            self._file.close()
         digest = self._hash.hexdigest()
         storage_key = _storage_key(digest, extension)
         target = self._settings.upload_dir / storage_key
@@ -86,8 +90,20 @@ class UploadWriter:
         return StoredFile(storage_key=storage_key, size=self.size, sha256=digest)
 
     def abort(self) -> None:
-        self._file.close()
+        with contextlib.suppress(OSError):  # closing flushes, which fails again on a full disk
+            self._file.close()
         self._temp_path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _aborted_when_full(self):
+        """A full disk is the caller's to hear about (507), and leaves no half-written temp file."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            self.abort()
+            raise StorageFull() from None
 
 
 def _storage_key(digest: str, extension: str) -> str:

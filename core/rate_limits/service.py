@@ -8,6 +8,7 @@ Unlike Dify, a refused request is not added to the window: a client that waits t
 was given is admitted, instead of pushing its own window forward with every refused attempt.
 """
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +24,8 @@ from core.errors import ServiceError
 from core.rate_limits.models import RateLimitLog
 from core.settings import Settings, get_settings
 from core.workspaces.models import Plan, Workspace
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
 KNOWLEDGE = "knowledge"
@@ -93,15 +96,22 @@ return {admitted, redis.call('ZCARD', KEYS[1]), tonumber(oldest[2]) + window - n
 
 
 class RedisSlidingWindow:
-    """Windows shared by every API process, in Redis."""
+    """Windows shared by every API process, in Redis. While Redis cannot be reached, each process
+    counts in a window of its own instead (so N processes admit up to N times the limit) rather than
+    refusing every request; the shared window takes over again once Redis answers."""
 
     def __init__(self, client: redis.Redis):
         self._script = client.register_script(_ADMIT_SCRIPT)
+        self._fallback = LocalSlidingWindow()
 
     def admit(self, key: str, limit: int, window: float) -> Admission:
-        admitted, used, reset_ms = self._script(
-            keys=[key], args=[limit, int(window * 1000), uuid.uuid4().hex]
-        )
+        try:
+            admitted, used, reset_ms = self._script(
+                keys=[key], args=[limit, int(window * 1000), uuid.uuid4().hex]
+            )
+        except redis.RedisError as error:
+            logger.warning("rate limits count per process while Redis is unreachable: %s", error)
+            return self._fallback.admit(key, limit, window)
         return Admission(bool(admitted), max(0, limit - used), reset_ms / 1000, limit)
 
 

@@ -1,0 +1,80 @@
+"""Clear answers when something the service depends on is not there: 503 with Retry-After for an
+unreachable database, a rate limit that counts per process while Redis is down, and 507 for a full
+data directory with nothing half-written left behind."""
+
+import os
+import subprocess
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from core.settings import get_settings
+from tests.helpers import create_dataset
+
+UNREACHABLE = "The database is unreachable at the moment; nothing was changed. Please retry shortly."
+
+
+def test_an_unreachable_database_is_503_and_the_connection_stays_usable(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    monkeypatch.setenv("KB_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            for _ in range(2):  # the same client (connection) answers again
+                response = client.get("/v1/datasets", headers={"Authorization": "Bearer ds-any"})
+                assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+                assert response.json() == {
+                    "code": "service_unavailable",
+                    "message": UNREACHABLE,
+                    "status": 503,
+                }
+    finally:
+        get_settings.cache_clear()
+
+
+def test_rate_limits_count_per_process_while_redis_is_down(client, make_workspace, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    sandbox = make_workspace("small-co", "sandbox")
+    dataset = create_dataset(client, sandbox)  # 1 of 10
+    answers = [
+        client.patch(f"/v1/datasets/{dataset['id']}", json={"description": str(n)}, headers=sandbox.headers)
+        for n in range(10)
+    ]
+    assert [answer.status_code for answer in answers] == [200] * 9 + [403]
+    assert answers[0].headers["RateLimit-Remaining"] == "8"
+
+
+@pytest.fixture
+def full_data_directory(tmp_path, monkeypatch):
+    """The data directory on a 256 KB tmpfs (root can mount one; this machine's tests run as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    data = tmp_path / "full"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(data)], check=True)
+    monkeypatch.setenv("KB_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    yield data
+    subprocess.run(["umount", str(data)], check=False)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_full_data_directory_is_507_and_leaves_no_temp_file(database_url, tenant, full_data_directory):
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        dataset = create_dataset(client, tenant)
+        form = {"data": '{"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}'}
+        files = {"file": ("big.txt", b"words " * 100_000, "text/plain")}  # 600 KB
+        url = f"/v1/datasets/{dataset['id']}/document/create-by-file"
+        response = client.post(url, files=files, data=form, headers=tenant.headers)
+        assert response.status_code == 507, response.text
+        assert response.json()["code"] == "insufficient_storage"
+        assert list((full_data_directory / "uploads" / "tmp").iterdir()) == []
+        listed = client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()
+        assert listed["total"] == 0
+        body = {"name": "small", "text": "Fits.", "indexing_technique": "high_quality"}
+        small = client.post(
+            f"/v1/datasets/{dataset['id']}/document/create-by-text", json=body, headers=tenant.headers
+        )
+        assert small.status_code == 200, small.text  # once there is room, writes go on
