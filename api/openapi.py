@@ -29,7 +29,7 @@ ERRORS = {
     "403": "forbidden: the workspace's knowledge request rate limit (with Retry-After); "
     "archived_document_immutable",
     "404": "not_found: the dataset, document, segment or other id does not exist in the caller's workspace",
-    "503": "service_unavailable: the database, Redis or the search engine cannot be reached (with Retry-After)",
+    "503": "service_unavailable: the database, Redis or the search engine is unreachable (with Retry-After)",
 }
 CONFLICT = "a name already taken, or documents being indexed"
 BODY_ERRORS = {
