@@ -149,6 +149,7 @@ def update_document(
         raise InvalidParam("doc_form is different from the dataset doc_form.")
     if options.has_process_rule:
         document.dataset_process_rule_id = _new_process_rule(session, caller, dataset, options.process_rule)
+    replaced = document.upload_file_id
     if source is not None:
         _point_to_upload(document, _record(session, caller, source))
     if name:
@@ -156,6 +157,7 @@ def update_document(
     document.doc_language = options.doc_language
     _queue_indexing(session, document)
     session.commit()
+    _release_upload(session, replaced, document)
     return document
 
 
@@ -171,9 +173,24 @@ def replace_content(session: Session, document: Document, source: NewFile, sourc
         extension=source.extension,
         mime_type=source.mime_type,
     )
+    replaced = document.upload_file_id
     _point_to_upload(document, upload, source_info)
     _queue_indexing(session, document)
     session.commit()
+    _release_upload(session, replaced, document)
+
+
+def _release_upload(session: Session, upload_id: str | None, document: Document) -> None:
+    """The upload a document no longer points to goes, row and file, once nothing else refers to it
+    (content-addressed files may back several rows)."""
+    if upload_id is None or upload_id == document.upload_file_id:
+        return
+    upload = session.get(UploadFile, upload_id)
+    if upload is None or _upload_in_use(session, upload_id, document.id):
+        return
+    session.delete(upload)
+    session.commit()
+    uploads.delete_stored_file_if_unused(session, get_settings(), upload.storage_key)
 
 
 def list_documents(

@@ -336,6 +336,25 @@ def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_wor
     assert _count(KeywordNode, document_id=document_id) == 6
 
 
+def test_an_update_releases_the_replaced_upload(client, tenant, celery_worker):
+    """The previous text or file goes, row and stored bytes, once nothing refers to it; bytes another
+    document shares stay."""
+    dataset = create_dataset(client, tenant)
+    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
+    _indexed_document(client, tenant, dataset["id"], "twin", TEXT, process_rule=CUSTOM_RULE)  # same bytes
+    document_id = created["document"]["id"]
+    url = f"/v1/datasets/{dataset['id']}/documents/{document_id}/update-by-text"
+    for text in ("A first new text.", "A second new text."):
+        response = client.post(url, json={"name": "doc", "text": text}, headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    with session_scope() as session:
+        uploads = session.scalars(select(UploadFile)).all()
+        assert len(uploads) == 2  # the twin's (shared with the original text) and the newest
+        stored = sorted(path.name for path in get_settings().upload_dir.rglob("*.txt"))
+    assert len(stored) == 2 and all((get_settings().upload_dir / u.storage_key).exists() for u in uploads)
+
+
 def test_update_of_unavailable_document_is_refused(client, tenant):
     dataset = create_dataset(client, tenant)
     created = create_text_document(client, tenant, dataset["id"], "doc", TEXT).json()
