@@ -1,6 +1,7 @@
 """The FastAPI application: Dify's Knowledge API under /v1."""
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
 from api.input_guard import CollapseSlashes, GuardRequestInput
@@ -20,6 +21,8 @@ from api.routers import (
     tags,
 )
 from api.ui.routes import install_ui
+from core.health import check_readiness
+from core.settings import get_settings
 
 
 def create_app() -> FastAPI:
@@ -48,6 +51,18 @@ def create_app() -> FastAPI:
 
     @app.get("/health", tags=["health"])
     def health() -> dict:
+        """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"])
+    def readiness() -> JSONResponse:
+        """Readiness: 200 when the database, Redis (server mode), the search engine and the embedding
+        model all answer; else 503 naming each that does not."""
+        checks = check_readiness(get_settings())
+        ready = all(state == "ok" for state in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        return JSONResponse(
+            body, status_code=200 if ready else 503, headers=None if ready else {"Retry-After": "5"}
+        )
 
     return app

@@ -78,3 +78,31 @@ def test_a_full_data_directory_is_507_and_leaves_no_temp_file(database_url, tena
             f"/v1/datasets/{dataset['id']}/document/create-by-text", json=body, headers=tenant.headers
         )
         assert small.status_code == 200, small.text  # once there is room, writes go on
+
+
+def test_readiness_names_each_dependency(client):
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "search_engine": "ok", "embedding_model": "ok"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "down"),
+    [
+        ("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/nowhere", "database"),
+        ("REDIS_URL", "redis://127.0.0.1:1/0", "redis"),
+        ("QDRANT_URL", "http://127.0.0.1:1", "search_engine"),
+    ],
+)
+def test_readiness_is_503_naming_what_is_down(client, monkeypatch, variable, value, down):
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    response = client.get("/health/ready")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    checks = response.json()["checks"]
+    assert checks[down].startswith("down: ")
+    assert [name for name, state in checks.items() if state != "ok"] == [down]
+    assert client.get("/health").status_code == 200  # liveness stays cheap and up
