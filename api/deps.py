@@ -1,8 +1,9 @@
 """FastAPI dependencies, as `Annotated` aliases so route signatures read like the contract."""
 
+import json
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -27,6 +28,15 @@ def get_session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def json_body(request: Request) -> Any:
+    """The body parsed as JSON but not validated (None when it is not JSON), for routes that validate
+    by hand: after the key (external retrieval) or beside a multipart form (the chunk preview)."""
+    try:
+        return json.loads(await request.body() or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def bearer_token(request: Request) -> str:
@@ -69,9 +79,7 @@ WorkspaceCallerDep = Annotated[Caller, Depends(whole_workspace_caller)]
 
 def count_knowledge_request(request: Request, caller: CallerDep, session: SessionDep) -> None:
     """After authentication and before anything else, as Dify orders its checks."""
-    admission = rate_limits.check_knowledge_request(session, caller.workspace)
-    if admission is not None:
-        remember(request.scope.setdefault("state", {}), admission.headers())
+    remember(request, rate_limits.check_knowledge_request(session, caller.workspace))
 
 
 # Route dependency of the operations contract section 7 counts.

@@ -2,14 +2,18 @@
 response its handler returns (data, a Response of its own, a file, an error)."""
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.rate_limits.service import Admission
 
 STATE_KEY = "rate_limit_headers"
 
 
-def remember(scope_state: dict, headers: dict[str, str]) -> None:
-    """Called where a request is counted: the headers its response will carry."""
-    scope_state[STATE_KEY] = headers
+def remember(request: Request, admission: Admission | None) -> None:
+    """Called where a request is counted (None: limits are off): the headers its response will carry."""
+    if admission is not None:
+        request.scope.setdefault("state", {})[STATE_KEY] = admission.headers()
 
 
 class RateLimitHeaders:

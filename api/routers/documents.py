@@ -1,6 +1,5 @@
 """Document routes (contract 1.3), with Dify's underscore aliases of the create and update paths."""
 
-import json
 import secrets
 import uuid
 from typing import Annotated, Any, TypeVar
@@ -11,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, json_body, parse_uuid
 from api.errors import INVALID_JSON, validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
@@ -200,7 +199,7 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
     `doc_form` and `process_rule`, split as indexing splits them; nothing is stored."""
     settings = get_settings()
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        options = _validated(ChunkPreviewOptions, await _json_object(request))
+        options = _validated(ChunkPreviewOptions, _object(await json_body(request)))
         return await run_in_threadpool(preview.preview_chunks, settings, options)
     upload = await read_document_upload(request, settings, file_required=True, on_update=False)
     stored = settings.upload_dir / upload.file.stored.storage_key
@@ -213,11 +212,7 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
         delete_stored_file_if_unused(session, settings, upload.file.stored.storage_key)
 
 
-async def _json_object(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body() or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
+def _object(body: Any) -> dict:
     if not isinstance(body, dict):
         raise InvalidParam(INVALID_JSON)
     return body

@@ -7,14 +7,13 @@ that is not valid. The key is checked before the body: Dify registers an externa
 posting an empty body with the key alone, and must see a wrong key as 403.
 """
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import SessionDep, bearer_token
+from api.deps import SessionDep, bearer_token, json_body
 from api.errors import INVALID_JSON, validation_message
 from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
@@ -58,14 +57,6 @@ def _external_error(code: int, message: str, status: int, headers: dict | None =
     return JSONResponse({"error_code": code, "error_msg": message}, status_code=status, headers=headers)
 
 
-async def _json_body(request: Request) -> Any:
-    """The body, parsed but not validated: validation waits until the key has been checked."""
-    try:
-        return json.loads(await request.body() or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 BODY = {
     "requestBody": {
         "required": True,
@@ -76,7 +67,7 @@ BODY = {
 
 @router.post("/retrieval", response_model=ExternalRetrievalResult, openapi_extra=BODY)
 @router.post("/v1/retrieval", response_model=ExternalRetrievalResult, include_in_schema=False)
-def external_retrieval(request: Request, session: SessionDep, payload: Annotated[Any, Depends(_json_body)]):
+def external_retrieval(request: Request, session: SessionDep, payload: Annotated[Any, Depends(json_body)]):
     try:
         token = bearer_token(request)
     except ServiceError:
@@ -86,9 +77,7 @@ def external_retrieval(request: Request, session: SessionDep, payload: Annotated
     except ServiceError:
         return _external_error(1002, "Authorization failed.", 403)
     try:
-        admission = rate_limits.check_knowledge_request(session, caller.workspace)
-        if admission is not None:
-            remember(request.scope.setdefault("state", {}), admission.headers())
+        remember(request, rate_limits.check_knowledge_request(session, caller.workspace))
     except RateLimited as refusal:
         return _external_error(RATE_LIMITED, refusal.message, refusal.status, refusal.headers)
     if not isinstance(payload, dict):

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.database import utcnow
-from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
+from core.documents.lease import run_in_progress
 from core.documents.models import IN_PROGRESS, UNFINISHED_STATUSES, Document, IndexingStatus
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 
-# A document waiting this long while no run of its dataset lives has lost its queue message.
+# A document waiting this long while no run of its dataset lives has lost its queue message (well
+# beyond a lease, so a run that just died is seen as gone first).
 STRANDED_AFTER = timedelta(minutes=10)
 
 
@@ -39,15 +40,15 @@ def requeue_stranded_documents(session: Session) -> list[str]:
             Document.indexing_status.in_(UNFINISHED_STATUSES), Document.is_paused.is_(False)
         )
     ).all()
-    busy = {d.dataset_id for d in unfinished if d.indexing_status in IN_PROGRESS and run_in_progress(d)}
-    since = utcnow() - max(STRANDED_AFTER, HEARTBEAT_LEASE)
-    stranded = [
-        document.id
-        for document in unfinished
-        if (document.indexing_status in IN_PROGRESS and not run_in_progress(document))
-        or (document.indexing_status == IndexingStatus.WAITING and document.dataset_id not in busy
-            and document.created_at < since)
-    ]  # fmt: skip
+    in_progress = [d for d in unfinished if d.indexing_status in IN_PROGRESS]
+    living = {d.id for d in in_progress if run_in_progress(d)}
+    busy = {d.dataset_id for d in in_progress if d.id in living}
+    since = utcnow() - STRANDED_AFTER
+    stranded = [d.id for d in in_progress if d.id not in living] + [
+        d.id
+        for d in unfinished
+        if d.indexing_status == IndexingStatus.WAITING and d.dataset_id not in busy and d.created_at < since
+    ]
     for document_id in stranded:
         enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document_id)
     session.commit()

@@ -426,15 +426,16 @@ class _SharedBatches:
 def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> None:
     """Writes the batch's chunks that still exist: a document deleted while its chunks were with the
     model takes them along, and must not fail the others (a delete that lands in between is retried)."""
-    embedded = [(target, *finish_embedding(session, embeddings)) for target, embeddings in batch.embeddings]
-    try:
-        _write_existing(session, dataset_id, batch, embedded)
-    except IntegrityError:
-        session.rollback()
-        embedded = [
-            (target, *finish_embedding(session, embeddings)) for target, embeddings in batch.embeddings
-        ]
-        _write_existing(session, dataset_id, batch, embedded)
+    for attempt in range(2):
+        # finished again on a retry: the rollback dropped the cache rows finishing adds to the session
+        embedded = [(target, *finish_embedding(session, pending)) for target, pending in batch.embeddings]
+        try:
+            _write_existing(session, dataset_id, batch, embedded)
+            return
+        except IntegrityError:
+            session.rollback()
+            if attempt:
+                raise
 
 
 def _write_existing(session: Session, dataset_id: str, batch: _BatchInFlight, embedded: list[tuple]) -> None:

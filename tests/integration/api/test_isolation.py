@@ -28,6 +28,13 @@ def _dataset_routes() -> list[tuple[str, str]]:
 DATASET_ROUTES = _dataset_routes()
 
 
+def _naming_dataset(path: str, dataset_id: str) -> str:
+    """The route's URL for that dataset, with ids that exist nowhere for its other placeholders."""
+    return PLACEHOLDER.sub(
+        lambda m: dataset_id if m.group(1) == "dataset_id" else "00000000-0000-4000-8000-000000000000", path
+    )
+
+
 def test_walk_covers_the_dataset_routes():
     assert ("GET", "/v1/datasets/{dataset_id}") in DATASET_ROUTES
     assert ("DELETE", "/v1/datasets/{dataset_id}") in DATASET_ROUTES
@@ -37,9 +44,7 @@ def test_walk_covers_the_dataset_routes():
 @pytest.mark.parametrize(("method", "path"), DATASET_ROUTES)
 def test_other_workspace_dataset_is_not_found(client, tenant, other_tenant, method, path):
     victim = create_dataset(client, other_tenant, "secret")
-    url = PLACEHOLDER.sub(
-        lambda m: victim["id"] if m.group(1) == "dataset_id" else "00000000-0000-4000-8000-000000000000", path
-    )
+    url = _naming_dataset(path, victim["id"])
     response = client.request(method, url, json={"name": "stolen"}, headers=tenant.headers)
     assert_error(response, 404, "not_found", "Dataset not found.")
     after = client.get(f"/v1/datasets/{victim['id']}", headers=other_tenant.headers)
@@ -215,12 +220,7 @@ def scoped(client, tenant) -> dict:
 
 @pytest.mark.parametrize(("method", "path"), DATASET_ROUTES)
 def test_a_dataset_scoped_key_does_not_reach_other_datasets(client, tenant, scoped, method, path):
-    url = PLACEHOLDER.sub(
-        lambda m: (
-            scoped["other"]["id"] if m.group(1) == "dataset_id" else "00000000-0000-4000-8000-000000000000"
-        ),
-        path,
-    )
+    url = _naming_dataset(path, scoped["other"]["id"])
     response = client.request(method, url, json={"name": "stolen"}, headers=scoped["headers"])
     assert_error(response, 404, "not_found", "Dataset not found.")
     after = client.get(f"/v1/datasets/{scoped['other']['id']}", headers=tenant.headers)

@@ -30,6 +30,11 @@ function notFound(message = "This page does not exist.") {
     h("a", { href: "/ui/", "data-link": true }, "Back to datasets")));
 }
 
+// An event handler whose failure becomes a message instead of an unhandled rejection.
+export function guarded(action) {
+  return async (...args) => { try { await action(...args); } catch (error) { showError(error); } };
+}
+
 export function showError(error) {
   if (error instanceof ApiError && error.status === 404) return notFound(error.message);
   if (error instanceof ApiError && error.status === 401) return;  // the sign-in page takes over

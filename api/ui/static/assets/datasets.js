@@ -1,7 +1,7 @@
 // Datasets: the workspace's list with search by name, create, delete.
 import { api, dataset } from "./api.js";
-import { field, h, pager, replace, select, toast, confirmAction } from "./dom.js";
-import { navigate, showError } from "./app.js";
+import { field, h, pager, replace, searchField, select, toast, confirmAction } from "./dom.js";
+import { guarded, navigate, showError } from "./app.js";
 
 const PAGE_SIZE = 20;
 const METHOD_NAMES = {
@@ -12,8 +12,7 @@ export async function datasetsPage(main) {
   let page = 1;
   let keyword = "";
   const list = h("div", { class: "list" });
-  const search = h("input", { type: "search", id: "dataset-search", placeholder: "Search by name" });
-  search.addEventListener("input", debounce(() => { keyword = search.value.trim(); page = 1; load(); }, 250));
+  const search = searchField("dataset-search", "Search by name", guarded((text) => { keyword = text; page = 1; return load(); }));
 
   async function load() {
     const params = new URLSearchParams({ page, limit: PAGE_SIZE });
@@ -24,7 +23,7 @@ export async function datasetsPage(main) {
     pager(page, PAGE_SIZE, result.total, (next) => { page = next; load().catch(showError); }));
   }
 
-  replace(main, h("h1", {}, "Datasets"), createForm(), h("div", { class: "toolbar" }, field("Search", search)), list);
+  replace(main, h("h1", {}, "Datasets"), createForm(), search, list);
   await load();
 }
 
@@ -73,9 +72,4 @@ function createForm() {
     } },
     field("Name", name), field("Description", description), field("Indexing", technique),
     h("button", { type: "submit", class: "primary" }, "Create")));
-}
-
-export function debounce(action, milliseconds) {
-  let timer;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => action(...args), milliseconds); };
 }

@@ -1,9 +1,8 @@
 // Documents of a dataset: the list with live indexing progress, uploads, pasted text, actions.
 import { api, dataset, upload } from "./api.js";
-import { badge, confirmAction, datasetHeader, field, h, pager, replace, toast } from "./dom.js";
-import { showError } from "./app.js";
+import { badge, confirmAction, datasetHeader, field, h, pager, replace, searchField, toast } from "./dom.js";
+import { guarded, showError } from "./app.js";
 import { chunkingPanel, previewChunks } from "./chunking.js";
-import { debounce } from "./datasets.js";
 
 const PAGE_SIZE = 20;
 const POLL_MILLISECONDS = 1500;
@@ -17,8 +16,7 @@ export async function documentsPage(main, datasetId) {
   let keyword = "";
   let poller = null;
   const list = h("div", { class: "list", id: "documents" });
-  const search = h("input", { type: "search", id: "document-search", placeholder: "Search by name" });
-  search.addEventListener("input", debounce(() => { keyword = search.value.trim(); page = 1; load().catch(showError); }, 250));
+  const search = searchField("document-search", "Search by name", guarded((text) => { keyword = text; page = 1; return load(); }));
 
   async function load() {
     const params = new URLSearchParams({ page, limit: PAGE_SIZE });
@@ -89,7 +87,7 @@ export async function documentsPage(main, datasetId) {
   }
 
   replace(main, datasetHeader(current, "documents"), addDocuments(current, load),
-    h("div", { class: "toolbar" }, field("Search", search)), list);
+    search, list);
   await load();
 }
 
@@ -179,7 +177,6 @@ function addDocuments(current, reload) {
     await previewChunks(current.id, chunking.options(), source, previewBox);
   }
 
-  const guarded = (action) => async () => { try { await action(); } catch (error) { showError(error); } };
   return h("details", { class: "card", open: current.document_count === 0 }, h("summary", {}, "Add documents"),
     h("div", { class: "columns" },
       h("section", {}, h("h2", {}, "Files"), drop, fileList,

@@ -45,6 +45,17 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("small", { class: "muted" }, hint) : null);
 }
 
+// A labelled search box that calls onSearch(text) once typing pauses.
+export function searchField(id, placeholder, onSearch) {
+  const input = h("input", { type: "search", id, placeholder });
+  let timer;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onSearch(input.value.trim()), 250);
+  });
+  return h("div", { class: "toolbar" }, field("Search", input));
+}
+
 export function select(options, value, attributes = {}) {
   return h("select", attributes, options.map(([optionValue, label]) =>
     h("option", { value: optionValue, selected: optionValue === value }, label)));

@@ -1,8 +1,7 @@
 // Segments (chunks) of one document: search, read, edit content and keywords, add, disable, delete.
 import { api, dataset } from "./api.js";
-import { badge, confirmAction, datasetHeader, field, h, pager, replace, toast } from "./dom.js";
-import { showError } from "./app.js";
-import { debounce } from "./datasets.js";
+import { badge, confirmAction, datasetHeader, field, h, pager, replace, searchField, toast } from "./dom.js";
+import { guarded, showError } from "./app.js";
 
 const PAGE_SIZE = 20;
 
@@ -14,8 +13,7 @@ export async function segmentsPage(main, datasetId, documentId, query) {
   let keyword = "";
   const isQa = doc.doc_form === "qa_model";
   const list = h("div", { class: "segments", id: "segments" });
-  const search = h("input", { type: "search", id: "segment-search", placeholder: "Search in chunks" });
-  search.addEventListener("input", debounce(() => { keyword = search.value.trim(); page = 1; load().catch(showError); }, 250));
+  const search = searchField("segment-search", "Search in chunks", guarded((text) => { keyword = text; page = 1; return load(); }));
 
   async function load() {
     const params = new URLSearchParams({ page, limit: PAGE_SIZE });
@@ -97,7 +95,7 @@ export async function segmentsPage(main, datasetId, documentId, query) {
     h("h2", {}, doc.name, " ", badge(doc.display_status)),
     h("p", { class: "muted" }, `${doc.segment_count} chunks · ${doc.word_count.toLocaleString()} characters · ${doc.hit_count} hits · ${formName(doc.doc_form)}`),
     doc.error ? h("p", { class: "error" }, doc.error) : null,
-    doc.archived ? null : addForm(), h("div", { class: "toolbar" }, field("Search", search)), list);
+    doc.archived ? null : addForm(), search, list);
   await load();
 }
 
@@ -107,8 +105,4 @@ function formName(docForm) {
 
 function splitKeywords(text) {
   return text.split(",").map((word) => word.trim()).filter(Boolean);
-}
-
-function guarded(action) {
-  return async (...args) => { try { await action(...args); } catch (error) { showError(error); } };
 }
