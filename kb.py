@@ -50,7 +50,7 @@ def serve(
     import uvicorn
 
     from core.database import refresh_sqlite_statistics, session_scope
-    from core.indexing.reindex import migrate_local_mode_vectors
+    from core.indexing.reindex import prepare_engine
     from core.indexing.vectors import warm_up_default_embedder
 
     settings = get_settings()
@@ -59,7 +59,7 @@ def serve(
     _prepare_embedded_database()
     _print_first_key()
     warm_up_default_embedder()
-    migrate_local_mode_vectors(settings)
+    prepare_engine(settings)
     with session_scope() as session:
         refresh_sqlite_statistics(session)
     if not settings.embedded_worker:

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 
 from bench.corpus import RESULTS, load_test_queries
-from bench.quality import prepare
+from bench.quality import bring_up_to_date, prepare
 from bench.service import UNLIMITED, EmbeddedServer
 
 FILTER_FIELD = "bucket"
@@ -83,7 +83,7 @@ def percentiles(values: list[float]) -> dict:
 
 
 def measure_http(workdir: Path, dataset_id: str, queries: list[str]) -> tuple[dict, int]:
-    server = EmbeddedServer(workdir, **UNLIMITED)
+    server = EmbeddedServer(workdir, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0")
     try:
         headers = {"Authorization": f"Bearer {first_key(workdir, server)}"}
         tagged = tag_documents(server.url, headers, dataset_id)
@@ -240,6 +240,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     arguments = parser.parse_args()
     workdir = prepare("chunks")
+    os.environ["KB_DATA_DIR"] = str(workdir / "data")
+    os.environ["QUERY_EMBEDDING_CACHE_SIZE"] = "0"  # every query embedded, as on its first time
+    bring_up_to_date()
     dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
     queries = list(load_test_queries().values())[: arguments.queries]
     load_before = round(os.getloadavg()[0], 2)

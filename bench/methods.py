@@ -21,7 +21,6 @@ from core.indexing.vectors import get_embedder
 from core.search import legs
 from core.search.service import search_dataset
 from core.segments.models import Segment
-from retrieval.bm25 import DEFAULT_B, DEFAULT_K1
 
 Method = Callable[[str], list[tuple[str, float]]]
 DEPTH = 100
@@ -75,9 +74,7 @@ class Searcher:
                 vector_hits = legs.vector_leg(
                     session, dataset, legs.query_vector(dataset, query), DEPTH, None
                 )
-                keyword_hits = legs.keyword_leg(
-                    session, dataset, query, DEPTH, None, k1=DEFAULT_K1, b=DEFAULT_B
-                )
+                keyword_hits = legs.keyword_leg(session, dataset, query, DEPTH, None)
                 candidates = {hit.segment_id for hit in vector_hits + keyword_hits}
                 rows = session.execute(
                     select(Segment.id, Segment.content, Document.name)

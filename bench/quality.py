@@ -54,6 +54,19 @@ def prepare(chunking: str) -> Path:
     return workdir
 
 
+def bring_up_to_date() -> None:
+    """A data directory ingested by an older version gets its migrations and engine collections, as
+    `kb serve` would give them at its start (KB_DATA_DIR points at it)."""
+    from core.indexing.reindex import prepare_engine
+    from core.indexing.vectors import close_vector_stores
+    from core.migrate import upgrade_database
+    from core.settings import get_settings
+
+    upgrade_database()
+    prepare_engine(get_settings())
+    close_vector_stores()  # the engine's directory opens in one process: a server may open it next
+
+
 def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
     gains = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:10]))
     ideal = sum(1 / math.log2(rank + 2) for rank in range(min(10, len(relevant))))
@@ -75,6 +88,8 @@ def evaluate(workdir: Path, limit_queries: int | None) -> dict:
     os.environ["KB_DATA_DIR"] = str(workdir / "data")
     os.environ["TOP_K_MAX_VALUE"] = str(DEPTH)
     from bench.methods import Searcher
+
+    bring_up_to_date()
 
     dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
     queries = list(load_test_queries().items())[:limit_queries]

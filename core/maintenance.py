@@ -1,6 +1,6 @@
 """The orphan sweep: what a crash between a delete's commit and its clean-up left outside the database.
 
-Deletes commit the rows first and then remove vectors and files; if the process dies in between,
+Deletes commit the rows first and then remove points and files; if the process dies in between,
 the sweep finishes the job. It runs when a worker starts, beside the recovery of unfinished documents,
 and every few minutes with the re-queueing of stranded documents (`sweep_stranded_work`, from beat, in
 every mode).
@@ -17,7 +17,7 @@ from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
 from core.documents.recovery import requeue_stranded_documents
 from core.indexing.vectors import get_vector_store
-from core.indexing.writer import dataset_collections
+from core.indexing.writer import engine_collections
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,8 @@ def sweep_orphans(session: Session, settings: Settings) -> dict[str, int]:
 
 def _drop_orphan_collections(session: Session) -> int:
     store = get_vector_store()
-    live = {name for dataset in _datasets_with_vectors(session) for name in dataset_collections(dataset)}
+    datasets = session.scalars(select(Dataset))
+    live = {name for dataset in datasets for name in engine_collections(dataset)}
     orphans = [
         name for name in store.collection_names() if name.startswith(COLLECTION_PREFIX) and name not in live
     ]
@@ -48,20 +49,16 @@ def _drop_orphan_collections(session: Session) -> int:
 
 
 def _delete_orphan_vectors(session: Session) -> int:
-    """Vectors of documents that no longer exist, collection by collection."""
+    """Points (vectors and terms) of documents that no longer exist, collection by collection."""
     store = get_vector_store()
     removed = 0
-    for dataset in _datasets_with_vectors(session):
+    for dataset in session.scalars(select(Dataset)).all():
         existing = set(session.scalars(select(Document.id).where(Document.dataset_id == dataset.id)))
-        for collection in dataset_collections(dataset):
+        for collection in engine_collections(dataset):
             for document_id in store.payload_values(collection, "document_id") - existing:
                 store.delete_where(collection, document_id=document_id)
                 removed += 1
     return removed
-
-
-def _datasets_with_vectors(session: Session) -> list[Dataset]:
-    return list(session.scalars(select(Dataset).where(Dataset.vector_collection.is_not(None))))
 
 
 def _delete_orphan_files(session: Session, settings: Settings) -> int:

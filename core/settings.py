@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     top_k_max_value: int = 10
     # Share of a chunk's full-text score that comes from its whole document (0: the chunk alone).
     full_text_document_weight: float = Field(default=0.7, ge=0, le=1)
+    query_embedding_cache_size: int = Field(default=4096, ge=0)
     # Comma-separated hosts that URLs from requests may reach although they resolve to private or
     # loopback addresses (e.g. a self-hosted Firecrawl inside the network).
     outbound_allowed_hosts: str = ""

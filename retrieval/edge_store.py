@@ -16,12 +16,26 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as edge
 
-from retrieval.vector_store import PAYLOAD_INDEX_FIELDS, UPSERT_BATCH, VectorHit, VectorPoint, point_id
+from retrieval.vector_store import (
+    PAYLOAD_INDEX_FIELDS,
+    TERM_HIT_FIELDS,
+    TERM_INDEX_FIELDS,
+    TERMS,
+    UPSERT_BATCH,
+    TermPoint,
+    VectorHit,
+    VectorPoint,
+    point_id,
+)
 
 logger = logging.getLogger(__name__)
 
 # Points not yet in an HNSW graph before a background optimisation is started.
 UNINDEXED_POINTS_BEFORE_OPTIMIZE = 20_000
+STALE_SHARE_BEFORE_OPTIMIZE = 0.1  # of a collection's points: deleted or overwritten vectors
+# When an optimisation runs, it rewrites every segment holding deleted points, however few: that is
+# what takes them out of the IDF statistics. When one runs is decided here (`_changed`).
+_OPTIMIZERS = edge.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1)
 SCROLL_PAGE = 1024
 
 
@@ -31,6 +45,7 @@ class EdgeVectorStore:
         self._optimize_after = optimize_after
         self._shards: dict[str, edge.EdgeShard] = {}
         self._optimizing: dict[str, threading.Thread] = {}
+        self._deleted: dict[str, int] = {}  # points deleted since the last optimisation
         self._lock = threading.RLock()  # opening, dropping and closing shards; the shards lock themselves
         path.mkdir(parents=True, exist_ok=True)
 
@@ -49,14 +64,21 @@ class EdgeVectorStore:
             return shard
 
     def ensure_collection(self, name: str, dimension: int) -> None:
+        vectors = edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)
+        config = edge.EdgeConfig(vectors=vectors, optimizers=_OPTIMIZERS)
+        self._create(name, config, PAYLOAD_INDEX_FIELDS)
+
+    def ensure_term_collection(self, name: str) -> None:
+        sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
+        config = edge.EdgeConfig(sparse_vectors=sparse, optimizers=_OPTIMIZERS)
+        self._create(name, config, TERM_INDEX_FIELDS)
+
+    def _create(self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str]) -> None:
         with self._lock:
             if self._shard(name) is not None:
                 return
-            config = edge.EdgeConfig(
-                vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)
-            )
             shard = edge.EdgeShard.create(str(self._path / name), config)
-            for field in PAYLOAD_INDEX_FIELDS:
+            for field in keyword_fields:
                 shard.update(edge.UpdateOperation.create_field_index(field, edge.PayloadSchemaType.Keyword))
             self._shards[name] = shard
 
@@ -75,27 +97,34 @@ class EdgeVectorStore:
             shutil.rmtree(self._path / name, ignore_errors=True)
 
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        self._write(name, [edge.Point(point_id(p.key), p.vector.tolist(), {**p.payload, "key": p.key})
+                           for p in points])  # fmt: skip
+
+    def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None:
+        self._write(name, [edge.Point(point_id(p.key), {TERMS: _sparse(p.weights)} if p.weights else {},
+                                      {**p.payload, "key": p.key}) for p in points])  # fmt: skip
+
+    def _write(self, name: str, points: list[edge.Point]) -> None:
         shard = self._shard(name)
         if shard is None:
             raise LookupError(f"collection {name} does not exist")
         for start in range(0, len(points), UPSERT_BATCH):
-            batch = [
-                edge.Point(point_id(p.key), p.vector.tolist(), {**p.payload, "key": p.key})
-                for p in points[start : start + UPSERT_BATCH]
-            ]
-            shard.update(edge.UpdateOperation.upsert_points(batch))
-        self._optimize_when_due(name, shard)
+            shard.update(edge.UpdateOperation.upsert_points(points[start : start + UPSERT_BATCH]))
+        self._changed(name, shard)
 
     def delete_keys(self, name: str, keys: Iterable[str]) -> None:
         ids = [point_id(key) for key in keys]
         shard = self._shard(name)
         if ids and shard is not None:
             shard.update(edge.UpdateOperation.delete_points(ids))
+            self._changed(name, shard, deleted=len(ids))
 
     def delete_where(self, name: str, **equals: str) -> None:
         shard = self._shard(name)
         if shard is not None:
+            doomed = shard.count(edge.CountRequest(exact=True, filter=_match_all(**equals)))
             shard.update(edge.UpdateOperation.delete_points_by_filter(_match_all(**equals)))
+            self._changed(name, shard, deleted=doomed)
 
     def count(self, name: str, **equals: str) -> int:
         shard = self._shard(name)
@@ -107,19 +136,19 @@ class EdgeVectorStore:
         return self.payload_values(name, "key", **equals)
 
     def payload_values(self, name: str, field: str, **equals: str) -> set[str]:
+        return {payload[field] for payload in self.payloads(name, [field], **equals) if field in payload}
+
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]:
         shard = self._shard(name)
-        found: set[str] = set()
+        found: list[dict] = []
         offset = None
         while shard is not None:
             page = edge.ScrollRequest(
-                offset=offset,
-                limit=SCROLL_PAGE,
-                filter=_match_all(**equals),
-                with_payload=[field],
+                offset=offset, limit=SCROLL_PAGE, filter=_match_all(**equals), with_payload=fields,
                 with_vector=False,
-            )
+            )  # fmt: skip
             records, offset = shard.scroll(page)
-            found.update(record.payload[field] for record in records if field in (record.payload or {}))
+            found.extend(record.payload or {} for record in records)
             if offset is None:
                 break
         return found
@@ -148,18 +177,57 @@ class EdgeVectorStore:
         )  # fmt: skip
         return [VectorHit(point.payload["key"], float(point.score), point.payload) for point in points]
 
-    def _optimize_when_due(self, name: str, shard: edge.EdgeShard) -> None:
+    def search_terms(
+        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        keys: list[str] | None = None,
+    ) -> list[VectorHit]:  # fmt: skip
+        shard = self._shard(name)
+        if shard is None or not weights:
+            return []
+        conditions = []
+        if document_ids is not None:
+            conditions.append(edge.FieldCondition("document_id", match=edge.MatchAny(document_ids)))
+        if keys is not None:
+            conditions.append(edge.HasIdCondition({point_id(key) for key in keys}))
+        points = shard.query(
+            edge.QueryRequest(limit=limit, query=edge.Query.Nearest(_sparse(weights), using=TERMS),
+                              filter=edge.Filter(must=conditions) if conditions else None,
+                              with_payload=TERM_HIT_FIELDS)
+        )  # fmt: skip
+        return [VectorHit(point.payload["key"], float(point.score), point.payload) for point in points]
+
+    def records(self, name: str, keys: list[str]) -> dict[str, dict]:
+        shard = self._shard(name)
+        if not keys or shard is None:
+            return {}
+        records = shard.retrieve([point_id(key) for key in keys], True, False)
+        return {record.payload["key"]: record.payload for record in records}
+
+    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]:
+        return {term: self.count(name, **{TERMS: term}) for term in set(terms)}
+
+    def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:
+        """Edge has no optimiser of its own. One runs once enough new points sit outside the HNSW
+        graph (in the background), or enough vectors were deleted or overwritten: those still count in
+        the IDF statistics of a term collection until their segment is rewritten, so a writer of one
+        waits for that optimisation (cheap: no graph to build), and its idf is exact again at once."""
         info = shard.info()
-        if info.points_count - info.indexed_vectors_count < self._optimize_after:
-            return
+        term_collection = TERMS in info.payload_schema
         with self._lock:
-            if name in self._optimizing:
-                return
-            thread = threading.Thread(
-                target=self._optimize, args=(name, shard), name=f"optimize-{name}", daemon=True
-            )
-            self._optimizing[name] = thread
-        thread.start()
+            self._deleted[name] = self._deleted.get(name, 0) + deleted
+            stale = max(self._deleted[name], info.indexed_vectors_count - info.points_count)
+            unindexed = info.points_count - info.indexed_vectors_count
+            due = unindexed >= self._optimize_after or stale > STALE_SHARE_BEFORE_OPTIMIZE * info.points_count
+            thread = self._optimizing.get(name)
+            if due and thread is None:
+                thread = threading.Thread(
+                    target=self._optimize, args=(name, shard), name=f"optimize-{name}", daemon=True
+                )
+                self._optimizing[name] = thread
+                self._deleted[name] = 0
+                thread.start()
+        if term_collection and thread is not None:
+            thread.join()
 
     def _optimize(self, name: str, shard: edge.EdgeShard) -> None:
         try:
@@ -170,12 +238,25 @@ class EdgeVectorStore:
             with self._lock:
                 self._optimizing.pop(name, None)
 
+    def optimize(self, name: str) -> None:
+        """Optimises the collection now, in this thread (tests; the writes start it in the background)."""
+        shard = self._shard(name)
+        if shard is not None:
+            self.wait_for_optimizations()
+            shard.optimize()
+            with self._lock:
+                self._deleted[name] = 0
+
     def wait_for_optimizations(self, timeout: float | None = None) -> None:
         """Returns once the background index builds under way have finished (tests, `kb reindex`)."""
         with self._lock:
             running = list(self._optimizing.values())
         for thread in running:
             thread.join(timeout)
+
+
+def _sparse(weights: dict[int, float]) -> edge.SparseVector:
+    return edge.SparseVector(list(weights), list(weights.values()))
 
 
 def _match_all(**equals: str) -> edge.Filter | None:

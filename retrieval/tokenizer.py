@@ -1,4 +1,4 @@
-"""Terms for the inverted index: jieba words for CJK text; lower-cased, stop-worded, Snowball-stemmed
+"""Terms for the full-text index: jieba words for CJK text; lower-cased, stop-worded, Snowball-stemmed
 words for Latin text. Index and query go through the same function, so they always agree."""
 
 import logging

@@ -2,6 +2,10 @@
 by our own ids, hits, and the store interface that the embedded engine (`retrieval.edge_store`)
 implements the same way.
 
+A store holds two kinds of collection: dense vectors (the embeddings), and term collections whose
+points carry BM25 sparse vectors (`retrieval.bm25`) scored with the engine's IDF modifier, plus their
+terms as an indexed payload list, so a term's document frequency is one count on the index.
+
 Point ids derive from our own ids (uuid5), so writing the same chunk twice overwrites, never duplicates.
 """
 
@@ -16,6 +20,9 @@ from qdrant_client import QdrantClient, models
 POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
 UPSERT_BATCH = 256
 PAYLOAD_INDEX_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
+TERMS = "terms"  # the sparse vector's name, and the payload list of a term point's terms
+TERM_INDEX_FIELDS = ("document_id", "segment_id", TERMS)
+TERM_HIT_FIELDS = ["key", "document_id", "segment_id", "standalone"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +30,13 @@ class VectorPoint:
     key: str  # our id of the embedded text (segment or child chunk)
     vector: np.ndarray
     payload: dict
+
+
+@dataclass(frozen=True)
+class TermPoint:
+    key: str
+    weights: dict[int, float]  # sparse vector: term dimension -> saturated term frequency
+    payload: dict  # with the text's distinct terms under TERMS
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,16 @@ class VectorStore(Protocol):
         self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
     ) -> list[VectorHit]: ...
     def close(self) -> None: ...
+    # term collections
+    def ensure_term_collection(self, name: str) -> None: ...
+    def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None: ...
+    def search_terms(
+        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        keys: list[str] | None = None,
+    ) -> list[VectorHit]: ...  # fmt: skip
+    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]: ...
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]: ...
+    def records(self, name: str, keys: list[str]) -> dict[str, dict]: ...  # key -> payload
 
 
 class QdrantVectorStore:
@@ -128,16 +152,19 @@ class QdrantVectorStore:
 
     def payload_values(self, name: str, field: str, **equals: str) -> set[str]:
         """The distinct values of one payload field over the points matching `equals`."""
+        return {payload[field] for payload in self.payloads(name, [field], **equals) if field in payload}
+
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]:
         if not self._client.collection_exists(name):
-            return set()
-        found: set[str] = set()
+            return []
+        found: list[dict] = []
         offset = None
         while True:
             points, offset = self._client.scroll(
                 name, scroll_filter=match_all(**equals) if equals else None, limit=1024, offset=offset,
-                with_payload=[field], with_vectors=False,
+                with_payload=fields, with_vectors=False,
             )  # fmt: skip
-            found.update(point.payload[field] for point in points if field in point.payload)
+            found.extend(point.payload for point in points)
             if offset is None:
                 return found
 
@@ -161,14 +188,78 @@ class QdrantVectorStore:
             VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
         ]
 
+    def ensure_term_collection(self, name: str) -> None:
+        if self._client.collection_exists(name):
+            return
+        self._client.create_collection(
+            name,
+            vectors_config={},
+            sparse_vectors_config={TERMS: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            shard_number=self._shard_number,
+            replication_factor=self._replication_factor,
+        )
+        for field in TERM_INDEX_FIELDS:
+            self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
+
+    def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None:
+        for start in range(0, len(points), UPSERT_BATCH):
+            batch = [
+                models.PointStruct(
+                    id=point_id(p.key),
+                    vector={TERMS: _sparse(p.weights)},
+                    payload={**p.payload, "key": p.key},
+                )
+                for p in points[start : start + UPSERT_BATCH]
+            ]
+            self._client.upsert(name, points=batch, wait=True)
+
+    def search_terms(
+        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        keys: list[str] | None = None,
+    ) -> list[VectorHit]:  # fmt: skip
+        if not weights or not self._client.collection_exists(name):
+            return []
+        conditions = document_conditions(document_ids)
+        if keys is not None:
+            conditions.append(models.HasIdCondition(has_id=[point_id(key) for key in keys]))
+        response = self._client.query_points(
+            name, query=_sparse(weights), using=TERMS, limit=limit, with_payload=TERM_HIT_FIELDS,
+            query_filter=models.Filter(must=conditions) if conditions else None,
+        )  # fmt: skip
+        return [
+            VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
+        ]
+
+    def records(self, name: str, keys: list[str]) -> dict[str, dict]:
+        if not keys or not self._client.collection_exists(name):
+            return {}
+        points = self._client.retrieve(name, ids=[point_id(key) for key in keys], with_payload=True)
+        return {point.payload["key"]: point.payload for point in points}
+
+    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]:
+        """How many points hold each term (the engine's document frequency)."""
+        return {term: self.count(name, **{TERMS: term}) for term in set(terms)}
+
+
+def _sparse(weights: dict[int, float]) -> models.SparseVector:
+    return models.SparseVector(indices=list(weights), values=list(weights.values()))
+
+
+def _term_vectors(weights: dict[int, float]) -> dict:
+    """A point without terms has no vector at all (an empty one would not count in the idf either)."""
+    return {TERMS: _sparse(weights)} if weights else {}
+
+
+def document_conditions(document_ids: list[str] | None) -> list[models.FieldCondition]:
+    if document_ids is None:
+        return []
+    return [models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids))]
+
 
 def document_filter(document_ids: list[str] | None) -> models.Filter | None:
     """The one restriction a search takes: each dataset has collections of its own."""
-    if document_ids is None:
-        return None
-    return models.Filter(
-        must=[models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids))]
-    )
+    conditions = document_conditions(document_ids)
+    return models.Filter(must=conditions) if conditions else None
 
 
 def match_all(**equals: str) -> models.Filter:

@@ -20,7 +20,7 @@ from core.errors import (
 )
 from core.indexing.vector_index import on_indexing_change
 from core.indexing.vectors import get_vector_store
-from core.indexing.writer import dataset_collections
+from core.indexing.writer import engine_collections
 from core.settings import get_settings
 from core.tags import service as tags
 from core.tags.models import TagBinding
@@ -148,7 +148,7 @@ def delete_dataset(session: Session, dataset: Dataset) -> None:
     # Files and vectors live outside the database: removed once the rows are gone.
     for storage_key in storage_keys:
         uploads.delete_stored_file_if_unused(session, get_settings(), storage_key)
-    for collection in dataset_collections(dataset):
+    for collection in engine_collections(dataset):
         get_vector_store().drop_collection(collection)
 
 

@@ -39,7 +39,7 @@ from core.errors import (
     NotFound,
 )
 from core.indexing.vectors import get_vector_store
-from core.indexing.writer import dataset_collections
+from core.indexing.writer import engine_collections
 from core.metadata.service import built_in_values
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 from core.settings import get_settings
@@ -243,7 +243,7 @@ def delete_document(session: Session, dataset: Dataset, document_id: str) -> Non
     session.commit()
     if upload is not None:
         uploads.delete_stored_file_if_unused(session, get_settings(), upload.storage_key)
-    for collection in dataset_collections(dataset):
+    for collection in engine_collections(dataset):
         get_vector_store().delete_where(collection, document_id=document.id)
 
 

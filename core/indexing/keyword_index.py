@@ -1,15 +1,36 @@
-"""Writes the inverted index: one node per indexed text, one posting per (node, term)."""
+"""The full-text index, inside the search engine: two term collections per dataset (and a third that
+records their statistics).
+
+- texts: one point per indexed text (a chunk, a child chunk or a Q&A question) with its BM25 sparse
+  vector (`retrieval.bm25`), its terms and their counts, its length, and whether it stands alone
+  (Q&A pairs are never blended with their document);
+- documents: one point per document, all its texts taken as one (counts and lengths summed), for the
+  document-level evidence that `FULL_TEXT_DOCUMENT_WEIGHT` blends into each chunk's score.
+
+BM25's average length is part of the weights, so it is fixed when they are written: a third
+collection records each one's average and point count, and once a collection has doubled or halved
+since, the average is taken again and every weight of that collection rewritten from the counts in the
+payload (no text is read again). Writers check the average after writing, so none leaves weights of an
+old one behind (`_write`).
+"""
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.indexing.models import KeywordNode, KeywordPosting
+from core.datasets.models import DocForm
+from core.documents.models import Document
+from core.indexing.vectors import get_vector_store
+from retrieval.bm25 import saturated_weights
 from retrieval.tokenizer import tokenize
+from retrieval.vector_store import TERMS, TermPoint
 
 MAX_TERM_LENGTH = 128
+TEXTS, DOCUMENTS, STATISTICS = "texts", "documents", "statistics"
+STORED_FIELDS = ["key", "document_id", "segment_id", TERMS, "counts", "length", "standalone"]
 
 
 @dataclass(frozen=True)
@@ -25,33 +46,125 @@ class IndexedText:
     keywords: tuple[str, ...] = ()  # given by a user for the chunk; searched as if part of the text
 
 
-def write_postings(session: Session, dataset_id: str, texts: list[IndexedText]) -> None:
-    """Replaces the postings of these nodes, so writing twice leaves one copy."""
+def term_collections(dataset_id: str) -> dict[str, str]:
+    base = dataset_id.replace("-", "")
+    return {
+        TEXTS: f"kb_{base}_terms",
+        DOCUMENTS: f"kb_{base}_document_terms",
+        STATISTICS: f"kb_{base}_term_statistics",
+    }
+
+
+def write_texts(
+    session: Session, dataset_id: str, texts: list[IndexedText], *, refresh_documents: bool = True
+) -> None:
+    """Replaces these texts in the index (writing twice leaves one copy), then their documents."""
     if not texts:
         return
-    node_ids = [t.node_id for t in texts]
-    session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
-    nodes, postings = [], []
-    for item in texts:
-        terms = [term[:MAX_TERM_LENGTH] for term in tokenize(" ".join((item.text, *item.keywords)))]
-        nodes.append(
-            {
-                "node_id": item.node_id,
-                "dataset_id": dataset_id,
-                "document_id": item.document_id,
-                "segment_id": item.segment_id,
-                "length": len(terms),
-            }
+    standalone = set(
+        session.scalars(
+            select(Document.id).where(
+                Document.id.in_({t.document_id for t in texts}), Document.doc_form == DocForm.QA
+            )
         )
-        postings.extend(
-            {"node_id": item.node_id, "term": term, "dataset_id": dataset_id, "term_frequency": count}
-            for term, count in Counter(terms).items()
-        )
-    session.execute(insert(KeywordNode), nodes)
-    if postings:
-        session.execute(insert(KeywordPosting), postings)
+    )
+    payloads = [_text_payload(item, item.document_id in standalone) for item in texts]
+    # A text without terms can match nothing, and the engine's idf does not count it: it is left out,
+    # so that the collection's point count is the N of that idf.
+    store = get_vector_store()
+    store.delete_keys(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
+    _write(dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
+    if refresh_documents:
+        refresh_document_terms(dataset_id, {item.document_id for item in texts})
 
 
-def delete_postings(session: Session, node_ids: list[str]) -> None:
+def _text_payload(item: IndexedText, standalone: bool) -> dict:
+    counts = Counter(term[:MAX_TERM_LENGTH] for term in tokenize(" ".join((item.text, *item.keywords))))
+    return {
+        "key": item.node_id,
+        "document_id": item.document_id,
+        "segment_id": item.segment_id,
+        TERMS: list(counts),
+        "counts": list(counts.values()),
+        "length": sum(counts.values()),
+        "standalone": standalone,
+    }
+
+
+def delete_texts(dataset_id: str, node_ids: list[str], document_ids: Iterable[str]) -> None:
+    """Takes texts out of the index; `document_ids` are the documents they belonged to."""
     if node_ids:
-        session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
+        get_vector_store().delete_keys(term_collections(dataset_id)[TEXTS], node_ids)
+    refresh_document_terms(dataset_id, set(document_ids))
+
+
+def refresh_document_terms(dataset_id: str, document_ids: set[str]) -> None:
+    """Rebuilds the document points from the text points now in the index (Q&A texts excluded)."""
+    store, names = get_vector_store(), term_collections(dataset_id)
+    payloads, empty = [], []
+    for document_id in sorted(document_ids):
+        counts: Counter[str] = Counter()
+        for text in store.payloads(names[TEXTS], [TERMS, "counts", "standalone"], document_id=document_id):
+            if not text.get("standalone"):
+                counts.update(dict(zip(text[TERMS], text["counts"], strict=True)))
+        if counts:
+            payloads.append({"key": document_id, "document_id": document_id, TERMS: list(counts),
+                             "counts": list(counts.values()), "length": sum(counts.values())})  # fmt: skip
+        else:
+            empty.append(document_id)
+    store.delete_keys(names[DOCUMENTS], empty)
+    _write(dataset_id, DOCUMENTS, payloads)
+
+
+def _write(dataset_id: str, kind: str, payloads: list[dict]) -> None:
+    """Writes the points with the collection's current average, and writes them again (or, after
+    taking a new average, the whole collection) until the average read after writing is the one
+    used: a writer racing one that takes a new average never leaves weights of the old one behind."""
+    if not payloads:
+        return
+    names = term_collections(dataset_id)
+    store = get_vector_store()
+    for name in (names[kind], names[STATISTICS]):
+        store.ensure_term_collection(name)
+    used, whole_collection = None, False
+    while True:
+        average = _recorded_average(names, kind, incoming=0 if used else len(payloads))
+        if average is None:
+            average, whole_collection = _take_average(names, kind, payloads), True
+        if average == used:
+            return
+        stored = store.payloads(names[kind], STORED_FIELDS) if whole_collection else []
+        store.upsert_terms(names[kind], [_point(payload, average) for payload in stored + payloads])
+        used = average
+
+
+def _point(payload: dict, average_length: float) -> TermPoint:
+    counts = dict(zip(payload[TERMS], payload["counts"], strict=True))
+    fields = {key: value for key, value in payload.items() if key != "key"}
+    return TermPoint(payload["key"], saturated_weights(counts, payload["length"], average_length), fields)
+
+
+def _recorded_average(names: dict[str, str], kind: str, incoming: int) -> float | None:
+    """The average recorded for the collection, or None when it has doubled or halved since."""
+    store = get_vector_store()
+    recorded = store.records(names[STATISTICS], [kind]).get(kind)
+    points = store.count(names[kind]) + incoming
+    if recorded and recorded["points"] / 2 < points < recorded["points"] * 2:
+        return recorded["average_length"]
+    return None
+
+
+def _take_average(names: dict[str, str], kind: str, incoming: list[dict]) -> float:
+    store = get_vector_store()
+    lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"]) + incoming]
+    average = sum(lengths) / len(lengths)
+    store.upsert_terms(
+        names[STATISTICS], [TermPoint(kind, {}, {"points": len(lengths), "average_length": average})]
+    )
+    return average
+
+
+def average_lengths(dataset_id: str) -> dict[str, float]:
+    """The average length each term collection's weights use now (the oracle tests configure BM25 so)."""
+    records = get_vector_store().records(term_collections(dataset_id)[STATISTICS], [TEXTS, DOCUMENTS])
+    return {kind: record["average_length"] for kind, record in records.items()}

@@ -1,8 +1,8 @@
-"""Tables behind the indexes: the embedding cache and the inverted index (postings in the database)."""
+"""The embedding cache: the full-text and vector indexes themselves live in the search engine."""
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database import Base, utcnow
@@ -19,28 +19,3 @@ class EmbeddingCacheEntry(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
     tokens: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class KeywordNode(Base):
-    """An indexed unit of text (a segment, or a child chunk of a parent-child document) and its length."""
-
-    __tablename__ = "keyword_nodes"
-    __table_args__ = (Index("ix_keyword_nodes_dataset", "dataset_id"),)
-
-    node_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    dataset_id: Mapped[str] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    segment_id: Mapped[str] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"), index=True)
-    length: Mapped[int]
-
-
-class KeywordPosting(Base):
-    __tablename__ = "keyword_postings"
-    __table_args__ = (Index("ix_keyword_postings_dataset_term", "dataset_id", "term"),)
-
-    node_id: Mapped[str] = mapped_column(
-        ForeignKey("keyword_nodes.node_id", ondelete="CASCADE"), primary_key=True
-    )
-    term: Mapped[str] = mapped_column(String(128), primary_key=True)
-    dataset_id: Mapped[str] = mapped_column(String(36))
-    term_frequency: Mapped[int]

@@ -4,7 +4,7 @@ A run claims the document by bumping its `index_generation`; every segment it wr
 that generation. Segments of a new run stay invisible to search (status `indexing`) until the final
 transaction deletes the older generation and marks the new one `completed`, so a reader sees either
 the old chunks or the new ones, never both or neither. Unchanged chunks are kept with their vectors
-and postings, so re-indexing an unchanged document embeds nothing.
+and terms, so re-indexing an unchanged document embeds nothing.
 """
 
 from collections.abc import Callable, Iterable
@@ -448,7 +448,8 @@ def _write_existing(session: Session, dataset_id: str, batch: _BatchInFlight, em
             write_vectors(target.collection, units, vectors[keep])
         if rank == 0:
             tokens = tokens_per_segment(units, [counts[i] for i in keep])
-    keyword_index.write_postings(session, dataset_id, units)
+    # the document's own point waits for the swap: until then it stands for the live version
+    keyword_index.write_texts(session, dataset_id, units, refresh_documents=False)
     now = utcnow()
     written = [sid for sid in batch.segment_ids if sid in existing]
     if written:
@@ -490,7 +491,7 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     document.error = None
     document.stopped_at = None
     session.commit()
-    if doomed_keys:
-        session.refresh(dataset, VECTOR_INDEX_FIELDS)
-        for collection in dataset_collections(dataset):
-            get_vector_store().delete_keys(collection, doomed_keys)
+    session.refresh(dataset, VECTOR_INDEX_FIELDS)
+    keyword_index.delete_texts(dataset.id, doomed_keys, {document.id})
+    for collection in dataset_collections(dataset):
+        get_vector_store().delete_keys(collection, doomed_keys)

@@ -6,7 +6,7 @@ embedding model on a dataset that already has vectors is built in a new collecti
 (`pending_vector_collection`) while searches keep using the old one, and writers put new chunks into
 both meanwhile (writer.vector_targets). Once the new collection holds every live chunk, one UPDATE
 makes it the one searches use, and the old collection is dropped after searches that had already read
-its name are done. The inverted index serves every state, so keyword search never stops working.
+its name are done. The term collections serve every state, so keyword search never stops working.
 """
 
 import time

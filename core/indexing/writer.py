@@ -1,4 +1,4 @@
-"""Writing segments into the indexes (vectors in Qdrant, postings in the database) and taking them out.
+"""Writing segments into the indexes (vectors and terms, both in the search engine) and taking them out.
 
 Shared by indexing runs, which embed in pipelined batches, and by the segment API, which indexes the
 few segments of one request before it answers.
@@ -7,14 +7,13 @@ few segments of one request before it answers.
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, IndexingTechnique
 from core.indexing import keyword_index
 from core.indexing.embedding_cache import embed_with_cache
 from core.indexing.keyword_index import IndexedText
-from core.indexing.models import KeywordNode
 from core.indexing.vectors import collection_name, get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
 from retrieval.embedders import Embedder
@@ -82,6 +81,11 @@ def dataset_collections(dataset: Dataset) -> list[str]:
     return [name for name in (dataset.vector_collection, dataset.pending_vector_collection) if name]
 
 
+def engine_collections(dataset: Dataset) -> list[str]:
+    """Every collection of the dataset in the engine: its vectors and its term collections."""
+    return [*dataset_collections(dataset), *keyword_index.term_collections(dataset.id).values()]
+
+
 def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText]:
     """What the indexes hold: children of parent-child chunks, the question of Q&A, else the chunk."""
     parents = {segment.id: segment for segment in segments}
@@ -134,7 +138,7 @@ def tokens_per_segment(units: list[IndexedText], counts: list[int]) -> dict[str,
 
 
 def index_segments(session: Session, dataset: Dataset, segments: list[Segment]) -> None:
-    """Indexes `segments` now (their vectors and postings replace any earlier ones) and records their
+    """Indexes `segments` now (their vectors and terms replace any earlier ones) and records their
     embedding tokens; the caller commits."""
     units = indexed_texts(session, segments)
     tokens: dict[str, int] = {}
@@ -143,7 +147,7 @@ def index_segments(session: Session, dataset: Dataset, segments: list[Segment]) 
         write_vectors(target.collection, units, vectors)
         if rank == 0:
             tokens = tokens_per_segment(units, counts)
-    keyword_index.write_postings(session, dataset.id, units)
+    keyword_index.write_texts(session, dataset.id, units)
     for segment in segments:
         segment.tokens = tokens.get(segment.id, 0)
 
@@ -155,13 +159,13 @@ def remove_from_indexes(session: Session, dataset: Dataset, segments: list[Segme
         return
     keys = [segment.index_node_id for segment in segments if segment.index_node_id]
     keys += session.scalars(select(ChildChunk.index_node_id).where(ChildChunk.segment_id.in_(ids))).all()
-    remove_nodes(session, dataset, keys)
+    remove_nodes(session, dataset, keys, {segment.document_id for segment in segments})
 
 
-def remove_nodes(session: Session, dataset: Dataset, node_ids: list[str]) -> None:
-    """Takes indexed texts (a chunk or a child chunk each) out of both indexes."""
+def remove_nodes(session: Session, dataset: Dataset, node_ids: list[str], document_ids: set[str]) -> None:
+    """Takes indexed texts (a chunk or a child chunk each, of `document_ids`) out of both indexes."""
     if not node_ids:
         return
-    session.execute(delete(KeywordNode).where(KeywordNode.node_id.in_(node_ids)))
+    keyword_index.delete_texts(dataset.id, node_ids, document_ids)
     for collection in dataset_collections(dataset):
         get_vector_store().delete_keys(collection, node_ids)

@@ -1,24 +1,34 @@
-"""The two retrieval legs over one dataset: BM25 over the inverted index, and vector similarity.
+"""The two retrieval legs over one dataset, both in the search engine: BM25 over the term
+collections, and vector similarity.
 
-Both only see chunks that are live (segment completed and enabled, document completed, enabled and
-not archived) and, when given, of the allowed documents: the restriction is part of the SQL query and
-of the engine's filter, never applied to results afterwards.
+Both only return chunks that are live (segment completed and enabled, document completed, enabled and
+not archived): disabled and archived documents and segments leave the engine, and the few chunks the
+engine holds that are not live yet (a document being indexed) are dropped by one lookup of the
+candidates' segments. Allowed documents, when given, are part of the engine's filter.
 """
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.datasets.models import Dataset, DocForm
+from core.datasets.models import Dataset
 from core.documents.models import Document, IndexingStatus
-from core.indexing.models import KeywordNode, KeywordPosting
+from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import Segment
-from retrieval.bm25 import CorpusStatistics, normalised_bm25_scores
+from core.settings import get_settings
+from retrieval.bm25 import CorpusStatistics, bm25_upper_bound, query_weights
+from retrieval.embedders import Embedder
 from retrieval.tokenizer import tokenize
+from retrieval.vector_store import VectorHit
+
+# Chunks the keyword leg takes from the engine at least, and documents whose chunks join them.
+MIN_KEYWORD_CANDIDATES = 100
+MAX_BLENDED_DOCUMENTS = 50
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,10 @@ def query_terms(query: str) -> list[str]:
 
 def keyword_leg(
     session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None,
-    *, k1: float, b: float, document_weight: float = 0.0,
+    *, document_weight: float = 0.0,
 ) -> list[NodeHit]:  # fmt: skip
     """The `limit` best chunks by BM25."""
-    hits = keyword_scores(session, dataset, query, document_ids, k1=k1, b=b, document_weight=document_weight)
-    return best_hits(hits, limit)
+    return best_hits(keyword_scores(session, dataset, query, document_ids, limit, document_weight), limit)
 
 
 def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
@@ -58,140 +67,116 @@ def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
     return sorted(hits.values(), key=lambda hit: (-hit.score, hit.node_id))[:limit]
 
 
-@dataclass
-class _Postings:
-    """The live postings of the query terms, by term and node."""
-
-    term_frequencies: dict[str, dict[str, int]]
-    lengths: dict[str, int]
-    segments: dict[str, str]
-    documents: dict[str, str]
-    standalone: set[str]  # nodes of Q&A documents: each pair stands on its own
-
-
 def keyword_scores(
-    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None,
-    *, k1: float, b: float, document_weight: float = 0.0,
+    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None, limit: int,
+    document_weight: float = 0.0, *, node_ids: list[str] | None = None,
 ) -> dict[str, NodeHit]:  # fmt: skip
-    """BM25 of every live chunk holding a query term, with corpus statistics over the dataset's live
-    chunks; scores normalised by the query's upper bound.
+    """BM25 of the live chunks best matching the query (at least `limit` of them when there are), or
+    of the given `node_ids`, in the engine's term collections; scores normalised by the query's upper
+    bound (every term at saturation), so they lie in 0..1.
 
     With a `document_weight` w, a chunk scores (1 - w) * its own BM25 + w * its document's, the
-    document being all its live chunks taken as one text (both normalised): a chunk then carries the
-    evidence of its title and its neighbours, which a 500-character window alone often lacks."""
+    document being all its live chunks taken as one text: a chunk then carries the evidence of its
+    title and its neighbours, which a 500-character window alone often lacks. The candidates are the
+    best chunks by their own score and the matching chunks of the best documents, so a chunk whose
+    document carries it is found even when its own text scores low."""
     terms = tokenize(query)
     if not terms:
         return {}
-    live = _live_nodes(dataset)
-    count, average, document_count, total_length = session.execute(
-        select(func.count(), func.avg(live.c.length), func.count(live.c.document_id.distinct()),
-               func.sum(live.c.length))
-    ).one()  # fmt: skip
-    if not count:
+    store, names = get_vector_store(), term_collections(dataset.id)
+    weights = query_weights(terms)
+    candidates = max(limit * 2, MIN_KEYWORD_CANDIDATES)
+    hits = store.search_terms(names[TEXTS], weights, candidates, document_ids=document_ids, keys=node_ids)
+    if not hits:
         return {}
-    frequencies, document_frequencies = {}, {}
-    for term, nodes, documents in session.execute(
-        select(KeywordPosting.term, func.count(), func.count(live.c.document_id.distinct()))
-        .join(live, live.c.node_id == KeywordPosting.node_id)
-        .where(KeywordPosting.dataset_id == dataset.id, KeywordPosting.term.in_(set(terms)))
-        .group_by(KeywordPosting.term)
-    ):
-        frequencies[term], document_frequencies[term] = nodes, documents
-    postings = _postings(session, dataset, terms, document_ids)
-    statistics = CorpusStatistics(count, float(average or 0))
-    scores = normalised_bm25_scores(
-        terms, postings.term_frequencies, postings.lengths, frequencies, statistics, k1=k1, b=b
-    )
+    bound = _upper_bound(store, names[TEXTS], terms)
+    scores = {hit.key: hit.score / bound for hit in hits}
+    by_key = {hit.key: hit for hit in hits}
     if document_weight > 0:
-        document_statistics = CorpusStatistics(document_count, float(total_length) / document_count)
-        by_document = _document_scores(
-            session, dataset, terms, postings, document_frequencies, document_statistics, k1=k1, b=b
-        )
-        scores = {
-            node: score
-            if node in postings.standalone
-            else (1 - document_weight) * score + document_weight * by_document[postings.documents[node]]
-            for node, score in scores.items()
-        }
-    return {node: NodeHit(node, postings.segments[node], score) for node, score in scores.items()}
+        blended = _blend_documents(store, names, terms, weights, hits, document_ids, candidates, node_ids)
+        for hit, document_score in blended:
+            by_key[hit.key], own = hit, hit.score / bound
+            blend = (1 - document_weight) * own + document_weight * document_score
+            scores[hit.key] = own if hit.payload.get("standalone") else blend
+    live = live_segments(session, {hit.payload["segment_id"] for hit in by_key.values()}, document_ids)
+    return {key: NodeHit(key, by_key[key].payload["segment_id"], score)
+            for key, score in scores.items() if by_key[key].payload["segment_id"] in live}  # fmt: skip
 
 
-def _live_nodes(dataset: Dataset):
-    return (
-        select(KeywordNode)
-        .join(Segment, Segment.id == KeywordNode.segment_id)
-        .join(Document, Document.id == KeywordNode.document_id)
-        .where(KeywordNode.dataset_id == dataset.id, live_chunk_condition(None))
-    ).subquery()
+def _blend_documents(
+    store, names, terms, weights, hits, document_ids, candidates, node_ids
+) -> list[tuple[VectorHit, float]]:
+    """Every candidate chunk with its document's normalised BM25: the chunks found, plus (unless
+    the chunks are given) the matching chunks of the best documents."""
+    documents = store.search_terms(names[DOCUMENTS], weights, candidates, document_ids=document_ids)
+    if node_ids is None and documents:
+        best = [hit.key for hit in documents[:MAX_BLENDED_DOCUMENTS]]
+        hits = hits + store.search_terms(names[TEXTS], weights, candidates * 4, document_ids=best)
+    bound = _upper_bound(store, names[DOCUMENTS], terms)
+    document_scores = {hit.key: hit.score / bound for hit in documents}
+    missing = {hit.payload["document_id"] for hit in hits} - document_scores.keys()
+    if missing:
+        found = store.search_terms(names[DOCUMENTS], weights, len(missing), keys=sorted(missing))
+        document_scores |= {hit.key: hit.score / bound for hit in found}
+    return [(hit, document_scores.get(hit.payload["document_id"], 0.0)) for hit in hits]
 
 
-def _postings(
-    session: Session, dataset: Dataset, terms: list[str], document_ids: list[str] | None
-) -> _Postings:
-    rows = session.execute(
-        select(
-            KeywordPosting.term,
-            KeywordPosting.node_id,
-            KeywordPosting.term_frequency,
-            KeywordNode.length,
-            KeywordNode.segment_id,
-            KeywordNode.document_id,
-            Document.doc_form,
-        )  # fmt: skip
-        .join(KeywordNode, KeywordNode.node_id == KeywordPosting.node_id)
-        .join(Segment, Segment.id == KeywordNode.segment_id)
-        .join(Document, Document.id == KeywordNode.document_id)
-        .where(
-            KeywordPosting.dataset_id == dataset.id,
-            KeywordPosting.term.in_(set(terms)),
-            live_chunk_condition(document_ids),
-        )
-    ).all()
-    postings = _Postings(defaultdict(dict), {}, {}, {}, set())
-    for term, node, tf, length, segment_id, document_id, doc_form in rows:
-        postings.term_frequencies[term][node] = tf
-        postings.lengths[node], postings.segments[node] = length, segment_id
-        postings.documents[node] = document_id
-        if doc_form == DocForm.QA:
-            postings.standalone.add(node)
-    return postings
+def _upper_bound(store, name: str, terms: list[str]) -> float:
+    """The best score a text could reach (every query term at saturation), with the engine's idf."""
+    points = store.count(name)
+    frequencies = store.term_counts(name, terms)
+    return bm25_upper_bound(terms, frequencies, CorpusStatistics(points, 0.0)) or 1.0
 
 
-def _document_scores(
-    session: Session, dataset: Dataset, terms: list[str], postings: _Postings,
-    document_frequencies: dict[str, int], statistics: CorpusStatistics, *, k1: float, b: float,
-) -> dict[str, float]:  # fmt: skip
-    """BM25 of the documents holding the query terms, each document scored as the concatenation of
-    its live chunks (term counts and lengths summed over them), normalised by the query's bound."""
-    term_frequencies: dict[str, dict[str, int]] = defaultdict(dict)
-    for term, nodes in postings.term_frequencies.items():
-        for node, tf in nodes.items():
-            document = postings.documents[node]
-            term_frequencies[term][document] = term_frequencies[term].get(document, 0) + tf
-    live = _live_nodes(dataset)
-    holding_terms = select(KeywordNode.document_id).where(
-        KeywordNode.node_id.in_(
-            select(KeywordPosting.node_id).where(
-                KeywordPosting.dataset_id == dataset.id, KeywordPosting.term.in_(set(terms))
-            )
-        )
-    )
-    lengths = dict(
-        session.execute(
-            select(live.c.document_id, func.sum(live.c.length))
-            .where(live.c.document_id.in_(holding_terms))
-            .group_by(live.c.document_id)
+def live_segments(session: Session, segment_ids: set[str], document_ids: list[str] | None) -> set[str]:
+    """Those of the segments that searches may return now (the engine also holds chunks of documents
+    being indexed, and a document's previous version until its new one is swapped in)."""
+    if not segment_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Segment.id)
+            .join(Document, Document.id == Segment.document_id)
+            .where(Segment.id.in_(segment_ids), live_chunk_condition(document_ids))
         ).all()
-    )
-    return normalised_bm25_scores(
-        terms, term_frequencies, lengths, document_frequencies, statistics, k1=k1, b=b
     )
 
 
 def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
     if not dataset.vector_collection or not dataset.vector_model:
         return None
-    return get_embedder(dataset.vector_model_provider, dataset.vector_model).embed_query(query)
+    return query_vectors.get(get_embedder(dataset.vector_model_provider, dataset.vector_model), query)
+
+
+class QueryVectorCache:
+    """Queries repeat (hit-testing, retries, the same question from many users): each model embeds a
+    query once while it stays among the `QUERY_EMBEDDING_CACHE_SIZE` most recent ones. Keyed by the
+    embedder itself, which is built once per model and configuration."""
+
+    def __init__(self):
+        self._vectors: OrderedDict[tuple[Embedder, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embedder, query: str) -> np.ndarray:
+        size, key = get_settings().query_embedding_cache_size, (embedder, query)
+        with self._lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        vector = embedder.embed_query(query)
+        vector.setflags(write=False)  # shared between searches
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > size:
+                self._vectors.popitem(last=False)
+        return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._vectors.clear()
+
+
+query_vectors = QueryVectorCache()
 
 
 def vector_leg(
@@ -202,14 +187,7 @@ def vector_leg(
     if vector is None:
         return []
     hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, document_ids)
-    segment_ids = {hit.payload["segment_id"] for hit in hits}
-    live = set(
-        session.scalars(
-            select(Segment.id)
-            .join(Document, Document.id == Segment.document_id)
-            .where(Segment.id.in_(segment_ids), live_chunk_condition(document_ids))
-        ).all()
-    )
+    live = live_segments(session, {hit.payload["segment_id"] for hit in hits}, document_ids)
     return [NodeHit(hit.key, hit.payload["segment_id"], _unit(hit.score)) for hit in hits
             if hit.payload["segment_id"] in live][:limit]  # fmt: skip
 

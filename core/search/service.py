@@ -20,7 +20,6 @@ from core.search.filters import allowed_document_ids
 from core.search.legs import NodeHit
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
-from retrieval.bm25 import DEFAULT_B, DEFAULT_K1
 from retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, weighted_fusion
 from retrieval.rerankers import Reranker
 
@@ -176,14 +175,16 @@ def _node_scores(
         with timings.measure("vector_search"):
             hits = legs.vector_leg(session, dataset, vector, top_k, document_ids)
         return _single_leg(hits, "vector")
-    with timings.measure("keyword_search"):
-        keyword = legs.keyword_scores(
-            session, dataset, query, document_ids, k1=DEFAULT_K1, b=DEFAULT_B,
-            document_weight=get_settings().full_text_document_weight,
-        )  # fmt: skip
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
+        with timings.measure("keyword_search"):
+            keyword = _keyword_scores(session, dataset, query, document_ids, top_k)
         return _single_leg(legs.best_hits(keyword, top_k), "keyword")
-    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, keyword, timings)
+    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, timings)
+
+
+def _keyword_scores(session, dataset, query, document_ids, limit, node_ids=None) -> dict[str, NodeHit]:
+    weight = get_settings().full_text_document_weight
+    return legs.keyword_scores(session, dataset, query, document_ids, limit, weight, node_ids=node_ids)
 
 
 def _query_vector(dataset: Dataset, query: str, timings: SearchTimings):
@@ -200,16 +201,22 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     )  # fmt: skip
 
 
-def _hybrid(session, dataset, query, model, recall, document_ids, keyword, timings) -> _Ranked:
+def _hybrid(session, dataset, query, model, recall, document_ids, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
-    keyword_hits = legs.best_hits(keyword, recall)
+    with timings.measure("keyword_search"):
+        keyword = _keyword_scores(session, dataset, query, document_ids, recall)
+        keyword_hits = legs.best_hits(keyword, recall)
     vector = _query_vector(dataset, query, timings)
     with timings.measure("vector_search"):
         vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
         hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
         cosines = {hit.node_id: hit.score for hit in vector_hits}
         cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
+    with timings.measure("keyword_search"):
+        unscored = [node for node in hits if node not in keyword]
+        if unscored:
+            keyword |= _keyword_scores(session, dataset, query, document_ids, len(unscored), unscored)
     bm25 = {node: keyword[node].score if node in keyword else 0.0 for node in hits}
     vector_ranks = {hit.node_id: rank for rank, hit in enumerate(vector_hits, start=1)}
     keyword_ranks = {hit.node_id: rank for rank, hit in enumerate(keyword_hits, start=1)}

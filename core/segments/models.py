@@ -71,7 +71,7 @@ class ChildChunk(Base):
 def new_segment(
     document, position: int, content: str, answer: str | None, *, created_by: str, at: datetime, **fields
 ) -> Segment:
-    """A chunk of `document` whose index node id is its own id (what the vector store and postings key on)."""
+    """A chunk of `document` whose index node id is its own id (what the engine's points key on)."""
     segment_id = new_id()
     return Segment(
         id=segment_id,

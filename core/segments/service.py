@@ -1,5 +1,5 @@
 """Segments maintained through the API (contract 1.4): each change reaches the vector store and the
-inverted index before the request returns, so the next search already sees it."""
+term collections before the request returns, so the next search already sees it."""
 
 import logging
 from dataclasses import dataclass
@@ -286,7 +286,8 @@ def _reindex_segment(session: Session, dataset: Dataset, segment: Segment, gone:
         has_children = session.scalar(
             select(ChildChunk.id).where(ChildChunk.segment_id == segment.id).limit(1)
         )
-        remove_nodes(session, dataset, [*gone, segment.index_node_id] if has_children else list(gone))
+        gone = [*gone, segment.index_node_id] if has_children else list(gone)
+        remove_nodes(session, dataset, gone, {segment.document_id})
     except Exception as error:  # noqa: BLE001 - reported to the caller as Dify does
         session.rollback()
         raise InvalidParam(f"Vector store operation failed: {error}") from error

@@ -9,6 +9,7 @@ import httpx
 from bench.corpus import document_text, load_corpus
 from bench.service import EmbeddedServer
 from core.documents.process_rules import AUTOMATIC_RULES
+from core.indexing.keyword_index import TEXTS, term_collections
 from core.indexing.pipeline import plan_segments
 from core.settings import Settings
 from retrieval.edge_store import EdgeVectorStore
@@ -70,8 +71,10 @@ def test_kill_9_mid_indexing_recovers_within_a_minute(tmp_path):
     assert counts == clean
     store = EdgeVectorStore(tmp_path / "data" / "qdrant-edge")
     try:
-        (collection,) = store.collection_names()
+        texts = term_collections(dataset_id)[TEXTS]
+        (collection,) = set(store.collection_names()) - set(term_collections(dataset_id).values())
         assert store.count(collection) == sum(clean.values())  # one vector per chunk, no orphans
+        assert store.count(texts) == sum(clean.values())  # and one text in the full-text index
     finally:
         store.close()
     print(f"\n{len(interrupted)} interrupted documents, all completed {recovered:.1f} s after the restart")

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from core.database import session_scope
 from core.documents.models import Document, UploadFile
-from core.indexing.models import EmbeddingCacheEntry, KeywordNode
+from core.indexing.keyword_index import TEXTS, term_collections
+from core.indexing.models import EmbeddingCacheEntry
 from core.indexing.vectors import get_vector_store
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
@@ -45,6 +46,16 @@ def _vectors(dataset_id: str, **where) -> int:
 
         collection = session.get(Dataset, dataset_id).vector_collection
     return get_vector_store().count(collection, **where) if collection else 0
+
+
+def _texts(document_id: str, dataset_id: str | None = None) -> int:
+    """The document's texts in the full-text index (the engine's term collection)."""
+    if dataset_id is None:
+        with session_scope() as session:
+            from core.documents.models import Document
+
+            dataset_id = session.scalar(select(Document.dataset_id).where(Document.id == document_id))
+    return get_vector_store().count(term_collections(dataset_id)[TEXTS], document_id=document_id)
 
 
 def _count(model, **where) -> int:
@@ -100,7 +111,7 @@ def test_create_by_text_indexes_the_document(client, tenant, celery_worker):
     )
     assert detail["document_process_rule"]["mode"] == "custom"
     assert _vectors(dataset["id"], document_id=document["id"]) == 6
-    assert _count(KeywordNode, document_id=document["id"]) == 6
+    assert _texts(document["id"]) == 6
 
     dataset_after = client.get(f"/v1/datasets/{dataset['id']}", headers=tenant.headers).json()
     assert dataset_after["indexing_technique"] == "high_quality"
@@ -333,7 +344,7 @@ def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_wor
     assert len(before & {segment.id for segment in after}) == 5 and len(after) == 6
     assert any("Appendix." in segment.content for segment in after)
     assert _vectors(dataset["id"], document_id=document_id) == 6
-    assert _count(KeywordNode, document_id=document_id) == 6
+    assert _texts(document_id) == 6
 
 
 def test_an_update_releases_the_replaced_upload(client, tenant, celery_worker):
@@ -450,11 +461,11 @@ def test_delete_document_removes_everything(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
     created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT)
     document_id = created["document"]["id"]
-    assert _vectors(dataset["id"], document_id=document_id) > 0
+    assert _vectors(dataset["id"], document_id=document_id) > 0 and _texts(document_id) > 0
     response = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
     assert response.status_code == 204
     assert _vectors(dataset["id"], document_id=document_id) == 0
-    assert _count(KeywordNode, document_id=document_id) == 0 and _count(Segment, document_id=document_id) == 0
+    assert _texts(document_id, dataset["id"]) == 0 and _count(Segment, document_id=document_id) == 0
     assert _count(UploadFile) == 0 and not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
     again = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
     assert_error(again, 404, "not_found", "Document Not Exists.")
@@ -507,7 +518,7 @@ def test_hierarchical_document(client, tenant, celery_worker):
     children = _count(ChildChunk, document_id=document_id)
     assert len(parents) == 6 and children >= 18
     assert _vectors(dataset["id"], document_id=document_id) == children
-    assert _count(KeywordNode, document_id=document_id) == children
+    assert _texts(document_id) == children
 
 
 def test_full_doc_hierarchical_document(client, tenant, celery_worker):
@@ -549,7 +560,7 @@ def test_qa_document_from_csv(client, tenant, celery_worker):
     assert segments[0].word_count == len("What makes ATP?") + len("ATP synthase.")
 
 
-def test_economy_dataset_writes_only_postings(client, tenant, celery_worker):
+def test_economy_dataset_writes_only_terms(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
     response = create_text_document(client, tenant, dataset["id"], "doc", TEXT, indexing_technique="economy")
     assert (
@@ -557,9 +568,7 @@ def test_economy_dataset_writes_only_postings(client, tenant, celery_worker):
         == "completed"
     )
     document_id = response.json()["document"]["id"]
-    assert _vectors(dataset["id"]) == 0 and _count(KeywordNode, document_id=document_id) == len(
-        _segments(document_id)
-    )
+    assert _vectors(dataset["id"]) == 0 and _texts(document_id) == len(_segments(document_id))
     assert all(segment.tokens == 0 for segment in _segments(document_id))
     assert (
         client.get(f"/v1/datasets/{dataset['id']}", headers=tenant.headers).json()["embedding_model"] is None
@@ -594,7 +603,7 @@ def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenan
         index_document(document_id)
         index_document(document_id)
     assert [segment.id for segment in _segments(document_id)] == segment_ids
-    assert _count(Segment, document_id=document_id) == 6 and _count(KeywordNode, document_id=document_id) == 6
+    assert _count(Segment, document_id=document_id) == 6 and _texts(document_id) == 6
     assert _vectors(dataset["id"], document_id=document_id) == 6
     assert _count(EmbeddingCacheEntry) == cached
 
@@ -737,7 +746,7 @@ def test_document_status_actions_take_documents_out_of_the_indexes_and_back(clie
     other = _indexed_document(client, tenant, dataset["id"], "other", TEXT + " More text.")["document"]
     vectors, nodes = (
         _vectors(dataset["id"], document_id=document["id"]),
-        _count(KeywordNode, document_id=document["id"]),
+        _texts(document["id"]),
     )
     assert vectors > 0 and nodes > 0
     url = f"/v1/datasets/{dataset['id']}/documents/status"
@@ -751,7 +760,7 @@ def test_document_status_actions_take_documents_out_of_the_indexes_and_back(clie
             response = act(action, [document["id"], unknown])
             assert response.status_code == 200 and response.json() == {"result": "success"}
         assert _vectors(dataset["id"], document_id=document["id"]) == (0 if gone else vectors)
-        assert _count(KeywordNode, document_id=document["id"]) == (0 if gone else nodes)
+        assert _texts(document["id"]) == (0 if gone else nodes)
         assert _vectors(dataset["id"], document_id=other["id"]) > 0
     detail = client.get(
         f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers
@@ -867,16 +876,19 @@ def test_sweep_finishes_deletes_cut_short_after_their_commit(client, tenant, cel
     client.delete(f"/v1/datasets/{dataset['id']}/documents/{doomed['id']}", headers=tenant.headers)
     client.delete(f"/v1/datasets/{other['id']}", headers=tenant.headers)
     monkeypatch.undo()
-    assert _vectors(dataset["id"], document_id=doomed["id"]) > 0
+    assert _vectors(dataset["id"], document_id=doomed["id"]) > 0 and _texts(doomed["id"], dataset["id"]) > 0
     assert other_collection in get_vector_store().collection_names()
 
     monkeypatch.setattr(maintenance, "FILE_GRACE_SECONDS", 0)
     removed = sweep_orphans()
-    assert removed["collections"] == 1 and removed["documents"] == 1 and removed["files"] >= 1
+    # the other dataset's vectors and its three term collections; the doomed document's points in the
+    # vectors, the texts and the document terms
+    assert removed["collections"] == 4 and removed["documents"] == 3 and removed["files"] >= 1
     assert (
         _vectors(dataset["id"], document_id=doomed["id"]) == 0
         and _vectors(dataset["id"], document_id=kept["id"]) > 0
     )
+    assert _texts(doomed["id"], dataset["id"]) == 0 and _texts(kept["id"]) > 0
     assert other_collection not in get_vector_store().collection_names()
     with session_scope() as session:
         referenced = {

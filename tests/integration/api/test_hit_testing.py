@@ -1,5 +1,5 @@
 """Retrieval through hit-testing (contract 1.6 and 3): BM25 checked against rank-bm25 through the
-real inverted index, semantic and hybrid search, chunk structures, thresholds, the query log."""
+engine's term collections, semantic and hybrid search, chunk structures, thresholds, the query log."""
 
 import math
 from collections import Counter
@@ -12,7 +12,9 @@ from sqlalchemy import select
 from bench.corpus import document_text, load_corpus
 from core.database import session_scope
 from core.datasets.models import Dataset
-from core.indexing.models import KeywordNode
+from core.documents.models import Document
+from core.indexing.keyword_index import average_lengths, term_collections
+from core.indexing.vectors import get_vector_store
 from core.search import legs
 from core.segments.models import Segment
 from core.settings import get_settings
@@ -48,47 +50,61 @@ def _ingest(client, tenant, dataset_id, documents, **fields):
         assert wait_for_batch(client, tenant, dataset_id, batch)[0]["indexing_status"] == "completed"
 
 
-def _oracle_check(dataset_id: str, queries: list[str]) -> int:
+def _oracle_check(dataset_id: str, queries: list[str], tolerance: float = 1e-6) -> int:
     """Compares the keyword leg's scores with BM25Okapi over the live chunks, alone and blended with
-    BM25Okapi over the documents (each the concatenation of its chunks); returns the chunk count."""
+    BM25Okapi over the documents (each the concatenation of its chunks), configured as the engine
+    scores (Lucene's idf, k1 1.2, b 0.75, the average length recorded when the weights were written);
+    returns the chunk count. `tolerance` is relative."""
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
+        averages = average_lengths(dataset_id)
         rows = session.execute(
-            select(KeywordNode.node_id, KeywordNode.document_id, Segment.content)
-            .join(Segment, Segment.id == KeywordNode.segment_id)
-            .where(KeywordNode.dataset_id == dataset_id)
-            .order_by(KeywordNode.node_id)
+            select(Segment.index_node_id, Segment.document_id, Segment.content)
+            .join(Document, Document.id == Segment.document_id)
+            .where(Segment.dataset_id == dataset_id, legs.live_chunk_condition(None))
+            .order_by(Segment.index_node_id)
         ).all()
+        rows = [row for row in rows if tokenize(row.content)]  # a text without terms is not indexed
         corpus = [tokenize(text) for _, _, text in rows]
         by_document: dict[str, list[str]] = {}
         for (_, document, _), tokens in zip(rows, corpus, strict=True):
             by_document.setdefault(document, []).extend(tokens)
         for query in queries:
-            chunk_scores = _normalised_oracle_scores(corpus, tokenize(query))
-            expected = {rows[index].node_id: score for index, score in chunk_scores.items()}
-            hits = legs.keyword_leg(session, dataset, query, limit=10_000, document_ids=None, k1=1.2, b=0.75)
-            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-6)
+            chunk_scores = _normalised_oracle_scores(corpus, tokenize(query), averages["texts"])
+            expected = {rows[index].index_node_id: score for index, score in chunk_scores.items()}
+            hits = legs.keyword_leg(session, dataset, query, limit=10_000, document_ids=None)
+            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(
+                expected, rel=tolerance, abs=1e-6
+            )
 
             documents = list(by_document)
-            document_scores = _normalised_oracle_scores(list(by_document.values()), tokenize(query))
+            document_scores = _normalised_oracle_scores(
+                list(by_document.values()), tokenize(query), averages["documents"]
+            )
             document_score = {documents[index]: score for index, score in document_scores.items()}
-            expected = {rows[index].node_id: 0.6 * score + 0.4 * document_score[rows[index].document_id]
+            expected = {rows[index].index_node_id: 0.6 * score + 0.4 * document_score[rows[index].document_id]
                         for index, score in chunk_scores.items()}  # fmt: skip
             hits = legs.keyword_leg(
-                session, dataset, query, limit=10_000, document_ids=None, k1=1.2, b=0.75, document_weight=0.4
+                session, dataset, query, limit=10_000, document_ids=None, document_weight=0.4
             )
-            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(expected, abs=1e-6)
+            assert {hit.node_id: hit.score for hit in hits} == pytest.approx(
+                expected, rel=tolerance, abs=1e-6
+            )
     return len(rows)
 
 
-def _normalised_oracle_scores(corpus: list[list[str]], terms: list[str]) -> dict[int, float]:
+def _normalised_oracle_scores(
+    corpus: list[list[str]], terms: list[str], average_length: float
+) -> dict[int, float]:
     """rank-bm25's scores (Lucene idf) of the texts holding a query term, over the query's bound."""
     oracle = LuceneIdfBM25(corpus, k1=1.2, b=0.75)
+    oracle.avgdl = average_length
     frequencies = Counter(term for tokens in corpus for term in set(tokens))
     bound = sum(oracle.idf[term] * 2.2 for term in terms if frequencies[term])
     return {index: score / bound for index, score in enumerate(oracle.get_scores(terms)) if score > 0}
 
 
+STALE_VECTORS_TOLERANCE = 0.2
 QUERIES = [
     "mitochondrial DNA mutations in ageing",
     "cancer cells immune response",
@@ -102,17 +118,28 @@ def test_bm25_matches_the_oracle_after_adds_and_deletes(client, tenant, celery_w
     _ingest(
         client, tenant, dataset["id"], ABSTRACTS[:30], indexing_technique="economy", process_rule=LINE_RULE
     )
-    assert _oracle_check(dataset["id"], QUERIES) >= 200
+    _check_with_the_engines_statistics(dataset["id"])
     _ingest(
         client, tenant, dataset["id"], ABSTRACTS[30:40], indexing_technique="economy", process_rule=LINE_RULE
     )
-    listing = client.get(f"/v1/datasets/{dataset['id']}/documents?limit=5", headers=tenant.headers).json()
+    listing = client.get(f"/v1/datasets/{dataset['id']}/documents?limit=3", headers=tenant.headers).json()
     for document in listing["data"]:
         response = client.delete(
             f"/v1/datasets/{dataset['id']}/documents/{document['id']}", headers=tenant.headers
         )
         assert response.status_code == 204
-    assert _oracle_check(dataset["id"], QUERIES) >= 200
+    _check_with_the_engines_statistics(dataset["id"])
+
+
+def _check_with_the_engines_statistics(dataset_id: str) -> None:
+    """Deleted and overwritten vectors count in the engine's idf until their segment is rewritten,
+    which the store does once they are a tenth of a collection: until then a rare term's idf can be
+    off (here 3 deleted documents of 40 move scores by up to 14 %), and once rewritten scores equal
+    the oracle's."""
+    assert _oracle_check(dataset_id, QUERIES, tolerance=STALE_VECTORS_TOLERANCE) >= 200
+    for name in term_collections(dataset_id).values():
+        get_vector_store().optimize(name)
+    assert _oracle_check(dataset_id, QUERIES) >= 200
 
 
 def _hit_testing(client, tenant, dataset_id, query, **retrieval_model):
@@ -287,10 +314,8 @@ def test_qa_matches_the_question_and_returns_the_answer(client, tenant, celery_w
     assert records[0]["segment"]["answer"] == "Mitochondria make ATP."
     with session_scope() as session:  # a Q&A pair stands alone: its file adds nothing to its score
         row = session.get(Dataset, dataset["id"])
-        alone = legs.keyword_leg(session, row, "where is the cell DNA", 10, None, k1=1.2, b=0.75)
-        weighted = legs.keyword_leg(
-            session, row, "where is the cell DNA", 10, None, k1=1.2, b=0.75, document_weight=0.5
-        )
+        alone = legs.keyword_leg(session, row, "where is the cell DNA", 10, None)
+        weighted = legs.keyword_leg(session, row, "where is the cell DNA", 10, None, document_weight=0.5)
     assert len(alone) == 2 and weighted == alone
 
 
@@ -308,9 +333,7 @@ def test_full_text_search_scores_a_chunk_with_its_document(client, tenant, celer
     def first_fracture_chunk(document_weight: float) -> str:
         with session_scope() as session:
             row = session.get(Dataset, dataset["id"])
-            hits = legs.keyword_leg(
-                session, row, query, 10, None, k1=1.2, b=0.75, document_weight=document_weight
-            )
+            hits = legs.keyword_leg(session, row, query, 10, None, document_weight=document_weight)
             contents = [session.get(Segment, hit.segment_id).content for hit in hits]
         return next(content for content in contents if "Fracture" in content)
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from retrieval.bm25 import lucene_idf, query_weights, saturated_weights, term_index
 from retrieval.edge_store import EdgeVectorStore
-from retrieval.vector_store import QdrantVectorStore, VectorPoint, point_id
+from retrieval.vector_store import QdrantVectorStore, TermPoint, VectorPoint, point_id
 
 
 def _vector(*values):
@@ -88,3 +89,44 @@ def test_edge_builds_its_hnsw_index_in_the_background_and_stays_exact(tmp_path):
             assert found[0] == expected[0] and len(set(found) & set(expected)) >= 4
         store.wait_for_optimizations(timeout=120)
     store.close()
+
+
+def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
+    """The same sparse vectors and query give the same BM25 in both stores: Lucene's idf over the
+    points, times the weights written; document and key restrictions; payload-only records."""
+    store.ensure_term_collection("t")
+    store.ensure_term_collection("t")
+    texts = {"a": {"cell": 2, "dna": 1}, "b": {"dna": 1}, "c": {"protein": 1, "fold": 1}, "d": {"cell": 1}}
+    store.upsert_terms("t", [
+        TermPoint(key, saturated_weights(counts, sum(counts.values()), 2.0),
+                  {"document_id": f"doc-{key}", "terms": list(counts), "counts": list(counts.values())})
+        for key, counts in texts.items()
+    ])  # fmt: skip
+    assert store.term_counts("t", ["cell", "dna", "fold", "absent"]) == {
+        "cell": 2,
+        "dna": 2,
+        "fold": 1,
+        "absent": 0,
+    }
+    hits = store.search_terms("t", query_weights(["cell", "dna"]), limit=10)
+    assert [hit.key for hit in hits][0] == "a" and {hit.key for hit in hits} == {"a", "b", "d"}
+    assert hits[0].payload["document_id"] == "doc-a"
+    for hit in hits:
+        counts = texts[hit.key]
+        weights = saturated_weights(counts, sum(counts.values()), 2.0)
+        score = sum(
+            lucene_idf(4, 2) * weights[term_index(term)] for term in ("cell", "dna") if term in counts
+        )
+        assert hit.score == pytest.approx(score, rel=1e-5)
+    only = store.search_terms("t", query_weights(["dna"]), limit=10, document_ids=["doc-b"])
+    assert [hit.key for hit in only] == ["b"]
+    assert [hit.key for hit in store.search_terms("t", query_weights(["cell"]), 10, keys=["d"])] == ["d"]
+    assert (
+        store.search_terms("t", {}, limit=10) == []
+        and store.search_terms("missing", query_weights(["cell"]), 1) == []
+    )
+    store.upsert_terms("t", [TermPoint("statistics", {}, {"average_length": 2.0})])
+    assert store.records("t", ["statistics", "absent"]) == {
+        "statistics": {"average_length": 2.0, "key": "statistics"}
+    }
+    assert store.payloads("t", ["counts"], document_id="doc-c") == [{"counts": [1, 1]}]
