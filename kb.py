@@ -63,6 +63,8 @@ def serve(
     with session_scope() as session:
         refresh_sqlite_statistics(session)
     if not settings.embedded_worker:
+        if workers > 1:
+            _share_metrics_between_processes(settings)
         uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                     access_log=settings.kb_access_log)  # fmt: skip
         return
@@ -108,6 +110,9 @@ def run_worker(
     beat: Annotated[
         bool, typer.Option(help="also run the scheduler of periodic syncs (in one worker only)")
     ] = False,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve this worker's Prometheus metrics on this port")
+    ] = None,
 ) -> None:
     """Run a Celery worker on queue `dataset` (server mode: needs REDIS_URL)."""
     if get_settings().redis_url is None:
@@ -124,6 +129,10 @@ def run_worker(
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
     warm_up_default_embedder()
+    if metrics_port is not None:
+        from core.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port)
     # Threads, not processes: one model in memory, and the tasks' embedding calls batch together.
     arguments = [
         "worker",
@@ -207,6 +216,16 @@ def set_plan(workspace: str, plan: str) -> None:
     with session_scope() as session:
         workspaces.set_plan(session, workspace, plan)
     console.print(f"{workspace}: plan {plan}")
+
+
+def _share_metrics_between_processes(settings) -> None:
+    """Several API processes write their metrics under one directory, emptied at each start, and a
+    scrape of any of them reports all (prometheus-client's multiprocess mode)."""
+    import shutil
+
+    directory = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics"))
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
 
 
 def _prepare_embedded_database() -> None:

@@ -5,6 +5,7 @@ from fastapi.responses import JSONResponse
 
 from api.errors import install_error_handlers
 from api.input_guard import CollapseSlashes, GuardRequestInput
+from api.metrics import install_metrics
 from api.openapi import install_docs
 from api.rate_limit_headers import RateLimitHeaders
 from api.routers import (
@@ -35,6 +36,7 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    install_metrics(app)  # its middleware first, so the innermost: it sees the route the router chose
     app.add_middleware(GuardRequestInput)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CollapseSlashes)

@@ -89,6 +89,7 @@ def evaluate(workdir: Path, limit_queries: int | None) -> dict:
     os.environ["TOP_K_MAX_VALUE"] = str(DEPTH)
     from bench.methods import Searcher
 
+    os.environ["QUERY_EMBEDDING_CACHE_SIZE"] = "0"  # each method embeds its queries, as the first would
     bring_up_to_date()
 
     dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]

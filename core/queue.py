@@ -57,6 +57,15 @@ def configure_celery(settings: Settings | None = None) -> Celery:
     return celery_app
 
 
+def queue_depth() -> int:
+    """Tasks waiting in the indexing queue (Redis in server mode, the in-memory transport embedded)."""
+    try:
+        with celery_app.connection_for_read() as connection:
+            return connection.default_channel.queue_declare(DATASET_QUEUE, passive=True).message_count
+    except Exception:  # noqa: BLE001 - no queue declared yet: nothing waits
+        return 0
+
+
 def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
     if not session.in_transaction():
         session.begin()  # so that a rollback has a transaction to end, and drops the task

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.database import utcnow
 from core.documents.lease import run_in_progress
 from core.documents.models import IN_PROGRESS, UNFINISHED_STATUSES, Document, IndexingStatus
@@ -29,6 +30,7 @@ def requeue_unfinished_documents(session: Session) -> list[str]:
     for document_id in ids:
         enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document_id)
     session.commit()
+    metrics.DOCUMENT_RECOVERIES.labels("worker_start").inc(len(ids))
     return ids
 
 
@@ -52,4 +54,5 @@ def requeue_stranded_documents(session: Session) -> list[str]:
     for document_id in stranded:
         enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document_id)
     session.commit()
+    metrics.DOCUMENT_RECOVERIES.labels("stranded").inc(len(stranded))
     return stranded

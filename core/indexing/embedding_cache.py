@@ -1,9 +1,10 @@
 """Embeddings through the cache: only texts never embedded under this model reach the model."""
 
 import hashlib
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.indexing.models import EmbeddingCacheEntry
 from retrieval.batching import submit_embedding
 from retrieval.embedders import Embedded, Embedder
@@ -35,6 +37,7 @@ class PendingEmbeddings:
     cached: dict[str, tuple[np.ndarray, int]]
     fresh: list[str]  # hashes sent to the model, in the order of `embedding`'s results
     embedding: "Future[Embedded]"
+    sent_at: float = field(default_factory=time.perf_counter)
 
 
 def start_embedding(session: Session, embedder: Embedder, texts: Sequence[str]) -> PendingEmbeddings:
@@ -54,6 +57,8 @@ def finish_embedding(session: Session, pending: PendingEmbeddings) -> tuple[np.n
     """Vectors and token counts in the order of the texts. New cache entries are added to the session
     (the caller commits them with the rest of its work)."""
     embedded = pending.embedding.result()
+    if pending.fresh:
+        metrics.EMBEDDING_BATCH_SECONDS.observe(time.perf_counter() - pending.sent_at)
     cached = pending.cached
     rows = []
     for digest, vector, count in zip(pending.fresh, embedded.vectors, embedded.tokens, strict=True):

@@ -72,7 +72,7 @@ def write_texts(
     # A text without terms can match nothing, and the engine's idf does not count it: it is left out,
     # so that the collection's point count is the N of that idf.
     store = get_vector_store()
-    store.delete_keys(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
+    store.delete_terms(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
     _write(dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
     if refresh_documents:
         refresh_document_terms(dataset_id, {item.document_id for item in texts})
@@ -94,7 +94,7 @@ def _text_payload(item: IndexedText, standalone: bool) -> dict:
 def delete_texts(dataset_id: str, node_ids: list[str], document_ids: Iterable[str]) -> None:
     """Takes texts out of the index; `document_ids` are the documents they belonged to."""
     if node_ids:
-        get_vector_store().delete_keys(term_collections(dataset_id)[TEXTS], node_ids)
+        get_vector_store().delete_terms(term_collections(dataset_id)[TEXTS], node_ids)
     refresh_document_terms(dataset_id, set(document_ids))
 
 
@@ -112,7 +112,7 @@ def refresh_document_terms(dataset_id: str, document_ids: set[str]) -> None:
                              "counts": list(counts.values()), "length": sum(counts.values())})  # fmt: skip
         else:
             empty.append(document_id)
-    store.delete_keys(names[DOCUMENTS], empty)
+    store.delete_terms(names[DOCUMENTS], empty)
     _write(dataset_id, DOCUMENTS, payloads)
 
 
@@ -148,7 +148,7 @@ def _recorded_average(names: dict[str, str], kind: str, incoming: int) -> float 
     """The average recorded for the collection, or None when it has doubled or halved since."""
     store = get_vector_store()
     recorded = store.records(names[STATISTICS], [kind]).get(kind)
-    points = store.count(names[kind]) + incoming
+    points = store.size(names[kind]) + incoming
     if recorded and recorded["points"] / 2 < points < recorded["points"] * 2:
         return recorded["average_length"]
     return None

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import ObjectDeletedError
 
+from core import metrics
 from core.database import utcnow
 from core.datasets.models import Dataset, DocForm
 from core.documents.lease import PROCESS_ID, holding
@@ -450,6 +451,7 @@ def _write_existing(session: Session, dataset_id: str, batch: _BatchInFlight, em
             tokens = tokens_per_segment(units, [counts[i] for i in keep])
     # the document's own point waits for the swap: until then it stands for the live version
     keyword_index.write_texts(session, dataset_id, units, refresh_documents=False)
+    metrics.CHUNKS_INDEXED.inc(len(units))
     now = utcnow()
     written = [sid for sid in batch.segment_ids if sid in existing]
     if written:

@@ -20,6 +20,7 @@ from functools import lru_cache
 import redis
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.errors import ServiceError
 from core.rate_limits.models import RateLimitLog
 from core.settings import Settings, get_settings
@@ -146,4 +147,5 @@ def check_knowledge_request(session: Session, workspace: Workspace) -> Admission
         RateLimitLog(workspace_id=workspace.id, subscription_plan=workspace.plan, operation=KNOWLEDGE)
     )
     session.commit()
+    metrics.RATE_LIMIT_REFUSALS.labels(workspace.plan).inc()
     raise RateLimited(admission)

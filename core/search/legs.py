@@ -15,16 +15,15 @@ import numpy as np
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.datasets.models import Dataset
+from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document, IndexingStatus
 from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
 from core.indexing.vectors import get_embedder, get_vector_store
-from core.segments.models import Segment
+from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from retrieval.bm25 import CorpusStatistics, bm25_upper_bound, query_weights
 from retrieval.embedders import Embedder
 from retrieval.tokenizer import tokenize
-from retrieval.vector_store import VectorHit
 
 # Chunks the keyword leg takes from the engine at least, and documents whose chunks join them.
 MIN_KEYWORD_CANDIDATES = 100
@@ -71,61 +70,93 @@ def keyword_scores(
     session: Session, dataset: Dataset, query: str, document_ids: list[str] | None, limit: int,
     document_weight: float = 0.0, *, node_ids: list[str] | None = None,
 ) -> dict[str, NodeHit]:  # fmt: skip
-    """BM25 of the live chunks best matching the query (at least `limit` of them when there are), or
-    of the given `node_ids`, in the engine's term collections; scores normalised by the query's upper
-    bound (every term at saturation), so they lie in 0..1.
+    """BM25 of the `limit` best live chunks for the query, or of the given live `node_ids`, from the
+    engine's term collections; scores normalised by the query's upper bound (every term at
+    saturation), so they lie in 0..1.
 
     With a `document_weight` w, a chunk scores (1 - w) * its own BM25 + w * its document's, the
     document being all its live chunks taken as one text: a chunk then carries the evidence of its
     title and its neighbours, which a 500-character window alone often lacks. The candidates are the
     best chunks by their own score and the matching chunks of the best documents, so a chunk whose
-    document carries it is found even when its own text scores low."""
+    document carries it is found even when its own text scores low. Q&A pairs are scored alone."""
     terms = tokenize(query)
     if not terms:
         return {}
     store, names = get_vector_store(), term_collections(dataset.id)
     weights = query_weights(terms)
     candidates = max(limit * 2, MIN_KEYWORD_CANDIDATES)
-    hits = store.search_terms(names[TEXTS], weights, candidates, document_ids=document_ids, keys=node_ids)
-    if not hits:
+    own = store.search_terms(names[TEXTS], weights, candidates, document_ids=document_ids, keys=node_ids)
+    documents: dict[str, float] = {}
+    if own and document_weight > 0:
+        documents = store.search_terms(names[DOCUMENTS], weights, candidates, document_ids=document_ids)
+        if node_ids is None and documents:
+            best = list(documents)[:MAX_BLENDED_DOCUMENTS]
+            own = store.search_terms(names[TEXTS], weights, candidates * 4, document_ids=best) | own
+    owners = live_owners(session, list(own), document_ids)
+    if not owners:
         return {}
     bound = _upper_bound(store, names[TEXTS], terms)
-    scores = {hit.key: hit.score / bound for hit in hits}
-    by_key = {hit.key: hit for hit in hits}
+    scores = {node: score / bound for node, score in own.items() if node in owners}
     if document_weight > 0:
-        blended = _blend_documents(store, names, terms, weights, hits, document_ids, candidates, node_ids)
-        for hit, document_score in blended:
-            by_key[hit.key], own = hit, hit.score / bound
-            blend = (1 - document_weight) * own + document_weight * document_score
-            scores[hit.key] = own if hit.payload.get("standalone") else blend
-    live = live_segments(session, {hit.payload["segment_id"] for hit in by_key.values()}, document_ids)
-    return {key: NodeHit(key, by_key[key].payload["segment_id"], score)
-            for key, score in scores.items() if by_key[key].payload["segment_id"] in live}  # fmt: skip
+        document_scores = _document_scores(store, names[DOCUMENTS], terms, weights, documents, owners)
+        for node, owner in owners.items():
+            if not owner.standalone:
+                document_score = document_scores.get(owner.document_id, 0.0)
+                scores[node] = (1 - document_weight) * scores[node] + document_weight * document_score
+    hits = {node: NodeHit(node, owners[node].segment_id, score) for node, score in scores.items()}
+    return {hit.node_id: hit for hit in best_hits(hits, limit)}
 
 
-def _blend_documents(
-    store, names, terms, weights, hits, document_ids, candidates, node_ids
-) -> list[tuple[VectorHit, float]]:
-    """Every candidate chunk with its document's normalised BM25: the chunks found, plus (unless
-    the chunks are given) the matching chunks of the best documents."""
-    documents = store.search_terms(names[DOCUMENTS], weights, candidates, document_ids=document_ids)
-    if node_ids is None and documents:
-        best = [hit.key for hit in documents[:MAX_BLENDED_DOCUMENTS]]
-        hits = hits + store.search_terms(names[TEXTS], weights, candidates * 4, document_ids=best)
-    bound = _upper_bound(store, names[DOCUMENTS], terms)
-    document_scores = {hit.key: hit.score / bound for hit in documents}
-    missing = {hit.payload["document_id"] for hit in hits} - document_scores.keys()
+def _document_scores(
+    store, name: str, terms: list[str], weights: dict[int, float], found: dict[str, float], owners: dict
+) -> dict[str, float]:
+    """The normalised BM25 of the candidates' documents: those the document query found, and the rest
+    looked up by id."""
+    missing = {owner.document_id for owner in owners.values() if not owner.standalone} - found.keys()
     if missing:
-        found = store.search_terms(names[DOCUMENTS], weights, len(missing), keys=sorted(missing))
-        document_scores |= {hit.key: hit.score / bound for hit in found}
-    return [(hit, document_scores.get(hit.payload["document_id"], 0.0)) for hit in hits]
+        found = found | store.search_terms(name, weights, len(missing), keys=sorted(missing))
+    bound = _upper_bound(store, name, terms)
+    return {document: score / bound for document, score in found.items()}
 
 
 def _upper_bound(store, name: str, terms: list[str]) -> float:
     """The best score a text could reach (every query term at saturation), with the engine's idf."""
-    points = store.count(name)
     frequencies = store.term_counts(name, terms)
-    return bm25_upper_bound(terms, frequencies, CorpusStatistics(points, 0.0)) or 1.0
+    return bm25_upper_bound(terms, frequencies, CorpusStatistics(store.size(name), 0.0)) or 1.0
+
+
+@dataclass(frozen=True)
+class Owner:
+    segment_id: str
+    document_id: str
+    standalone: bool  # a Q&A pair: never blended with its document
+
+
+def live_owners(session: Session, node_ids: list[str], document_ids: list[str] | None) -> dict[str, Owner]:
+    """The segment and document of each of the indexed texts that is live (a chunk's id is its own
+    node id, a child chunk's its own too): one lookup for all the candidates of a search."""
+    if not node_ids:
+        return {}
+    chunks = (
+        select(
+            Segment.id.label("node_id"),
+            Segment.id.label("segment_id"),
+            Segment.document_id,
+            Document.doc_form,
+        )
+        .join(Document, Document.id == Segment.document_id)
+        .where(Segment.id.in_(node_ids), live_chunk_condition(document_ids))
+    )
+    children = (
+        select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
+        .join(Segment, Segment.id == ChildChunk.segment_id)
+        .join(Document, Document.id == Segment.document_id)
+        .where(ChildChunk.id.in_(node_ids), live_chunk_condition(document_ids))
+    )
+    return {
+        node: Owner(segment, document, doc_form == DocForm.QA)
+        for node, segment, document, doc_form in session.execute(chunks.union_all(children))
+    }
 
 
 def live_segments(session: Session, segment_ids: set[str], document_ids: list[str] | None) -> set[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.api_keys.service import Caller
 from core.datasets.models import Dataset, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
@@ -158,7 +159,14 @@ def search_dataset(
         )
         session.commit()
     timings.total = (time.perf_counter() - started) * 1000
+    _observe(model.search_method, timings)
     return SearchOutcome(results[:top_k], timings, legs.query_terms(query))
+
+
+def _observe(method: str, timings: SearchTimings) -> None:
+    for stage, milliseconds in timings.as_dict().items():
+        if milliseconds or stage == "total":  # a stage that did not run is not a sample of zero
+            metrics.SEARCH_SECONDS.labels(method, stage).observe(milliseconds / 1000)
 
 
 def _node_scores(

@@ -2,6 +2,8 @@
 server path through qdrant-client, here run against qdrant-client's in-memory implementation of the
 same API, so the requests the server path builds are executed for real."""
 
+import uuid
+
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient
@@ -96,7 +98,8 @@ def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
     points, times the weights written; document and key restrictions; payload-only records."""
     store.ensure_term_collection("t")
     store.ensure_term_collection("t")
-    texts = {"a": {"cell": 2, "dna": 1}, "b": {"dna": 1}, "c": {"protein": 1, "fold": 1}, "d": {"cell": 1}}
+    a, b, c, d = (str(uuid.uuid4()) for _ in range(4))  # texts are keyed by their UUIDs
+    texts = {a: {"cell": 2, "dna": 1}, b: {"dna": 1}, c: {"protein": 1, "fold": 1}, d: {"cell": 1}}
     store.upsert_terms("t", [
         TermPoint(key, saturated_weights(counts, sum(counts.values()), 2.0),
                   {"document_id": f"doc-{key}", "terms": list(counts), "counts": list(counts.values())})
@@ -108,25 +111,26 @@ def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
         "fold": 1,
         "absent": 0,
     }
+    assert store.size("t") == 4 and store.size("missing") == 0
     hits = store.search_terms("t", query_weights(["cell", "dna"]), limit=10)
-    assert [hit.key for hit in hits][0] == "a" and {hit.key for hit in hits} == {"a", "b", "d"}
-    assert hits[0].payload["document_id"] == "doc-a"
-    for hit in hits:
-        counts = texts[hit.key]
+    assert list(hits)[0] == a and set(hits) == {a, b, d}  # keys come back, best first
+    for key, found in hits.items():
+        counts = texts[key]
         weights = saturated_weights(counts, sum(counts.values()), 2.0)
         score = sum(
             lucene_idf(4, 2) * weights[term_index(term)] for term in ("cell", "dna") if term in counts
         )
-        assert hit.score == pytest.approx(score, rel=1e-5)
-    only = store.search_terms("t", query_weights(["dna"]), limit=10, document_ids=["doc-b"])
-    assert [hit.key for hit in only] == ["b"]
-    assert [hit.key for hit in store.search_terms("t", query_weights(["cell"]), 10, keys=["d"])] == ["d"]
+        assert found == pytest.approx(score, rel=1e-5)
+    only = store.search_terms("t", query_weights(["dna"]), limit=10, document_ids=[f"doc-{b}"])
+    assert list(only) == [b] and list(store.search_terms("t", query_weights(["cell"]), 10, keys=[d])) == [d]
     assert (
-        store.search_terms("t", {}, limit=10) == []
-        and store.search_terms("missing", query_weights(["cell"]), 1) == []
+        store.search_terms("t", {}, limit=10) == {}
+        and store.search_terms("missing", query_weights(["cell"]), 1) == {}
     )
+    store.delete_terms("t", [d])
+    assert set(store.search_terms("t", query_weights(["cell"]), 10)) == {a}
     store.upsert_terms("t", [TermPoint("statistics", {}, {"average_length": 2.0})])
     assert store.records("t", ["statistics", "absent"]) == {
         "statistics": {"average_length": 2.0, "key": "statistics"}
     }
-    assert store.payloads("t", ["counts"], document_id="doc-c") == [{"counts": [1, 1]}]
+    assert store.payloads("t", ["counts"], document_id=f"doc-{c}") == [{"counts": [1, 1]}]
