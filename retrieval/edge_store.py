@@ -18,7 +18,7 @@ import qdrant_edge as edge
 
 from retrieval.vector_store import (
     PAYLOAD_INDEX_FIELDS,
-    TERM_INDEX_FIELDS,
+    TERM_KEYWORD_FIELDS,
     TERMS,
     UPSERT_BATCH,
     TermPoint,
@@ -71,15 +71,20 @@ class EdgeVectorStore:
     def ensure_term_collection(self, name: str) -> None:
         sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
         config = edge.EdgeConfig(sparse_vectors=sparse, optimizers=_OPTIMIZERS)
-        self._create(name, config, TERM_INDEX_FIELDS)
+        self._create(name, config, TERM_KEYWORD_FIELDS, text_field=TERMS)
 
-    def _create(self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str]) -> None:
+    def _create(
+        self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str], text_field: str | None = None
+    ) -> None:
         with self._lock:
             if self._shard(name) is not None:
                 return
             shard = edge.EdgeShard.create(str(self._path / name), config)
             for field in keyword_fields:
                 shard.update(edge.UpdateOperation.create_field_index(field, edge.PayloadSchemaType.Keyword))
+            if text_field is not None:
+                params = edge.TextIndexParams(tokenizer=edge.TokenizerType.Whitespace, lowercase=False)
+                shard.update(edge.UpdateOperation.create_field_index(text_field, params))
             self._shards[name] = shard
 
     def collection_names(self) -> list[str]:
@@ -217,8 +222,9 @@ class EdgeVectorStore:
         shard = self._shard(name)
         if shard is None:
             return dict.fromkeys(set(terms), 0)
-        return {term: shard.count(edge.CountRequest(exact=False, filter=_match_all(**{TERMS: term})))
-                for term in set(terms)}  # fmt: skip
+        return {
+            term: shard.count(edge.CountRequest(exact=False, filter=_holding(term))) for term in set(terms)
+        }
 
     def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:
         """Edge has no optimiser of its own. One runs once enough new points sit outside the HNSW
@@ -267,6 +273,10 @@ class EdgeVectorStore:
             running = list(self._optimizing.values())
         for thread in running:
             thread.join(timeout)
+
+
+def _holding(term: str) -> edge.Filter:
+    return edge.Filter(must=[edge.FieldCondition(TERMS, match=edge.MatchText(term))])
 
 
 def _sparse(weights: dict[int, float]) -> edge.SparseVector:

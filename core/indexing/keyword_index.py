@@ -84,9 +84,7 @@ def _text_payload(item: IndexedText, standalone: bool) -> dict:
         "key": item.node_id,
         "document_id": item.document_id,
         "segment_id": item.segment_id,
-        TERMS: list(counts),
-        "counts": list(counts.values()),
-        "length": sum(counts.values()),
+        **_term_fields(counts),
         "standalone": standalone,
     }
 
@@ -106,10 +104,9 @@ def refresh_document_terms(dataset_id: str, document_ids: set[str]) -> None:
         counts: Counter[str] = Counter()
         for text in store.payloads(names[TEXTS], [TERMS, "counts", "standalone"], document_id=document_id):
             if not text.get("standalone"):
-                counts.update(dict(zip(text[TERMS], text["counts"], strict=True)))
+                counts.update(_counts(text))
         if counts:
-            payloads.append({"key": document_id, "document_id": document_id, TERMS: list(counts),
-                             "counts": list(counts.values()), "length": sum(counts.values())})  # fmt: skip
+            payloads.append({"key": document_id, "document_id": document_id, **_term_fields(counts)})
         else:
             empty.append(document_id)
     store.delete_terms(names[DOCUMENTS], empty)
@@ -138,8 +135,16 @@ def _write(dataset_id: str, kind: str, payloads: list[dict]) -> None:
         used = average
 
 
+def _term_fields(counts: Counter[str]) -> dict:
+    return {TERMS: " ".join(counts), "counts": " ".join(map(str, counts.values())), "length": counts.total()}
+
+
+def _counts(payload: dict) -> dict[str, int]:
+    return dict(zip(payload[TERMS].split(" "), map(int, payload["counts"].split(" ")), strict=True))
+
+
 def _point(payload: dict, average_length: float) -> TermPoint:
-    counts = dict(zip(payload[TERMS], payload["counts"], strict=True))
+    counts = _counts(payload)
     fields = {key: value for key, value in payload.items() if key != "key"}
     return TermPoint(payload["key"], saturated_weights(counts, payload["length"], average_length), fields)
 

@@ -4,7 +4,8 @@ collections, and vector similarity.
 Both only return chunks that are live (segment completed and enabled, document completed, enabled and
 not archived): disabled and archived documents and segments leave the engine, and the few chunks the
 engine holds that are not live yet (a document being indexed) are dropped by one lookup of the
-candidates' segments. Allowed documents, when given, are part of the engine's filter.
+candidates' segments. Allowed documents, when given, are the engine's filter alone: the lookup need
+not repeat them.
 """
 
 import threading
@@ -21,7 +22,7 @@ from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
-from retrieval.bm25 import CorpusStatistics, bm25_upper_bound, query_weights
+from retrieval.bm25 import bm25_upper_bound, query_weights
 from retrieval.embedders import Embedder
 from retrieval.tokenizer import tokenize
 
@@ -92,7 +93,7 @@ def keyword_scores(
         if node_ids is None and documents:
             best = list(documents)[:MAX_BLENDED_DOCUMENTS]
             own = store.search_terms(names[TEXTS], weights, candidates * 4, document_ids=best) | own
-    owners = live_owners(session, list(own), document_ids)
+    owners = live_owners(session, list(own))
     if not owners:
         return {}
     bound = _upper_bound(store, names[TEXTS], terms)
@@ -122,7 +123,7 @@ def _document_scores(
 def _upper_bound(store, name: str, terms: list[str]) -> float:
     """The best score a text could reach (every query term at saturation), with the engine's idf."""
     frequencies = store.term_counts(name, terms)
-    return bm25_upper_bound(terms, frequencies, CorpusStatistics(store.size(name), 0.0)) or 1.0
+    return bm25_upper_bound(terms, frequencies, store.size(name)) or 1.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Owner:
     standalone: bool  # a Q&A pair: never blended with its document
 
 
-def live_owners(session: Session, node_ids: list[str], document_ids: list[str] | None) -> dict[str, Owner]:
+def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
     """The segment and document of each of the indexed texts that is live (a chunk's id is its own
     node id, a child chunk's its own too): one lookup for all the candidates of a search."""
     if not node_ids:
@@ -145,13 +146,13 @@ def live_owners(session: Session, node_ids: list[str], document_ids: list[str] |
             Document.doc_form,
         )
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(node_ids), live_chunk_condition(document_ids))
+        .where(Segment.id.in_(node_ids), live_chunk_condition(None))
     )
     children = (
         select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Segment, Segment.id == ChildChunk.segment_id)
         .join(Document, Document.id == Segment.document_id)
-        .where(ChildChunk.id.in_(node_ids), live_chunk_condition(document_ids))
+        .where(ChildChunk.id.in_(node_ids), live_chunk_condition(None))
     )
     return {
         node: Owner(segment, document, doc_form == DocForm.QA)
@@ -159,7 +160,7 @@ def live_owners(session: Session, node_ids: list[str], document_ids: list[str] |
     }
 
 
-def live_segments(session: Session, segment_ids: set[str], document_ids: list[str] | None) -> set[str]:
+def live_segments(session: Session, segment_ids: set[str]) -> set[str]:
     """Those of the segments that searches may return now (the engine also holds chunks of documents
     being indexed, and a document's previous version until its new one is swapped in)."""
     if not segment_ids:
@@ -168,15 +169,21 @@ def live_segments(session: Session, segment_ids: set[str], document_ids: list[st
         session.scalars(
             select(Segment.id)
             .join(Document, Document.id == Segment.document_id)
-            .where(Segment.id.in_(segment_ids), live_chunk_condition(document_ids))
+            .where(Segment.id.in_(segment_ids), live_chunk_condition(None))
         ).all()
     )
 
 
-def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
+def query_embedder(dataset: Dataset) -> Embedder | None:
+    """The model of the vectors searches use; None while the dataset has none."""
     if not dataset.vector_collection or not dataset.vector_model:
         return None
-    return query_vectors.get(get_embedder(dataset.vector_model_provider, dataset.vector_model), query)
+    return get_embedder(dataset.vector_model_provider, dataset.vector_model)
+
+
+def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
+    embedder = query_embedder(dataset)
+    return None if embedder is None else query_vectors.get(embedder, query)
 
 
 class QueryVectorCache:
@@ -218,7 +225,7 @@ def vector_leg(
     if vector is None:
         return []
     hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, document_ids)
-    live = live_segments(session, {hit.payload["segment_id"] for hit in hits}, document_ids)
+    live = live_segments(session, {hit.payload["segment_id"] for hit in hits})
     return [NodeHit(hit.key, hit.payload["segment_id"], _unit(hit.score)) for hit in hits
             if hit.payload["segment_id"] in live][:limit]  # fmt: skip
 

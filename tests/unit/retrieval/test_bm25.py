@@ -1,4 +1,5 @@
-"""Our BM25 against rank-bm25's BM25Okapi as an independent oracle, with its idf replaced by Lucene's."""
+"""The engine's BM25, written as sparse weights times Lucene's idf, against rank-bm25's BM25Okapi as
+an independent oracle (its idf replaced by Lucene's)."""
 
 import math
 import random
@@ -7,7 +8,7 @@ from collections import Counter
 import pytest
 from rank_bm25 import BM25Okapi
 
-from retrieval.bm25 import CorpusStatistics, bm25_scores, bm25_upper_bound, lucene_idf, normalised_bm25_scores
+from retrieval.bm25 import bm25_upper_bound, lucene_idf, query_weights, saturated_weights, term_index
 
 VOCABULARY = [f"w{i}" for i in range(60)]
 
@@ -18,27 +19,26 @@ class LuceneIdfBM25(BM25Okapi):
             self.idf[word] = math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
 
 
-def _our_scores(corpus: list[list[str]], query: list[str], k1: float, b: float) -> list[float]:
-    nodes = {str(i): tokens for i, tokens in enumerate(corpus)}
-    term_frequencies: dict[str, dict[str, int]] = {}
-    for node, tokens in nodes.items():
-        for term, count in Counter(tokens).items():
-            term_frequencies.setdefault(term, {})[node] = count
-    lengths = {node: len(tokens) for node, tokens in nodes.items()}
-    statistics = CorpusStatistics(len(nodes), sum(lengths.values()) / len(nodes))
-    frequencies = {term: len(postings) for term, postings in term_frequencies.items()}
-    scores = bm25_scores(query, term_frequencies, lengths, frequencies, statistics, k1=k1, b=b)
-    return [scores.get(str(i), 0.0) for i in range(len(corpus))]
+def _engine_scores(corpus: list[list[str]], query: list[str], k1: float, b: float) -> list[float]:
+    """What the engine computes: the query's weights dotted with each text's, each term times its idf."""
+    average = sum(map(len, corpus)) / len(corpus)
+    frequencies = Counter(term for tokens in corpus for term in set(tokens))
+    idf = {term_index(term): lucene_idf(len(corpus), count) for term, count in frequencies.items()}
+    scores = []
+    for tokens in corpus:
+        weights = saturated_weights(Counter(tokens), len(tokens), average, k1=k1, b=b)
+        scores.append(sum(idf[i] * q * weights[i] for i, q in query_weights(query).items() if i in weights))
+    return scores
 
 
 @pytest.mark.parametrize(("k1", "b"), [(1.2, 0.75), (0.9, 0.4), (2.0, 1.0)])
-def test_scores_match_rank_bm25_with_lucene_idf(k1, b):
+def test_sparse_weights_score_as_rank_bm25_with_lucene_idf(k1, b):
     rng = random.Random(7)
     corpus = [[rng.choice(VOCABULARY) for _ in range(rng.randint(3, 40))] for _ in range(300)]
     for _ in range(20):
         query = [rng.choice(VOCABULARY) for _ in range(rng.randint(1, 6))]
         expected = LuceneIdfBM25(corpus, k1=k1, b=b).get_scores(query)
-        assert _our_scores(corpus, query, k1, b) == pytest.approx(list(expected), abs=1e-6)
+        assert _engine_scores(corpus, query, k1, b) == pytest.approx(list(expected), abs=1e-6)
 
 
 def test_lucene_idf_is_never_negative():
@@ -48,13 +48,11 @@ def test_lucene_idf_is_never_negative():
 def test_upper_bound_normalises_into_zero_one():
     corpus = [["a", "b"], ["a"], ["c", "c", "c", "a"]]
     query = ["a", "c"]
-    scores = _our_scores(corpus, query, 1.2, 0.75)
-    frequencies = {"a": 3, "b": 1, "c": 1}
-    statistics = CorpusStatistics(3, 7 / 3)
-    bound = bm25_upper_bound(query, frequencies, statistics)
-    assert all(0 <= score / bound < 1 for score in scores)
-    term_frequencies = {"a": {"0": 1, "1": 1, "2": 1}, "b": {"0": 1}, "c": {"2": 3}}
-    normalised = normalised_bm25_scores(
-        query, term_frequencies, {"0": 2, "1": 1, "2": 4}, frequencies, statistics
-    )
-    assert [normalised[str(i)] for i in range(3)] == pytest.approx([score / bound for score in scores])
+    bound = bm25_upper_bound(query, {"a": 3, "b": 1, "c": 1}, 3)
+    assert bound == pytest.approx(2.2 * (lucene_idf(3, 3) + lucene_idf(3, 1)))
+    assert all(0 <= score / bound < 1 for score in _engine_scores(corpus, query, 1.2, 0.75))
+
+
+def test_term_dimensions_are_stable_and_distinct():
+    assert term_index("mitochondri") == term_index("mitochondri") != term_index("nucleus")
+    assert 0 <= term_index("細胞") < 2**32
