@@ -494,6 +494,6 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     document.stopped_at = None
     session.commit()
     session.refresh(dataset, VECTOR_INDEX_FIELDS)
-    keyword_index.delete_texts(dataset.id, doomed_keys, {document.id})
     for collection in dataset_collections(dataset):
         get_vector_store().delete_keys(collection, doomed_keys)
+    keyword_index.delete_texts(dataset.id, doomed_keys, {document.id})

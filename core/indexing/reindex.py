@@ -50,7 +50,7 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
         .where(Segment.dataset_id == dataset_id, live_chunk_condition(None))
         .order_by(Segment.document_id, Segment.position)
     ).all()
-    written = 0
+    written, documents = 0, set()
     for start in range(0, len(segment_ids), SEGMENTS_PER_BATCH):
         batch = session.scalars(
             select(Segment).where(Segment.id.in_(segment_ids[start : start + SEGMENTS_PER_BATCH]))
@@ -58,12 +58,8 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
         texts = indexed_texts(session, list(batch))
         keyword_index.write_texts(session, dataset_id, texts, refresh_documents=False)
         written += len(texts)
-    documents = (
-        session.scalars(select(Segment.document_id).where(Segment.id.in_(segment_ids)).distinct()).all()
-        if segment_ids
-        else []
-    )
-    keyword_index.refresh_document_terms(dataset_id, set(documents))
+        documents |= {segment.document_id for segment in batch}
+    keyword_index.refresh_document_terms(dataset_id, documents)
     return written
 
 

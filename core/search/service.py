@@ -325,7 +325,10 @@ def _has_live_segments(session: Session, dataset: Dataset) -> bool:
         session.scalar(
             select(Segment.id)
             .join(Document, Document.id == Segment.document_id)
-            .where(Segment.dataset_id == dataset.id, legs.live_chunk_condition(None))
+            # the documents' own dataset condition lets the planner start from them (it scans every
+            # document of every dataset otherwise: 27 ms with 62,000 documents)
+            .where(Document.dataset_id == dataset.id, Segment.dataset_id == dataset.id)
+            .where(legs.live_chunk_condition(None))
             .limit(1)
         )
         is not None
