@@ -174,16 +174,10 @@ def live_segments(session: Session, segment_ids: set[str]) -> set[str]:
     )
 
 
-def query_embedder(dataset: Dataset) -> Embedder | None:
-    """The model of the vectors searches use; None while the dataset has none."""
+def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
     if not dataset.vector_collection or not dataset.vector_model:
         return None
-    return get_embedder(dataset.vector_model_provider, dataset.vector_model)
-
-
-def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
-    embedder = query_embedder(dataset)
-    return None if embedder is None else query_vectors.get(embedder, query)
+    return query_vectors.get(get_embedder(dataset.vector_model_provider, dataset.vector_model), query)
 
 
 class QueryVectorCache:

@@ -2,7 +2,6 @@
 so that they can never disagree."""
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,7 +26,6 @@ from retrieval.rerankers import Reranker
 
 MAX_QUERY_LENGTH = 250
 HYBRID_RECALL_MIN, HYBRID_RECALL_MAX = 50, 200
-_QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="query-embedding")
 DEFAULT_WEIGHTS = (0.7, 0.3)  # Dify's UI default: semantic first
 DEFAULT_QUERY_RETRIEVAL_MODEL = RetrievalModel(
     search_method=SearchMethod.SEMANTIC, reranking_enable=False, top_k=4, score_threshold_enabled=False
@@ -202,18 +200,6 @@ def _query_vector(dataset: Dataset, query: str, timings: SearchTimings):
         return legs.query_vector(dataset, query)
 
 
-def _start_query_vector(dataset: Dataset, query: str, timings: SearchTimings) -> Future:
-    """The query's embedding, computed while the keyword leg runs (the model works in processes of
-    its own, or releases the interpreter while it computes); its own duration is its stage."""
-    embedder = legs.query_embedder(dataset)  # read here: the dataset belongs to this thread's session
-
-    def embed():
-        with timings.measure("query_embedding"):
-            return None if embedder is None else legs.query_vectors.get(embedder, query)
-
-    return _QUERY_EMBEDDING.submit(embed)
-
-
 def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     return _Ranked(
         {hit.node_id: hit.score for hit in hits},
@@ -226,11 +212,10 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
 def _hybrid(session, dataset, query, model, recall, document_ids, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
-    embedding = _start_query_vector(dataset, query, timings)
     with timings.measure("keyword_search"):
         keyword = _keyword_scores(session, dataset, query, document_ids, recall)
         keyword_hits = legs.best_hits(keyword, recall)
-    vector = embedding.result()
+    vector = _query_vector(dataset, query, timings)
     with timings.measure("vector_search"):
         vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
         hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
