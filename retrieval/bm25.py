@@ -28,21 +28,6 @@ def lucene_idf(text_count: int, document_frequency: int) -> float:
     return math.log(1 + (text_count - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
-def bm25_upper_bound(
-    query_terms: Iterable[str],
-    document_frequencies: Mapping[str, int],
-    text_count: int,
-    *,
-    k1: float = DEFAULT_K1,
-) -> float:
-    """The best score a text could reach: every query term (with its repeats) at saturation."""
-    return sum(
-        lucene_idf(text_count, document_frequencies[term]) * (k1 + 1)
-        for term in query_terms
-        if document_frequencies.get(term)
-    )
-
-
 @lru_cache(maxsize=1 << 17)  # terms repeat: hashing them again costs most of building the weights
 def term_index(term: str) -> int:
     """A term's dimension in the sparse vectors: 32 bits of its hash, the same in every process (two

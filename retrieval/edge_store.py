@@ -24,6 +24,7 @@ from retrieval.vector_store import (
     TermPoint,
     VectorHit,
     VectorPoint,
+    _idf,
     point_id,
     term_point_id,
 )
@@ -71,20 +72,15 @@ class EdgeVectorStore:
     def ensure_term_collection(self, name: str) -> None:
         sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
         config = edge.EdgeConfig(sparse_vectors=sparse, optimizers=_OPTIMIZERS)
-        self._create(name, config, TERM_KEYWORD_FIELDS, text_field=TERMS)
+        self._create(name, config, TERM_KEYWORD_FIELDS)
 
-    def _create(
-        self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str], text_field: str | None = None
-    ) -> None:
+    def _create(self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str]) -> None:
         with self._lock:
             if self._shard(name) is not None:
                 return
             shard = edge.EdgeShard.create(str(self._path / name), config)
             for field in keyword_fields:
                 shard.update(edge.UpdateOperation.create_field_index(field, edge.PayloadSchemaType.Keyword))
-            if text_field is not None:
-                params = edge.TextIndexParams(tokenizer=edge.TokenizerType.Whitespace, lowercase=False)
-                shard.update(edge.UpdateOperation.create_field_index(text_field, params))
             self._shards[name] = shard
 
     def collection_names(self) -> list[str]:
@@ -216,15 +212,19 @@ class EdgeVectorStore:
         shard = self._shard(name)
         return 0 if shard is None else shard.count(edge.CountRequest(exact=False))
 
-    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]:
-        """The size of each term's entry in the payload index: exact for one value, and ten times
-        cheaper than an exact count, which filters the points."""
+    def term_idf(self, name: str, dimensions: Iterable[int]) -> dict[int, float]:
         shard = self._shard(name)
-        if shard is None:
-            return dict.fromkeys(set(terms), 0)
-        return {
-            term: shard.count(edge.CountRequest(exact=False, filter=_holding(term))) for term in set(terms)
-        }
+        dimensions = list(dict.fromkeys(dimensions))
+        if shard is None or not dimensions:
+            return {}
+        requests = [
+            edge.QueryRequest(limit=1, query=edge.Query.Nearest(_sparse({dimension: 1.0}), using=TERMS),
+                              with_vector=[TERMS])
+            for dimension in dimensions
+        ]  # fmt: skip
+        answers = shard.query_batch(edge.QueryBatchRequest(requests))
+        return {dimension: _idf(dimension, points[0].score, points[0].vector[TERMS])
+                for dimension, points in zip(dimensions, answers, strict=True) if points}  # fmt: skip
 
     def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:
         """Edge has no optimiser of its own. One runs once enough new points sit outside the HNSW
@@ -232,7 +232,7 @@ class EdgeVectorStore:
         the IDF statistics of a term collection until their segment is rewritten, so a writer of one
         waits for that optimisation (cheap: no graph to build), and its idf is exact again at once."""
         info = shard.info()
-        term_collection = TERMS in info.payload_schema
+        term_collection = PAYLOAD_INDEX_FIELDS[0] not in info.payload_schema  # only vectors index workspaces
         with self._lock:
             self._deleted[name] = self._deleted.get(name, 0) + deleted
             stale = max(self._deleted[name], info.indexed_vectors_count - info.points_count)
@@ -273,10 +273,6 @@ class EdgeVectorStore:
             running = list(self._optimizing.values())
         for thread in running:
             thread.join(timeout)
-
-
-def _holding(term: str) -> edge.Filter:
-    return edge.Filter(must=[edge.FieldCondition(TERMS, match=edge.MatchText(term))])
 
 
 def _sparse(weights: dict[int, float]) -> edge.SparseVector:

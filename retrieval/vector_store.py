@@ -4,7 +4,7 @@ implements the same way.
 
 A store holds two kinds of collection: dense vectors (the embeddings), and term collections whose
 points carry BM25 sparse vectors (`retrieval.bm25`) scored with the engine's IDF modifier, plus their
-terms as a text-indexed payload field, so a term's document frequency is one count on the index.
+terms and their counts in the payload (to rebuild weights and documents without the texts).
 
 Point ids derive from our own ids (uuid5), so writing the same chunk twice overwrites, never duplicates.
 """
@@ -21,7 +21,7 @@ POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
 UPSERT_BATCH = 256
 PAYLOAD_INDEX_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
 # The sparse vector's name, and the payload field of a term point's terms: one string, space-separated
-# (a list costs some 4 us a string to hand to the engine), with a whitespace text index.
+# (a list costs some 4 us a string to hand to the engine).
 TERMS = "terms"
 TERM_KEYWORD_FIELDS = ("document_id", "segment_id")
 
@@ -85,7 +85,7 @@ class VectorStore(Protocol):
         keys: list[str] | None = None,
     ) -> dict[str, float]: ...  # fmt: skip  # key -> score, best first
     def delete_terms(self, name: str, keys: Iterable[str]) -> None: ...
-    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]: ...
+    def term_idf(self, name: str, dimensions: Iterable[int]) -> dict[int, float]: ...
     def size(self, name: str) -> int: ...  # points, from the engine's own bookkeeping (no filtering pass)
     def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]: ...
     def records(self, name: str, keys: list[str]) -> dict[str, dict]: ...  # key -> payload
@@ -212,9 +212,6 @@ class QdrantVectorStore:
         )
         for field in TERM_KEYWORD_FIELDS:
             self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
-        whitespace = models.TokenizerType.WHITESPACE
-        terms = models.TextIndexParams(type=models.TextIndexType.TEXT, tokenizer=whitespace, lowercase=False)
-        self._client.create_payload_index(name, TERMS, terms)
 
     def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None:
         for start in range(0, len(points), UPSERT_BATCH):
@@ -256,19 +253,23 @@ class QdrantVectorStore:
             return 0
         return self._client.count(name, exact=False).count
 
-    def term_counts(self, name: str, terms: Iterable[str]) -> dict[str, int]:
-        """How many points hold each term (the engine's document frequency), from the payload index's
-        own size for that value, exact for one value."""
-        if not self._client.collection_exists(name):
-            return dict.fromkeys(set(terms), 0)
-        return {
-            term: self._client.count(name, count_filter=_holding(term), exact=False).count
-            for term in set(terms)
-        }
+    def term_idf(self, name: str, dimensions: Iterable[int]) -> dict[int, float]:
+        """The idf the engine gives each term dimension now, read off one scored point per term in
+        one batch (the score of a one-term query is that idf times the point's weight)."""
+        dimensions = list(dict.fromkeys(dimensions))
+        if not dimensions or not self._client.collection_exists(name):
+            return {}
+        requests = [
+            models.QueryRequest(query=_sparse({dimension: 1.0}), using=TERMS, limit=1, with_vector=[TERMS])
+            for dimension in dimensions
+        ]
+        answers = self._client.query_batch_points(name, requests=requests)
+        return {dimension: _idf(dimension, answer.points[0].score, answer.points[0].vector[TERMS])
+                for dimension, answer in zip(dimensions, answers, strict=True) if answer.points}  # fmt: skip
 
 
-def _holding(term: str) -> models.Filter:
-    return models.Filter(must=[models.FieldCondition(key=TERMS, match=models.MatchText(text=term))])
+def _idf(dimension: int, score: float, vector) -> float:
+    return score / dict(zip(vector.indices, vector.values, strict=True))[dimension]
 
 
 def _sparse(weights: dict[int, float]) -> models.SparseVector:

@@ -22,7 +22,7 @@ from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
-from retrieval.bm25 import bm25_upper_bound, query_weights
+from retrieval.bm25 import DEFAULT_K1, query_weights
 from retrieval.embedders import Embedder
 from retrieval.tokenizer import tokenize
 
@@ -121,9 +121,13 @@ def _document_scores(
 
 
 def _upper_bound(store, name: str, terms: list[str]) -> float:
-    """The best score a text could reach (every query term at saturation), with the engine's idf."""
-    frequencies = store.term_counts(name, terms)
-    return bm25_upper_bound(terms, frequencies, store.size(name)) or 1.0
+    """The best score a text could reach (every query term, with its repeats, at saturation), with
+    the idf the engine gives each term."""
+    repeats = query_weights(terms)
+    idf = store.term_idf(name, repeats)
+    return (
+        sum(count * idf.get(dimension, 0.0) * (DEFAULT_K1 + 1) for dimension, count in repeats.items()) or 1.0
+    )
 
 
 @dataclass(frozen=True)
