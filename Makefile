@@ -54,3 +54,4 @@ bench: install
 	$(BIN)/python -m bench.quality --chunking abstracts
 	$(BIN)/python -m bench.quality --chunking chunks
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.scale

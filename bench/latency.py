@@ -45,6 +45,26 @@ def retrieval_model(method: str, filtered: bool) -> dict:
     return model | ({"metadata_filtering_conditions": FILTER} if filtered else {})
 
 
+def searches():
+    """(row name, retrieval model) for every row: each method without and with the filter."""
+    from core.datasets.schemas import RetrievalModel
+
+    for method in METHODS:
+        for filtered in (False, True):
+            name = f"{method}{' filtered' if filtered else ''}"
+            yield name, RetrievalModel.model_validate(retrieval_model(method, filtered))
+
+
+def warm_up(session, dataset, queries: list[str]) -> None:
+    """A few searches first: the model, the caches and the engine's segments."""
+    from core.datasets.schemas import RetrievalModel
+    from core.search.service import search_dataset
+
+    model = RetrievalModel.model_validate(retrieval_model("hybrid weighted", False))
+    for query in queries[:5]:
+        search_dataset(session, dataset, query, model)
+
+
 def tag_documents(url: str, headers: dict, dataset_id: str) -> int:
     """Every 10th document gets `bucket = a` (once per data directory); returns how many."""
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
@@ -119,30 +139,20 @@ def measure_in_process(workdir: Path, dataset_id: str, queries: list[str]) -> tu
     os.environ["KB_DATA_DIR"] = str(workdir / "data")
     from core.database import session_scope
     from core.datasets.models import Dataset
-    from core.datasets.schemas import RetrievalModel
     from core.search.service import search_dataset
 
     results = {}
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
-        for query in queries[:5]:  # warm-up: model, caches, engine segments
-            search_dataset(
-                session,
-                dataset,
-                query,
-                RetrievalModel.model_validate(retrieval_model("hybrid weighted", False)),
-            )
-        for method in METHODS:
-            for filtered in (False, True):
-                model = RetrievalModel.model_validate(retrieval_model(method, filtered))
-                stages = {stage: [] for stage in STAGES}
-                for query in queries:
-                    timings = search_dataset(session, dataset, query, model).timings.as_dict()
-                    for stage in STAGES:
-                        stages[stage].append(timings[stage])
-                name = f"{method}{' filtered' if filtered else ''}"
-                results[name] = {stage: percentiles(values) for stage, values in stages.items()}
-                print("in-process", name, results[name]["total"], flush=True)
+        warm_up(session, dataset, queries)
+        for name, model in searches():
+            stages = {stage: [] for stage in STAGES}
+            for query in queries:
+                timings = search_dataset(session, dataset, query, model).timings.as_dict()
+                for stage in STAGES:
+                    stages[stage].append(timings[stage])
+            results[name] = {stage: percentiles(values) for stage, values in stages.items()}
+            print("in-process", name, results[name]["total"], flush=True)
         baseline = brute_force(session, dataset, queries)
     return results, baseline
 

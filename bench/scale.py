@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus import RESULTS, load_test_queries
-from bench.latency import FILTER_FIELD, METHODS, percentiles, retrieval_model
+from bench.latency import FILTER_FIELD, percentiles, searches, warm_up
 from bench.quality import WORK, bring_up_to_date, prepare
 
 COPIES = 11
@@ -146,29 +146,17 @@ def measure(workdir: Path, built: dict, queries: list[str]) -> dict:
     os.environ["KB_DATA_DIR"] = str(workdir / "data")
     from core.database import session_scope
     from core.datasets.models import Dataset
-    from core.datasets.schemas import RetrievalModel
     from core.search.service import search_dataset
 
     results: dict[str, dict] = {}
     with session_scope() as session:
         for label, dataset_id in (("base", built["base_dataset"]), ("synthetic", built["synthetic_dataset"])):
             dataset = session.get(Dataset, dataset_id)
-            for query in queries[:5]:  # warm-up: engine segments, caches
-                search_dataset(
-                    session,
-                    dataset,
-                    query,
-                    RetrievalModel.model_validate(retrieval_model("hybrid weighted", False)),
-                )
-            for method in METHODS:
-                for filtered in (False, True):
-                    model = RetrievalModel.model_validate(retrieval_model(method, filtered))
-                    totals = [
-                        search_dataset(session, dataset, query, model).timings.total for query in queries
-                    ]
-                    name = f"{method}{' filtered' if filtered else ''}"
-                    results.setdefault(name, {})[label] = percentiles(totals)
-                    print(label, name, results[name][label], flush=True)
+            warm_up(session, dataset, queries)
+            for name, model in searches():
+                totals = [search_dataset(session, dataset, query, model).timings.total for query in queries]
+                results.setdefault(name, {})[label] = percentiles(totals)
+                print(label, name, results[name][label], flush=True)
     return results
 
 
@@ -204,6 +192,26 @@ def write_results(payload: dict) -> None:
         f"process: {footprint['search_process_peak_rss_mb']} MB.",
     ]
     (RESULTS / "scale.md").write_text("\n".join(lines) + "\n")
+    _plot(payload)
+
+
+def _plot(payload: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(payload["latency"])
+    positions = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(11, 5))
+    for offset, label, key in ((-0.2, "24,673 chunks", "base"), (0.2, "synthetic chunks", "synthetic")):
+        axis.barh(positions + offset, [payload["latency"][n][key]["p50"] for n in names], 0.4, label=label)
+    axis.set_yticks(positions, names)
+    axis.set_xlabel("p50 milliseconds, in-process")
+    axis.legend()
+    axis.set_title(f"Search latency at {payload['built']['synthetic_chunks']:,} chunks")
+    figure.tight_layout()
+    figure.savefig(RESULTS / "scale.png", dpi=100)
 
 
 def main() -> None:

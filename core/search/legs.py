@@ -138,29 +138,32 @@ class Owner:
 
 
 def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
-    """The segment and document of each of the indexed texts that is live (a chunk's id is its own
-    node id, a child chunk's its own too): one lookup for all the candidates of a search."""
+    """The segment and document of each of the indexed texts that is live: a chunk's node id is its
+    own id, and so is a child chunk's, whose rows are looked up only for the ids no chunk has."""
     if not node_ids:
         return {}
     chunks = (
-        select(
-            Segment.id.label("node_id"),
-            Segment.id.label("segment_id"),
-            Segment.document_id,
-            Document.doc_form,
-        )
+        select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
         .where(Segment.id.in_(node_ids), live_chunk_condition(None))
     )
-    children = (
-        select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
-        .join(Segment, Segment.id == ChildChunk.segment_id)
-        .join(Document, Document.id == Segment.document_id)
-        .where(ChildChunk.id.in_(node_ids), live_chunk_condition(None))
-    )
+    owners = _owners(session, chunks)
+    rest = [node for node in node_ids if node not in owners]
+    if rest:
+        children = (
+            select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
+            .join(Segment, Segment.id == ChildChunk.segment_id)
+            .join(Document, Document.id == Segment.document_id)
+            .where(ChildChunk.id.in_(rest), live_chunk_condition(None))
+        )
+        owners |= _owners(session, children)
+    return owners
+
+
+def _owners(session: Session, query) -> dict[str, Owner]:
     return {
         node: Owner(segment, document, doc_form == DocForm.QA)
-        for node, segment, document, doc_form in session.execute(chunks.union_all(children))
+        for node, segment, document, doc_form in session.execute(query).tuples()
     }
 
 
