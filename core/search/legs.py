@@ -96,10 +96,10 @@ def keyword_scores(
     owners = live_owners(session, list(own))
     if not owners:
         return {}
-    bound = _upper_bound(store, names[TEXTS], terms)
+    bound = _upper_bound(store, names[TEXTS], weights)
     scores = {node: score / bound for node, score in own.items() if node in owners}
     if document_weight > 0:
-        document_scores = _document_scores(store, names[DOCUMENTS], terms, weights, documents, owners)
+        document_scores = _document_scores(store, names[DOCUMENTS], weights, documents, owners)
         for node, owner in owners.items():
             if not owner.standalone:
                 document_score = document_scores.get(owner.document_id, 0.0)
@@ -109,24 +109,23 @@ def keyword_scores(
 
 
 def _document_scores(
-    store, name: str, terms: list[str], weights: dict[int, float], found: dict[str, float], owners: dict
+    store, name: str, weights: dict[int, float], found: dict[str, float], owners: dict
 ) -> dict[str, float]:
     """The normalised BM25 of the candidates' documents: those the document query found, and the rest
     looked up by id."""
     missing = {owner.document_id for owner in owners.values() if not owner.standalone} - found.keys()
     if missing:
         found = found | store.search_terms(name, weights, len(missing), keys=sorted(missing))
-    bound = _upper_bound(store, name, terms)
+    bound = _upper_bound(store, name, weights)
     return {document: score / bound for document, score in found.items()}
 
 
-def _upper_bound(store, name: str, terms: list[str]) -> float:
+def _upper_bound(store, name: str, weights: dict[int, float]) -> float:
     """The best score a text could reach (every query term, with its repeats, at saturation), with
-    the idf the engine gives each term."""
-    repeats = query_weights(terms)
-    idf = store.term_idf(name, repeats)
+    the idf the engine gives each term; `weights` is the query's vector (term dimension -> repeats)."""
+    idf = store.term_idf(name, weights)
     return (
-        sum(count * idf.get(dimension, 0.0) * (DEFAULT_K1 + 1) for dimension, count in repeats.items()) or 1.0
+        sum(count * idf.get(dimension, 0.0) * (DEFAULT_K1 + 1) for dimension, count in weights.items()) or 1.0
     )
 
 
