@@ -17,6 +17,7 @@ from api.routers import (
     metadata,
     models,
     online_sources,
+    pipeline,
     retrieval,
     segments,
     tags,
@@ -40,9 +41,9 @@ def create_app() -> FastAPI:
     app.add_middleware(GuardRequestInput)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CollapseSlashes)
-    # Tag routes first: `/datasets/tags` must not be taken for a dataset id.
-    for router in (tags.router, metadata.legacy_router, datasets.router, documents.router, segments.router,
-                   metadata.router, retrieval.router, retrieval.multi_router, models.router,
+    # Tag and pipeline-upload routes first: `/datasets/tags` must not be taken for a dataset id.
+    for router in (tags.router, metadata.legacy_router, pipeline.router, datasets.router, documents.router,
+                   segments.router, metadata.router, retrieval.router, retrieval.multi_router, models.router,
                    online_sources.router, datasources.router):  # fmt: skip
         app.include_router(router, prefix="/v1")
 

@@ -135,3 +135,9 @@ class UnsupportedFileType(ServiceError):
     code = "unsupported_file_type"
     status = 415
     default_message = "File type not allowed."
+
+
+class PipelineRunError(ServiceError):
+    code = "pipeline_run_error"
+    status = 500
+    default_message = "An error occurred while running the pipeline."

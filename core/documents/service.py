@@ -145,7 +145,7 @@ def update_document(
         raise ArchivedDocumentImmutable()
     if display_status(document) != "available":
         raise InvalidParam("Document is not available")
-    if options.doc_form != (_dataset_doc_form(session, dataset) or options.doc_form):
+    if options.doc_form != (dataset_doc_form(session, dataset) or options.doc_form):
         raise InvalidParam("doc_form is different from the dataset doc_form.")
     if options.has_process_rule:
         document.dataset_process_rule_id = _new_process_rule(session, caller, dataset, options.process_rule)
@@ -309,7 +309,7 @@ def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOption
         if not options.indexing_technique:
             raise InvalidParam("indexing_technique is required.")
         dataset.indexing_technique = options.indexing_technique
-    existing_form = _dataset_doc_form(session, dataset)
+    existing_form = dataset_doc_form(session, dataset)
     if existing_form and existing_form != options.doc_form:
         raise InvalidParam("doc_form is different from the dataset doc_form.")
     if dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY:
@@ -321,7 +321,7 @@ def _prepare_dataset(session: Session, dataset: Dataset, options: DocumentOption
     dataset.data_source_type = dataset.data_source_type or source_type
 
 
-def _dataset_doc_form(session: Session, dataset: Dataset) -> str | None:
+def dataset_doc_form(session: Session, dataset: Dataset) -> str | None:
     if dataset.chunk_structure:
         return dataset.chunk_structure
     return session.scalar(
