@@ -321,7 +321,7 @@ def run_pipeline(session: Session, caller: Caller, dataset: Dataset, body: Pipel
         return PipelineRun(dataset.id, None, [], job.id)
     batch = documents.new_batch_id()
     if node.datasource_type == LOCAL_FILE:
-        sources = [_uploaded_file(session, caller, _item(_LocalFileItem, item, index))
+        sources = [_uploaded_file(session, caller, _item(_LocalFileItem, item, index), index)
                    for index, item in enumerate(items)]  # fmt: skip
         made = [documents.create_document(session, caller, dataset, options, source, batch=batch)[0]
                 for source in sources]  # fmt: skip
@@ -348,13 +348,15 @@ def _item(schema: type[BaseModel], data: dict, index: int | None) -> Any:
         raise InvalidParam(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
 
 
-def _uploaded_file(session: Session, caller: Caller, item: _LocalFileItem) -> NewFile:
+def _uploaded_file(session: Session, caller: Caller, item: _LocalFileItem, index: int) -> NewFile:
     upload_id = item.reference or item.related_id
     if not upload_id:
-        raise InvalidParam("A local_file item needs reference: the id the pipeline file upload returned.")
+        raise InvalidParam(
+            f"datasource_info_list[{index}].reference is required: the id the pipeline file upload returned."
+        )
     upload = session.get(UploadFile, upload_id)
     if upload is None or upload.workspace_id != caller.workspace.id:
-        raise NotFound(f"Uploaded file not found: {upload_id}.")
+        raise NotFound(f"datasource_info_list[{index}]: uploaded file not found.")
     return NewFile(
         stored=StoredFile(storage_key=upload.storage_key, size=upload.size, sha256=upload.hash),
         name=item.name or upload.name,

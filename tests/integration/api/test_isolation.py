@@ -96,7 +96,7 @@ HIERARCHICAL = {"mode": "hierarchical", "rules": {"pre_processing_rules": [], "p
                 "segmentation": {"separator": "\\n\\n", "max_tokens": 1000},
                 "subchunk_segmentation": {"separator": ". ", "max_tokens": 100}}}  # fmt: skip
 ACTIONS = {"/documents/status/{action}": "disable", "/metadata/built-in/{action}": "enable"}
-FIXED = {"model_type": "text-embedding", "provider": "firecrawl"}
+FIXED = {"model_type": "text-embedding", "provider": "firecrawl", "node_id": "local_file"}
 # Deleting one's own dataset involves no id of another workspace (the first walk covers it).
 NOT_WALKED = {("DELETE", "/v1/datasets/{dataset_id}")}
 
@@ -165,6 +165,8 @@ def _request(path: str, own_dataset_id: str, ids: dict, n: int) -> tuple[str, di
         "knowledge_id": ids["victim_dataset_id"], "retrieval_setting": {"top_k": 2},
         "segments": [{"content": "stolen"}], "tag_id": ids["tag_id"], "tag_ids": [ids["tag_id"]],
         "target_id": ids["victim_dataset_id"], "type": "string", "job_id": ids["job_id"],
+        "datasource_type": "local_file", "start_node_id": "local_file", "inputs": {},
+        "datasource_info_list": [{"reference": ids["upload_file_id"]}],
         "operation_data": [{"document_id": ids["document_id"], "partial_update": False,
                             "metadata_list": [{"id": ids["metadata_id"], "name": "owner", "value": "x"}]}],
     }  # fmt: skip
