@@ -54,7 +54,7 @@ def create_app() -> FastAPI:
 
     @app.get("/health", tags=["health"])
     def health() -> dict:
-        """Liveness: the process answers."""
+        """Liveness: the process answers; it checks nothing else (see `/health/ready`). No key needed."""
         return {"status": "ok"}
 
     @app.get("/health/ready", tags=["health"])

@@ -26,16 +26,32 @@ EXTERNAL_ENVELOPE = {
 ERRORS = {
     "400": "invalid_param (or another 400 code): a value is missing, malformed or out of range",
     "401": "unauthorized: no key, a malformed Authorization header, or a key that is not valid",
-    "403": "forbidden: the workspace's knowledge request rate limit (with Retry-After); "
-    "archived_document_immutable",
+    "403": "forbidden: the workspace's knowledge request rate limit (with Retry-After), a dataset-scoped "
+    "key changing the workspace, or archived_document_immutable",
     "404": "not_found: the dataset, document, segment or other id does not exist in the caller's workspace",
     "503": "service_unavailable: the database, Redis or the search engine is unreachable (with Retry-After)",
 }
-CONFLICT = "a name already taken, or documents being indexed"
-BODY_ERRORS = {
-    "413": "request_entity_too_large: a body over JSON_BODY_LIMIT_MB, an upload over UPLOAD_FILE_SIZE_LIMIT",
-    "415": "unsupported_media_type: a file type the service does not read (on update paths)",
-    "507": "insufficient_storage: the data directory is full; nothing half-written is kept",
+TOO_LARGE = "request_entity_too_large: a body over JSON_BODY_LIMIT_MB, an upload over UPLOAD_FILE_SIZE_LIMIT"
+FULL = "insufficient_storage: the data directory is full; nothing half-written is kept"
+UNSUPPORTED = "unsupported_file_type: a file type the service does not read"
+DOCUMENT = "/v1/datasets/{dataset_id}/documents/{document_id}"
+# Errors only some routes give, by (method, path).
+ROUTE_ERRORS = {
+    ("post", "/v1/datasets"): {"409": "dataset_name_duplicate: the workspace has a dataset of this name"},
+    ("delete", "/v1/datasets/{dataset_id}"): {
+        "409": "dataset_indexing_in_progress: documents of the dataset are being indexed"
+    },
+    ("post", "/v1/datasets/{dataset_id}/document/create-by-text"): {"507": FULL},
+    ("post", "/v1/datasets/{dataset_id}/document/create-by-file"): {"507": FULL},
+    ("post", f"{DOCUMENT}/update-by-text"): {"507": FULL},
+    ("patch", DOCUMENT): {"415": UNSUPPORTED, "507": FULL},
+    ("post", f"{DOCUMENT}/update-by-file"): {"415": UNSUPPORTED, "507": FULL},
+    ("post", "/v1/datasets/pipeline/file-upload"): {"415": UNSUPPORTED, "507": FULL},
+    ("post", "/v1/datasets/{dataset_id}/pipeline/run"): {
+        "500": "pipeline_run_error: a Notion import of the run failed or did not finish in time",
+        "507": FULL,
+    },
+    ("post", "/v1/datasets/{dataset_id}/website/import"): {"507": FULL},
 }
 EXTERNAL_ERRORS = {
     "400": "4001: the body is not valid",
@@ -93,9 +109,8 @@ def _describe_errors(path: str, method: str, operation: dict) -> None:
     else:
         errors, schema = dict(ERRORS), "Error"
         if "requestBody" in operation:
-            errors |= BODY_ERRORS
-        if method in ("post", "patch", "delete") and path.startswith("/v1/datasets"):
-            errors["409"] = f"a conflict: {CONFLICT}"
+            errors["413"] = TOO_LARGE
+        errors |= ROUTE_ERRORS.get((method, path), {})
     for status, description in errors.items():
         responses.setdefault(
             status,

@@ -16,6 +16,9 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
     "", response_model=DatasetOut, response_model_exclude_unset=True, dependencies=[KNOWLEDGE_REQUEST]
 )
 def create_dataset(body: DatasetCreate, caller: CallerDep, session: SessionDep) -> dict:
+    """An empty dataset. Only `name` is required (unique in the workspace, else 409
+    `dataset_name_duplicate`); `indexing_technique`, the embedding model, `retrieval_model`,
+    `permission` and `description` may be set now or are fixed by the first document."""
     dataset = datasets.create_dataset(session, caller, body)
     return views.describe_dataset(session, dataset)
 
@@ -30,6 +33,9 @@ def list_datasets(
     tag_ids: Annotated[list[str], Query(max_length=100)] = [],  # noqa: B006 - FastAPI copies defaults
     include_all: bool = False,
 ) -> dict:
+    """The workspace's datasets, newest first: `page`, `limit` (at most 100; the capped value is echoed),
+    `keyword` (case-insensitive substring of the name), repeatable `tag_ids` (datasets bound to any of
+    them) and `include_all` (an owner sees every dataset, private ones included)."""
     limit = min(limit, datasets.MAX_PAGE_SIZE)
     rows, total = datasets.list_datasets(
         session, caller, page=page, limit=limit, keyword=keyword, tag_ids=tag_ids, include_all=include_all
@@ -45,6 +51,8 @@ def list_datasets(
 
 @router.get("/{dataset_id}", response_model=DatasetOut, response_model_exclude_unset=True)
 def get_dataset(dataset: DatasetDep, session: SessionDep) -> dict:
+    """One dataset with its document and word counts, index and retrieval settings, tags and metadata
+    fields."""
     return views.describe_dataset(session, dataset)
 
 
@@ -55,6 +63,8 @@ def get_dataset(dataset: DatasetDep, session: SessionDep) -> dict:
     dependencies=[KNOWLEDGE_REQUEST],
 )
 def update_dataset(body: DatasetUpdate, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    """Changes only the fields given. A new `indexing_technique` or `embedding_model` rebuilds the index in
+    the background while searches go on with the old one; the answer includes `partial_member_list`."""
     dataset = datasets.update_dataset(session, caller, dataset, body)
     view = views.describe_dataset(session, dataset, with_members=True)
     return view
@@ -62,11 +72,14 @@ def update_dataset(body: DatasetUpdate, dataset: DatasetDep, caller: CallerDep, 
 
 @router.delete("/{dataset_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_dataset(dataset: DatasetDep, session: SessionDep) -> Response:
+    """Deletes the dataset with its documents, chunks, files and search collections. 409
+    `dataset_indexing_in_progress` while any of its documents is being indexed."""
     datasets.delete_dataset(session, dataset)
     return Response(status_code=204)
 
 
 @router.get("/{dataset_id}/tags", response_model=DatasetTags)
 def list_dataset_tags(dataset: DatasetDep, session: SessionDep) -> dict:
+    """The knowledge tags bound to the dataset (`data`: id and name of each) and their `total`."""
     bound = tags.tags_by_dataset(session, [dataset.id]).get(dataset.id, [])
     return {"data": [{"id": tag.id, "name": tag.name} for tag in bound], "total": len(bound)}

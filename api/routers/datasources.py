@@ -31,6 +31,9 @@ class OAuthCallbackBody(BaseModel):
 
 @router.post("")
 def save_credentials(body: CredentialsBody, caller: CallerDep, session: SessionDep) -> dict:
+    """Ours: saves the workspace's credentials for `provider` (notion, notion_oauth, firecrawl,
+    jinareader): `api_key` and an optional `base_url` (public http(s) hosts only). Stored encrypted;
+    answered masked."""
     datasources.save_credentials(
         session, caller.workspace, body.provider, body.api_key, body.base_url,
         client_id=body.client_id, redirect_uri=body.redirect_uri,
@@ -41,6 +44,7 @@ def save_credentials(body: CredentialsBody, caller: CallerDep, session: SessionD
 
 @router.get("")
 def list_credentials(caller: CallerDep, session: SessionDep) -> dict:
+    """Ours: the workspace's saved credentials, keys masked."""
     return {"data": datasources.list_credentials(session, caller.workspace)}
 
 
@@ -64,5 +68,6 @@ def notion_oauth_callback(body: OAuthCallbackBody, caller: CallerDep, session: S
 
 @router.delete("/{provider}", status_code=204)
 def delete_credentials(provider: str, caller: CallerDep, session: SessionDep) -> Response:
+    """Ours: deletes the workspace's credentials for `provider`."""
     datasources.delete_credentials(session, caller.workspace, provider)
     return Response(status_code=204)

@@ -90,6 +90,11 @@ def _validated(schema: type[Options], data: dict[str, Any]) -> Options:
 def create_document_by_text(
     body: DocumentCreateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
+    """A document from text, queued for indexing; answers `{document, batch}` at once (poll the batch's
+    indexing status). The first document of a dataset must give `indexing_technique` and fixes the
+    dataset's `doc_form`; `process_rule` defaults to the dataset's latest rule, else automatic. A
+    document of the same name and unchanged text, rule and form is not indexed again. Empty text is
+    refused."""
     source = _text_file(body.text, body.name, on_update=False)
     with documents.discarded_on_failure(session, source):
         document, batch = documents.create_document(session, caller, dataset, body, source)
@@ -111,6 +116,9 @@ def create_document_by_text(
 async def create_document_by_file(
     request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ):
+    """A document from an uploaded file (multipart: `file`, and `data`, a JSON string with the options of
+    create-by-text). The upload is streamed to disk and refused past `UPLOAD_FILE_SIZE_LIMIT`; a type
+    the service does not read is 400 `invalid_param` (Dify's create-path answer)."""
     if dataset.provider == "external":
         raise InvalidParam("External datasets are not supported.")
     upload = await read_document_upload(request, get_settings(), file_required=True, on_update=False)
@@ -139,6 +147,8 @@ async def create_document_by_file(
 def update_document_by_text(
     document_id: str, body: DocumentUpdateByText, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
+    """New text, name or process rule for an available document, then a re-index that swaps the new chunks
+    in at once; the document keeps its batch. A name is required with text."""
     document = documents.get_document(session, dataset, parse_uuid(document_id))
     if body.text is not None and not body.name:
         raise InvalidParam("name is required when text is given.")
@@ -171,6 +181,8 @@ def update_document_by_text(
 async def update_document_by_file(
     document_id: str, request: Request, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ):
+    """Replaces an available document's file (multipart, as create-by-file) and re-indexes it; too large a
+    file is 413, a type the service does not read 415."""
     document = await run_in_threadpool(documents.get_document, session, dataset, parse_uuid(document_id))
     upload = await read_document_upload(request, get_settings(), file_required=False, on_update=True)
     with documents.discarded_on_failure(session, upload.file):
@@ -227,6 +239,9 @@ def list_documents(
     keyword: Annotated[str | None, Query(max_length=255)] = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
 ) -> dict:
+    """The dataset's documents by position: `page`, `limit` (at most 100), `keyword` (substring of the
+    name) and `status` (queuing, indexing, paused, error, available, disabled, archived; `active` and
+    `enabled` mean available). `has_more` is true when the page is full."""
     rows, total = documents.list_documents(
         session, dataset, page=page, limit=limit, keyword=keyword, status=status
     )
@@ -246,6 +261,8 @@ def get_document(
     session: SessionDep,
     metadata: Annotated[str, Query(max_length=32)] = "all",
 ) -> dict:
+    """One document with its process rule, source details, counts and metadata; `metadata=all` (default),
+    `only` or `without`."""
     if metadata not in ("all", "only", "without"):
         raise InvalidMetadata(f"Invalid metadata value: {metadata}")
     document = documents.get_document(session, dataset, parse_uuid(document_id))
@@ -254,12 +271,16 @@ def get_document(
 
 @router.delete("/documents/{document_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    """Deletes the document with its chunks, vectors, terms and stored file (unless another upload shares
+    the bytes)."""
     documents.delete_document(session, dataset, parse_uuid(document_id))
     return Response(status_code=204)
 
 
 @router.get("/documents/{batch}/indexing-status", response_model=IndexingStatusList)
 def get_indexing_status(batch: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    """Each document of the batch: its status, the time of each stage, `completed_segments` and
+    `total_segments`, and its error."""
     rows = documents.documents_of_batch(session, dataset, batch[:64])
     return {"data": views.describe_indexing_status(session, rows)}
 
@@ -290,30 +311,39 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
 def update_document_status(
     action: str, body: DocumentIdsBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
+    """`enable`, `disable`, `archive` or `un_archive` the documents `document_ids`. Disabled and archived
+    documents leave the search engine before the call returns and come back (vectors from the embedding
+    cache) when enabled; archived documents are read-only. A document being indexed is refused (400)."""
     status.update_document_status(session, caller, dataset, action, body.document_ids)
     return {"result": "success"}
 
 
 @router.post("/documents/{document_id}/processing/pause", response_model=ResultOut)
 def pause_document(document_id: str, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    """Ours: pauses a document's indexing after its current step; it keeps what is done."""
     documents.pause_document(session, caller, dataset, parse_uuid(document_id))
     return {"result": "success"}
 
 
 @router.post("/documents/{document_id}/processing/resume", response_model=ResultOut)
 def resume_document(document_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    """Ours: resumes a paused document's indexing where it stopped."""
     documents.resume_document(session, dataset, parse_uuid(document_id))
     return {"result": "success"}
 
 
 @router.post("/retry", response_model=ResultOut)
 def retry_documents(body: RetryBody, dataset: DatasetDep, session: SessionDep) -> dict:
+    """Ours: re-queues the unfinished (failed or stuck) documents `document_ids`; a finished one among
+    them refuses the call with 400 `document_already_finished`."""
     documents.retry_documents(session, dataset, body.document_ids)
     return {"result": "success"}
 
 
 @router.get("/documents/{document_id}/download", dependencies=[KNOWLEDGE_REQUEST])
 def download_document(document_id: str, request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
+    """A signed link (`{url}`) to the document's uploaded file, served at `/files/{id}/file-preview` and
+    valid for `FILES_ACCESS_TIMEOUT` seconds. 400 for a document that is not an uploaded file."""
     settings = get_settings()
     upload = downloads.document_upload(session, dataset, parse_uuid(document_id))
     return {"url": downloads.signed_url(settings, settings.files_url or str(request.base_url), upload)}
@@ -334,6 +364,7 @@ def get_document_upload_file(
 
 @router.post("/documents/download-zip", response_class=FileResponse, dependencies=[KNOWLEDGE_REQUEST])
 def download_documents_zip(body: ZipBody, dataset: DatasetDep, session: SessionDep) -> FileResponse:
+    """A ZIP archive (`application/zip`) of the uploaded files of `document_ids` (1 to 100), built on disk."""
     ids = [parse_uuid(document_id) for document_id in body.document_ids]
     archive = downloads.zip_documents(session, get_settings(), dataset, ids)
     return FileResponse(

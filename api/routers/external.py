@@ -68,6 +68,11 @@ BODY = {
 @router.post("/retrieval", response_model=ExternalRetrievalResult, openapi_extra=BODY)
 @router.post("/v1/retrieval", response_model=ExternalRetrievalResult, include_in_schema=False)
 def external_retrieval(request: Request, session: SessionDep, payload: Annotated[Any, Depends(json_body)]):
+    """Dify's external-knowledge call: `knowledge_id` (a dataset id), `query`, `retrieval_setting`
+    (`top_k`, `score_threshold`) and an optional `metadata_condition`. The key is checked before the
+    body, so Dify's registration probe (an empty body) tells a wrong key (403 1002) from a right one
+    (400 4001). Dify's nulls are accepted. Answers `{records: [{content, score, title, metadata}]}`;
+    errors come as `{error_code, error_msg}`. Hits are counted on the returned chunks."""
     try:
         token = bearer_token(request)
     except ServiceError:

@@ -23,6 +23,8 @@ def file_preview(
     sign: Param,
     as_attachment: bool = False,
 ) -> FileResponse:
+    """An uploaded file behind a signed link from the download routes (`timestamp`, `nonce`, `sign`); no
+    key needed. `as_attachment=true` asks the browser to save it. A wrong or expired signature is 403."""
     settings = get_settings()
     upload = downloads.verified_upload(session, settings, parse_uuid(upload_file_id), timestamp, nonce, sign)
     return FileResponse(

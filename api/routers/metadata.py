@@ -45,11 +45,15 @@ def _field(field) -> dict:
 
 @router.post("/metadata", status_code=201, dependencies=[KNOWLEDGE_REQUEST])
 def create_field(body: NewFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    """A new metadata field of the dataset: `type` (string, number or time) and `name` (lower-case letters,
+    digits and `_`, unique in the dataset, not a built-in name). Answers 201 with `{id, type, name}`."""
     return _field(metadata.create_field(session, caller, dataset, body.type, body.name))
 
 
 @router.get("/metadata")
 def list_fields(dataset: DatasetDep, session: SessionDep) -> dict:
+    """The dataset's metadata fields with how many documents use each (`count`), and whether the built-in
+    fields are enabled."""
     fields = metadata.list_fields(session, dataset)
     return {
         "doc_metadata": [_field(field) | {"count": count} for field, count in fields],
@@ -59,11 +63,14 @@ def list_fields(dataset: DatasetDep, session: SessionDep) -> dict:
 
 @router.get("/metadata/built-in")
 def list_built_in_fields(dataset: DatasetDep) -> dict:
+    """The five built-in fields (document_name, uploader, upload_date, last_update_date, source) and their
+    types."""
     return _built_in_fields()
 
 
 @legacy_router.get("/datasets/metadata/built-in")
 def list_built_in_fields_legacy(_caller: CallerDep) -> dict:
+    """Dify's legacy form of the built-in fields, without a dataset id: the five fields' names and types."""
     return _built_in_fields()
 
 
@@ -75,6 +82,8 @@ def _built_in_fields() -> dict:
 def toggle_built_in_fields(
     action: Literal["enable", "disable"], dataset: DatasetDep, session: SessionDep
 ) -> dict:
+    """`enable` writes the built-in fields' values into every finished document and keeps them up to date;
+    `disable` removes them."""
     metadata.set_built_in_fields(session, dataset, action == "enable")
     return {"result": "success"}
 
@@ -83,12 +92,15 @@ def toggle_built_in_fields(
 def rename_field(
     metadata_id: str, body: RenameFieldBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
+    """Renames a metadata field; every document bound to it is rewritten with the new name, so filters on
+    the new name work at once."""
     field = metadata.get_field(session, dataset, parse_uuid(metadata_id))
     return _field(metadata.rename_field(session, caller, dataset, field, body.name))
 
 
 @router.delete("/metadata/{metadata_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_field(metadata_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    """Deletes a metadata field and its value from every document."""
     metadata.delete_field(session, dataset, metadata.get_field(session, dataset, parse_uuid(metadata_id)))
     return Response(status_code=204)
 
@@ -97,6 +109,10 @@ def delete_field(metadata_id: str, dataset: DatasetDep, session: SessionDep) -> 
 def update_documents_metadata(
     body: DocumentsMetadataBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> dict:
+    """Sets metadata values on documents: `operation_data` is a list of `{document_id, metadata_list: [{id,
+    name, value}], partial_update}`. Without `partial_update` a document's values are replaced by the
+    given ones (built-ins kept when enabled); with it, the given ones are added or changed. Each field
+    must be the dataset's; values are checked against its type."""
     operations = [
         (
             parse_uuid(operation.document_id),

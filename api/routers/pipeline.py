@@ -18,6 +18,12 @@ from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets", tags=["knowledge pipeline"])
 EVENT_STREAM = {"200": {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
+BLOCKING_OR_STREAM = {
+    "200": {
+        "content": {"application/json": {}, "text/event-stream": {}},
+        "description": "blocking: `{batch, dataset, documents}`; streaming: server-sent events",
+    }
+}
 FILE_BODY = {
     "requestBody": {
         "required": True,
@@ -75,7 +81,7 @@ def run_datasource_node(
     return _event_stream(pipeline.run_datasource_node(session, caller, dataset, node_id, body))
 
 
-@router.post("/{dataset_id}/pipeline/run", responses=EVENT_STREAM, dependencies=[KNOWLEDGE_REQUEST])
+@router.post("/{dataset_id}/pipeline/run", responses=BLOCKING_OR_STREAM, dependencies=[KNOWLEDGE_REQUEST])
 async def run_pipeline(
     body: pipeline.PipelineRunBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ):

@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.datasets import service as dataset_service
@@ -17,10 +17,15 @@ router = APIRouter(prefix="/datasets/{dataset_id}", tags=["retrieval"])
 
 
 class HitTestingBody(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     query: str | None = Field(default=None, max_length=10_000)
+    """The search text; more than 250 characters is refused with a message saying so."""
     retrieval_model: RetrievalModel | None = None
+    """This search's settings; the dataset's default when absent."""
     external_retrieval_model: ExternalRetrievalModel | None = None
     attachment_ids: list[str] | None = Field(default=None, max_length=10)
+    """Accepted for Dify's clients; images are not searched."""
 
 
 class HitTestingResult(BaseModel):
@@ -41,6 +46,11 @@ class HitTestingResult(BaseModel):
 @router.post("/hit-testing", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 @router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    """Searches the dataset: `query` (at most 250 characters) and an optional `retrieval_model` (search
+    method, top_k, score threshold, reranking or weights, metadata filter), which wins over the
+    dataset's own. Answers the records with their scores, each leg's score and rank (`score_details`),
+    the matched words (`highlights`, `matched_terms`), the query's terms and the time per stage
+    (`timings_ms`). The query is logged; hit counts do not move."""
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
     return describe_outcome(body.query, outcome)
@@ -53,6 +63,8 @@ def list_queries(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict:
+    """Ours: the dataset's logged queries (hit-testing, app retrieval, external `/retrieval`), newest
+    first, with their settings; `page` and `limit`."""
     rows, total = queries.list_queries(session, dataset.id, page=page, limit=limit)
     return {"data": rows, "has_more": page * limit < total, "limit": limit, "total": total, "page": page}
 

@@ -73,6 +73,9 @@ def create_segments(
     session: SessionDep,
     body: Annotated[Any, Body()] = None,
 ):
+    """Adds chunks to a finished document: `segments` is a list of `{content, answer (Q&A documents),
+    keywords}`. Each chunk is embedded and indexed before the answer; one that cannot be embedded stays
+    disabled with status `error`. Body errors come in Dify's bare `{"error": …}` shape."""
     # Dify answers body errors of this route with a bare {"error": ...} instead of the usual envelope.
     if not isinstance(body, dict) or "segments" not in body:
         return JSONResponse({"error": "Segments is required"}, status_code=400)
@@ -88,6 +91,8 @@ def create_segments(
 
 @router.get("")
 def list_segments(document_id: str, request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
+    """The document's chunks by position: `page`, `limit` (at most 100), repeatable `status` (completed,
+    indexing, error, waiting, re_segment) and `keyword` (case-insensitive substring of the content)."""
     document = _document(session, dataset, document_id)
     params = request.query_params
     page = _positive_int(params.get("page"), 1)
@@ -115,6 +120,7 @@ def _positive_int(value: str | None, default: int) -> int:
 
 @router.get("/{segment_id}")
 def get_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> dict:
+    """One chunk with its keywords, counts, state and (parent-child documents) child chunks."""
     document = _document(session, dataset, document_id)
     return _one(session, document, segments.get_segment(session, document, parse_uuid(segment_id)))
 
@@ -128,6 +134,9 @@ def update_segment(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
+    """Changes a chunk (`segment`: `content`, `answer`, `keywords`, `enabled`, `regenerate_child_chunks`).
+    New content without `keywords` gets keywords extracted from it; the change is searchable when the
+    call returns."""
     document = _document(session, dataset, document_id, editing=True)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
     change = body.segment
@@ -140,6 +149,7 @@ def update_segment(
 
 @router.delete("/{segment_id}", status_code=204, dependencies=[KNOWLEDGE_REQUEST])
 def delete_segment(document_id: str, segment_id: str, dataset: DatasetDep, session: SessionDep) -> Response:
+    """Deletes a chunk and removes it from the search engine before the answer."""
     document = _document(session, dataset, document_id, editing=True)
     segment = segments.get_segment(session, document, parse_uuid(segment_id))
     segments.delete_segment(session, dataset, document, segment)
@@ -164,6 +174,8 @@ def create_child_chunk(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
+    """Adds a child chunk (`content`) to a parent chunk of a parent-child document; the parent is
+    re-indexed."""
     segment = _segment(session, dataset, document_id, segment_id, editing=True)
     return {
         "data": describe_child_chunk(
@@ -176,6 +188,7 @@ def create_child_chunk(
 def list_child_chunks(
     document_id: str, segment_id: str, request: Request, dataset: DatasetDep, session: SessionDep
 ) -> dict:
+    """A parent chunk's child chunks: `page`, `limit` (at most 100), `keyword`; paged with `total_pages`."""
     segment = _segment(session, dataset, document_id, segment_id)
     params = request.query_params
     page = _positive_int(params.get("page"), 1)
@@ -200,6 +213,7 @@ def update_child_chunk(
     caller: CallerDep,
     session: SessionDep,
 ) -> dict:
+    """Changes a child chunk's `content`; the parent is re-indexed."""
     segment = _segment(session, dataset, document_id, segment_id, editing=True)
     chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
     return {
@@ -215,6 +229,7 @@ def update_child_chunk(
 def delete_child_chunk(
     document_id: str, segment_id: str, child_chunk_id: str, dataset: DatasetDep, session: SessionDep
 ) -> Response:
+    """Deletes a child chunk; the parent is re-indexed."""
     segment = _segment(session, dataset, document_id, segment_id, editing=True)
     chunk = segments.get_child_chunk(session, segment, parse_uuid(child_chunk_id))
     segments.delete_child_chunk(session, dataset, segment, chunk)

@@ -19,18 +19,28 @@ class SearchMethod(StrEnum):
 
 
 class RerankingModel(BaseModel):
+    """A rerank model the deployment offers (see the available-models route)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     reranking_provider_name: str | None = ""
     reranking_model_name: str | None = ""
 
 
 class VectorSetting(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     vector_weight: float = Field(ge=0, le=1)
+    """The semantic leg's weight in weighted fusion."""
     embedding_provider_name: str | None = ""
     embedding_model_name: str | None = ""
 
 
 class KeywordSetting(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     keyword_weight: float = Field(ge=0, le=1)
+    """The full-text leg's weight in weighted fusion."""
 
 
 class Weights(BaseModel):
@@ -40,13 +50,25 @@ class Weights(BaseModel):
 
 
 class MetadataCondition(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     name: str = Field(max_length=255)
+    """A metadata field of the dataset, or a built-in field."""
     comparison_operator: str = Field(max_length=32)
+    """Strings: contains, not contains, start with, end with, is, is not, empty, not empty, in, not in.
+    Numbers: =, ≠, >, <, ≥, ≤ (also >=, <=, !=), empty, not empty. Times: before, after, empty, not
+    empty. A condition with an unknown operator or a null value is dropped, as Dify drops it."""
     value: str | int | float | list[str] | None = None
+    """The value compared with; a list (or comma-separated string) for `in` / `not in`."""
 
 
 class MetadataFilteringConditions(BaseModel):
+    """Which documents a search may return; null for either field means its default."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     logical_operator: Literal["and", "or"] = "and"
+    """How the conditions combine."""
     conditions: list[MetadataCondition] = Field(default_factory=list, max_length=100)
 
     @field_validator("logical_operator", "conditions", mode="before")
@@ -59,16 +81,29 @@ class MetadataFilteringConditions(BaseModel):
 
 
 class RetrievalModel(BaseModel):
+    """How a search runs: a request's own wins over the dataset's default."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     search_method: SearchMethod
+    """semantic_search (vectors), full_text_search / keyword_search (BM25) or hybrid_search (both)."""
     reranking_enable: bool
+    """Rescore hybrid candidates with `reranking_model`."""
     # "rrf" is our extension: reciprocal-rank fusion of the two hybrid legs.
     reranking_mode: Literal["reranking_model", "weighted_score", "rrf"] | None = None
+    """How hybrid search combines its legs: a rerank model, weighted scores, or (ours) reciprocal-rank
+    fusion."""
     reranking_model: RerankingModel | None = None
     weights: Weights | None = None
+    """The legs' weights for `weighted_score` (0.7 semantic / 0.3 keyword when absent)."""
     rrf_k: int | None = Field(default=None, ge=1, le=1000)
+    """Ours: the k of reciprocal-rank fusion (60 when absent)."""
     top_k: int = Field(ge=1, le=10_000)
+    """How many records to return, capped by TOP_K_MAX_VALUE."""
     score_threshold_enabled: bool
     score_threshold: float | None = Field(default=None, ge=0, le=1)  # every method scores in 0..1
+    """With `score_threshold_enabled`, records scoring below it are left out (every method scores in
+    0..1)."""
     metadata_filtering_conditions: MetadataFilteringConditions | None = None
 
 
@@ -89,6 +124,8 @@ class SummaryIndexSetting(BaseModel):
 
 
 class ExternalRetrievalModel(BaseModel):
+    """Retrieval settings of an external dataset (kept for Dify's clients)."""
+
     top_k: int = Field(default=2, ge=1, le=10_000)
     score_threshold: float | None = 0.0
     score_threshold_enabled: bool = False
@@ -111,18 +148,23 @@ def _check_description(description: str | None) -> str | None:
 
 
 class DatasetCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", use_attribute_docstrings=True)
 
     name: str
+    """1 to 40 characters, unique in the workspace."""
     description: str = ""
+    """At most 400 characters."""
     indexing_technique: IndexingTechnique | None = None
+    """high_quality (vectors and full text) or economy (full text only); else set by the first document."""
     permission: DatasetPermission = DatasetPermission.ONLY_ME
     provider: DatasetProvider = DatasetProvider.VENDOR
     external_knowledge_api_id: str | None = None
     external_knowledge_id: str | None = None
     embedding_model: str | None = None
+    """A model the deployment offers (the default model when absent)."""
     embedding_model_provider: str | None = None
     retrieval_model: RetrievalModel | None = None
+    """The dataset's default search settings."""
     summary_index_setting: SummaryIndexSetting | None = None
 
     _name = field_validator("name")(_check_name)
@@ -130,7 +172,7 @@ class DatasetCreate(BaseModel):
 
 
 class DatasetUpdate(BaseModel):
-    """PATCH body: only the keys present in the request change (see `model_fields_set`)."""
+    """Only the fields present in the request change."""
 
     model_config = ConfigDict(extra="ignore")
 

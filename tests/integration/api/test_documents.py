@@ -160,6 +160,24 @@ def test_indexing_technique_is_required_for_the_first_document(client, tenant):
     assert _count(UploadFile) == 0
 
 
+def test_an_empty_text_is_refused_in_words_about_text(client, tenant):
+    dataset = create_dataset(client, tenant)
+    base = f"/v1/datasets/{dataset['id']}"
+    for text in ("", "  \n\t "):
+        body = {"name": "blank", "text": text, "indexing_technique": "high_quality"}
+        response = client.post(f"{base}/document/create-by-text", json=body, headers=tenant.headers)
+        assert_error(
+            response, 400, "invalid_param", "The text is empty: a document needs some text to index."
+        )
+    document = create_text_document(client, tenant, dataset["id"], "full", "Some words.").json()["document"]
+    update = {"name": "full", "text": ""}
+    response = client.post(
+        f"{base}/documents/{document['id']}/update-by-text", json=update, headers=tenant.headers
+    )
+    assert_error(response, 400, "invalid_param", "The text is empty: a document needs some text to index.")
+    assert _count(Document) == 1 and _count(UploadFile) == 1
+
+
 def test_doc_form_rules(client, tenant):
     dataset = create_dataset(client, tenant)
     bad = create_text_document(client, tenant, dataset["id"], "a", "text", doc_form="poem_model")
