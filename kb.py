@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from core.settings import get_settings
 
@@ -22,6 +21,8 @@ console = Console()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_WORKSPACE = "default"
+# How long Ctrl+C lets a running indexing step finish before the process exits.
+SHUTDOWN_GRACE_SECONDS = 3
 # The embedded engine's directory opens in one process (its write-ahead log is locked).
 ENGINE_IN_ONE_PROCESS = (
     "{command} in server mode needs QDRANT_URL: the embedded engine opens in one process only, so "
@@ -42,8 +43,8 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 5001,
+    host: Annotated[str, typer.Option(help="address to listen on", envvar="KB_HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", envvar="KB_PORT")] = 5001,
     workers: Annotated[int, typer.Option(help="API processes (server mode only)")] = 1,
 ) -> None:
     """Serve the API; without DATABASE_URL/REDIS_URL/QDRANT_URL it runs fully embedded."""
@@ -57,11 +58,13 @@ def serve(
     if not settings.embedded_worker and not settings.qdrant_url:
         raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb serve"))
     _prepare_embedded_database()
-    _print_first_key()
+    first_key = _create_first_key()
+    console.print("loading the embedding model and opening the search engine...")
     warm_up_default_embedder()
     prepare_engine(settings)
     with session_scope() as session:
         refresh_sqlite_statistics(session)
+    _announce_when_ready(host, port, first_key)
     if not settings.embedded_worker:
         if workers > 1:
             _share_metrics_between_processes(settings)
@@ -81,7 +84,21 @@ def serve(
     try:
         uvicorn.run(create_app(), host=host, port=port, access_log=settings.kb_access_log)
     finally:
-        embedded.stop()
+        _stop(embedded)
+
+
+def _stop(embedded) -> None:
+    """Ctrl+C: each part says it stops, and none waits long. Indexing cut short resumes at the next
+    start (its lease names this process)."""
+    from core.indexing.vectors import close_embedders, close_vector_stores
+
+    console.print("stopping the indexing worker (a run in progress resumes at the next start)...")
+    embedded.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+    console.print("stopping the embedding model processes...")
+    close_embedders()
+    console.print("closing the search engine...")
+    close_vector_stores()
+    console.print("stopped")
 
 
 @app.command()
@@ -180,28 +197,29 @@ def list_keys(workspace: Annotated[str, typer.Option(help="workspace name")]) ->
     from core.database import session_scope
     from core.workspaces import service as workspaces
 
-    table = Table("id", "key", "datasets", "created", "last used", "revoked")
+    # One key per entry, the whole id first: `kb keys revoke` takes it (or a unique prefix), and a
+    # table would cut it in an 80-column terminal.
     with session_scope() as session:
         for key in api_keys.list_keys(session, workspaces.find_workspace(session, workspace)):
-            table.add_row(
-                key.id,
-                key.masked_token,
-                ", ".join(key.dataset_ids) if key.dataset_ids is not None else "all",
-                str(key.created_at),
-                str(key.last_used_at or "-"),
-                str(key.revoked_at or "-"),
-            )
-    console.print(table)
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            datasets = ", ".join(key.dataset_ids) if key.dataset_ids is not None else "all"
+            last_used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+            console.print(f"{key.id}  {key.masked_token}  {state}", markup=False, highlight=False)
+            console.print(f"    datasets: {datasets}; created {key.created_at:%Y-%m-%d %H:%M}; "
+                          f"last used {last_used}", markup=False, highlight=False)  # fmt: skip
 
 
 @keys_app.command("revoke")
-def revoke_key(key_id: str) -> None:
+def revoke_key(
+    key_id: Annotated[str, typer.Argument(help="the key's id, or a prefix no other id shares")],
+) -> None:
     """Revoke a key by id; requests with it fail at once."""
     _prepare_embedded_database()
     from core.api_keys import service as api_keys
     from core.database import session_scope
 
     with session_scope() as session:
+        key_id = api_keys.find_key_id(session, key_id)
         api_keys.revoke_key(session, key_id)
     console.print(f"revoked {key_id}")
 
@@ -246,18 +264,48 @@ def _plan(plan: str | None):
     return Plan(plan)
 
 
-def _print_first_key() -> None:
+def _create_first_key() -> str | None:
+    """The first start's workspace and key; the key is shown once the server answers."""
     from core.api_keys import service as api_keys
     from core.database import session_scope
     from core.workspaces import service as workspaces
 
     with session_scope() as session:
         if workspaces.count_workspaces(session):
-            return
+            return None
         ws = workspaces.get_or_create_workspace(session, DEFAULT_WORKSPACE)
-        token = api_keys.create_key(session, ws)
-    console.print(f"First start: created workspace '{DEFAULT_WORKSPACE}' (plan team). API key, shown once:")
-    console.print(token, markup=False, highlight=False)
+        return api_keys.create_key(session, ws)
+
+
+def _announce_when_ready(host: str, port: int, first_key: str | None) -> None:
+    """Says where the service is (and prints the first start's key) only once `/health` answers, so
+    nobody tries a key against a server that is not listening yet."""
+    import threading
+    import time
+
+    import httpx
+
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    url = f"http://{local}:{port}"
+
+    def announce() -> None:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            return
+        console.print(f"Ready: {url}  (admin UI {url}/ui/, API reference {url}/docs)", soft_wrap=True)
+        if first_key:
+            console.print(
+                f"First start: created workspace '{DEFAULT_WORKSPACE}' (plan team). API key, shown once:"
+            )
+            console.print(first_key, markup=False, highlight=False)
+
+    threading.Thread(target=announce, name="announce-ready", daemon=True).start()
 
 
 def main() -> None:

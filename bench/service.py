@@ -1,6 +1,7 @@
 """Runs `kb serve` in the embedded mode as a child process, as a user would, for benchmarks and tests."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -48,16 +49,22 @@ class EmbeddedServer:
         deadline = time.monotonic() + startup_timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.url}/health").status_code == 200:
+                if httpx.get(f"{self.url}/health").status_code == 200 and self.ready_line() is not None:
                     return
             except httpx.TransportError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError("kb serve did not come up:\n" + "".join(self.output))
+
+    def ready_line(self) -> int | None:
+        """Where `kb serve` said it is ready (it says so, and shows a first key, once it answers)."""
+        return next((n for n, line in enumerate(self.output) if line.startswith("Ready: ")), None)
 
     def first_key(self) -> str | None:
         return next((line.strip() for line in self.output if line.startswith("ds-")), None)
 
     def stop(self) -> None:
-        self.process.terminate()
+        """As Ctrl+C stops it."""
+        self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)

@@ -202,6 +202,7 @@ class ProcessPoolEmbedder:
         return self._call(_count_tokens_in_process, list(texts)) if texts else []
 
     def close(self) -> None:
+        """Stops the model processes: queued batches are cancelled, a running one finishes."""
         self._pool.shutdown(cancel_futures=True)
 
     def _start(self) -> ProcessPoolExecutor:

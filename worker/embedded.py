@@ -10,7 +10,7 @@ from pathlib import Path
 
 from celery.beat import EmbeddedService
 from celery.utils.nodenames import anon_nodename
-from celery.worker import WorkController, state
+from celery.worker import WorkController
 
 import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
 import worker.tasks  # noqa: F401 - registers the task functions
@@ -66,9 +66,12 @@ class EmbeddedWorker:
         return self
 
     def stop(self, timeout: float = 30) -> None:
+        """Celery's warm shutdown: no new tasks, and running ones get up to `timeout` seconds. A run
+        cut short when the process then exits is taken over at the next start: its lease names this
+        process, which is gone."""
         if self._beat is not None:
             self._beat.stop()
-        # Celery's own thread-worker shutdown: the consumer loop exits when should_terminate is set.
-        state.should_terminate = 0
-        self._thread.join(timeout)
-        state.should_terminate = None
+        stopping = threading.Thread(target=self._controller.stop, name="kb-worker-stop", daemon=True)
+        stopping.start()
+        stopping.join(timeout)
+        self._thread.join(max(0.1, timeout / 10))

@@ -129,6 +129,17 @@ def revoke_key(session: Session, key_id: str, workspace_id: str | None = None) -
     session.commit()
 
 
+def find_key_id(session: Session, id_or_prefix: str) -> str:
+    """A key's whole id from the id or a prefix no other key shares (as `kb keys list` shows them)."""
+    prefix = id_or_prefix.strip().lower()
+    matches = session.scalars(select(ApiKey.id).where(ApiKey.id.startswith(prefix, autoescape=True))).all()
+    if len(matches) > 1:
+        raise InvalidParam(f"{len(matches)} keys have ids starting with {prefix!r}: give more of the id.")
+    if not matches:
+        raise NotFound(f"API key {id_or_prefix!r} not found.")
+    return matches[0]
+
+
 def _datasets_of(session: Session, workspace: Workspace, dataset_ids: list[str]) -> list[str]:
     from core.datasets.models import Dataset  # datasets import Caller from here
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 _stores: dict[tuple[str | None, str], VectorStore] = {}
 _stores_lock = threading.Lock()
+_built_embedders: list[BatchingEmbedder] = []  # the local ones, whose model processes close stops
 
 
 def get_vector_store() -> VectorStore:
@@ -54,6 +55,14 @@ def close_vector_stores() -> None:
         for store in _stores.values():
             store.close()
         _stores.clear()
+
+
+def close_embedders() -> None:
+    """Stops the local model processes (and forgets every built embedder)."""
+    for embedder in _built_embedders:
+        embedder.close()
+    _built_embedders.clear()
+    _build_embedder.cache_clear()
 
 
 def collection_name(dataset_id: str, generation: int = 1) -> str:
@@ -111,7 +120,8 @@ def _build_embedder(
             local = ProcessPoolEmbedder(
                 model, Path(model_path), processes=processes, threads=threads, batch_size=batch_size
             )
-        return BatchingEmbedder(local)
+        _built_embedders.append(BatchingEmbedder(local))
+        return _built_embedders[-1]
     if provider == "openai_api_compatible":
         if not api_base_url:
             raise InvalidParam("EMBEDDING_API_BASE_URL is required for the openai_api_compatible provider.")

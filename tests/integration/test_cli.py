@@ -43,8 +43,13 @@ def test_keys_create_makes_workspace_with_plan(workdir):
     assert _kb("workspaces", "set-plan", "research", "professional", cwd=workdir).returncode == 0
     with Session(engine) as session:
         assert session.scalar(select(Workspace.plan).where(Workspace.name == "research")) == "professional"
-    listing = _kb("keys", "list", "--workspace", "research", cwd=workdir)
+    listing = _kb("keys", "list", "--workspace", "research", cwd=workdir, COLUMNS="80")
     assert key[:6] in listing.stdout and key not in listing.stdout
+    key_id = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", listing.stdout)
+    assert key_id, "the whole id fits an 80-column terminal:\n" + listing.stdout
+    revoked = _kb("keys", "revoke", key_id.group()[:8], cwd=workdir)
+    assert revoked.returncode == 0 and key_id.group() in revoked.stdout, revoked.stdout + revoked.stderr
+    assert _kb("keys", "revoke", "zz", cwd=workdir).returncode != 0
     refused = _kb("keys", "create", "--workspace", "research", "--plan", "gold", cwd=workdir)
     assert refused.returncode != 0 and "plan must be one of" in refused.stderr
 
@@ -54,6 +59,9 @@ def test_embedded_serve_end_to_end(workdir):
     try:
         key = server.first_key()
         assert key, "the first start prints an API key:\n" + "".join(server.output)
+        listening = next(n for n, line in enumerate(server.output) if "Uvicorn running on" in line)
+        key_line = server.output.index(key + "\n")
+        assert listening < server.ready_line() < key_line  # shown once a request can use it
         headers = {"Authorization": f"Bearer {key}"}
         created = httpx.post(f"{server.url}/v1/datasets", json={"name": "docs"}, headers=headers)
         assert created.status_code == 200, created.text
@@ -81,6 +89,10 @@ def test_embedded_serve_end_to_end(workdir):
         assert _status(workdir, document_id) == "error"
     finally:
         server.stop()
+    assert server.process.returncode == 0
+    said = "".join(server.output)
+    for part in ("stopping the indexing worker", "stopping the embedding model processes", "stopped\n"):
+        assert part in said, said  # Ctrl+C says what it stops
 
 
 def _index_a_document(url: str, headers: dict, dataset_id: str) -> None:
