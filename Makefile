@@ -12,17 +12,34 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# torch 2.13.0 (the CPU build) goes in first: any later resolution of torch then finds it satisfied
-# instead of pulling the CUDA build.
+TORCH := torch==2.13.0
+# PyTorch's own index of CPU-only wheels, for when the package index offers only the CUDA build.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+# True when installing torch from the configured index would bring NVIDIA's CUDA packages.
+CUDA_BUILD_CHECK := import json, sys; \
+	sys.exit(any(p["metadata"]["name"].startswith("nvidia-") for p in json.load(sys.stdin)["install"]))
+
+# torch (the CPU build) goes in first: any later resolution of torch then finds it satisfied instead
+# of pulling the CUDA build (several GB of NVIDIA packages a CPU machine cannot use).
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[embeddings,test,bench]"
+	@echo "==> [1/2] $(TORCH), the CPU build (about 200 MB)"
+	@if $(BIN)/pip install --dry-run --ignore-installed --quiet --report - $(TORCH) 2>/dev/null \
+		| $(BIN)/python -c '$(CUDA_BUILD_CHECK)'; then \
+		$(BIN)/pip install --progress-bar on $(TORCH); \
+	else \
+		echo "    the package index offers torch's CUDA build only: taking the CPU build from $(TORCH_CPU_INDEX)"; \
+		$(BIN)/pip install --progress-bar on $(TORCH) --index-url $(TORCH_CPU_INDEX); \
+	fi
+	@echo "==> [2/2] the service and its dependencies"
+	$(BIN)/pip install --progress-bar on -e ".[embeddings,test,bench]"
 	touch $(STAMP)
+	@echo "==> installed into $(VENV); the command line is $(BIN)/kb"
 
 install: $(STAMP)
 
+# `make run PORT=8080 HOST=0.0.0.0`; without them kb serve reads KB_PORT / KB_HOST, else 127.0.0.1:5001.
 run: install
-	$(BIN)/kb serve
+	$(BIN)/kb serve $(if $(PORT),--port $(PORT)) $(if $(HOST),--host $(HOST))
 
 # The compose file is validated by its client; there is no Docker engine on the test machines.
 compose-tool:
