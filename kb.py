@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.logs import configure_logging
 from core.settings import get_settings
 
 app = typer.Typer(help="Knowledge-base service.", no_args_is_help=True)
@@ -21,6 +22,9 @@ console = Console()
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_WORKSPACE = "default"
+# Uvicorn logs through the root logger (LOG_FORMAT applies); its access log gives way to the API's own
+# request line (KB_ACCESS_LOG), which carries the request id.
+UVICORN_LOGGING = {"log_config": None, "access_log": False}
 # How long Ctrl+C lets a running indexing step finish before the process exits.
 SHUTDOWN_GRACE_SECONDS = 3
 # The embedded engine's directory opens in one process (its write-ahead log is locked).
@@ -57,6 +61,7 @@ def serve(
     settings = get_settings()
     if not settings.embedded_worker and not settings.qdrant_url:
         raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb serve"))
+    configure_logging(settings)
     _prepare_embedded_database()
     first_key = _create_first_key()
     console.print("loading the embedding model and opening the search engine...")
@@ -68,8 +73,8 @@ def serve(
     if not settings.embedded_worker:
         if workers > 1:
             _share_metrics_between_processes(settings)
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    access_log=settings.kb_access_log)  # fmt: skip
+        uvicorn.run("api.app:create_served_app", factory=True, host=host, port=port, workers=workers,
+                    **UVICORN_LOGGING)  # fmt: skip
         return
     if workers != 1:
         raise typer.BadParameter(
@@ -82,7 +87,7 @@ def serve(
     embedded = EmbeddedWorker(concurrency=settings.kb_worker_concurrency, beat=True).start()
     run_start_sweeps()  # beat repeats them every few minutes
     try:
-        uvicorn.run(create_app(), host=host, port=port, access_log=settings.kb_access_log)
+        uvicorn.run(create_app(), host=host, port=port, **UVICORN_LOGGING)
     finally:
         _stop(embedded)
 
@@ -145,6 +150,7 @@ def run_worker(
     from worker.embedded import beat_schedule_path
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
+    configure_logging(get_settings())
     warm_up_default_embedder()
     if metrics_port is not None:
         from core.metrics import serve_worker_metrics
@@ -159,7 +165,7 @@ def run_worker(
         str(concurrency),
         "--pool",
         "threads",
-        "--loglevel=INFO",
+        f"--loglevel={get_settings().log_level.upper()}",
     ]
     if beat:
         arguments += ["--beat", "--schedule", str(beat_schedule_path())]

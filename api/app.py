@@ -8,6 +8,7 @@ from api.input_guard import CollapseSlashes, GuardRequestInput
 from api.metrics import install_metrics
 from api.openapi import install_docs
 from api.rate_limit_headers import RateLimitHeaders
+from api.request_ids import RequestIds
 from api.routers import (
     datasets,
     datasources,
@@ -24,7 +25,14 @@ from api.routers import (
 )
 from api.ui.routes import install_ui
 from core.health import check_readiness
+from core.logs import configure_logging
 from core.settings import get_settings
+
+
+def create_served_app() -> FastAPI:
+    """The factory `kb serve --workers N` gives uvicorn: each API process logs as LOG_FORMAT says."""
+    configure_logging(get_settings())
+    return create_app()
 
 
 def create_app() -> FastAPI:
@@ -41,6 +49,7 @@ def create_app() -> FastAPI:
     app.add_middleware(GuardRequestInput)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(RequestIds)  # outermost: every answer carries the id, errors included
     # Tag and pipeline-upload routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, metadata.legacy_router, pipeline.router, datasets.router, documents.router,
                    segments.router, metadata.router, retrieval.router, retrieval.multi_router, models.router,

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.rate_limit_headers import remember
+from core import logs
 from core.api_keys import service as api_keys
 from core.api_keys import sessions
 from core.api_keys.service import Caller
@@ -59,10 +60,13 @@ def get_caller(request: Request, session: SessionDep) -> Caller:
     the session's CSRF token): either way the caller is the key's workspace."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and "Authorization" not in request.headers:
-        return sessions.authenticate_session(
+        caller = sessions.authenticate_session(
             session, cookie, request.headers.get(CSRF_HEADER), safe=request.method in SAFE_METHODS
         )
-    return api_keys.authenticate(session, bearer_token(request))
+    else:
+        caller = api_keys.authenticate(session, bearer_token(request))
+    logs.bind(workspace_id=caller.workspace.id)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -94,8 +98,11 @@ def parse_uuid(value: str) -> str:
         raise NotFound() from None
 
 
-def get_dataset(dataset_id: str, caller: CallerDep, session: SessionDep) -> Dataset:
-    return datasets.get_dataset(session, caller, parse_uuid(dataset_id))
+def get_dataset(dataset_id: str, request: Request, caller: CallerDep, session: SessionDep) -> Dataset:
+    dataset = datasets.get_dataset(session, caller, parse_uuid(dataset_id))
+    document_id = request.path_params.get("document_id")
+    logs.bind(dataset_id=dataset.id, document_id=document_id[:64] if document_id else None)
+    return dataset
 
 
 DatasetDep = Annotated[Dataset, Depends(get_dataset)]

@@ -12,6 +12,7 @@ from redis import exceptions as redis_exceptions
 from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core import logs
 from core.errors import ServiceError, StorageFull
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,10 @@ def _validation_error(_request: Request, error: RequestValidationError) -> JSONR
 
 def _unhandled_error(_request: Request, error: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=error)
-    return error_response("internal_server_error", HTTP_MESSAGES[500], 500)
+    # Answered outside the middlewares (Starlette's last resort), so the request id is added here.
+    request_id = logs.current("request_id")
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return error_response("internal_server_error", HTTP_MESSAGES[500], 500, headers)
 
 
 REQUEST_PARTS = ("body", "query", "path", "header", "cookie")

@@ -29,12 +29,12 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = _template(scope)
+            route = route_template(scope)
             metrics.HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             metrics.HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-def _template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
     """The matched route's path template, with the prefix of the router it was included under (the
     route knows its own path only: the prefix is what the request path has before it)."""
     route = scope.get("route")

@@ -7,9 +7,11 @@ Tasks queued on a session are dropped if it rolls back, so no task can see a row
 from typing import Any
 
 from celery import Celery
+from celery.signals import task_prerun
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from core import logs
 from core.settings import Settings, get_settings
 
 DATASET_QUEUE = "dataset"
@@ -24,6 +26,9 @@ RECOVERY_SWEEP_TASK = "sweep_stranded_work"
 SYNC_CHECK_SECONDS = 60.0
 # How often beat looks for documents no run will finish and for what interrupted deletes left behind.
 RECOVERY_SWEEP_SECONDS = 300.0
+
+# The task header carrying the id of the request that queued the task, for the worker's log lines.
+REQUEST_ID_HEADER = "kb_request_id"
 
 celery_app = Celery("kb")
 
@@ -69,13 +74,20 @@ def queue_depth() -> int:
 def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
     if not session.in_transaction():
         session.begin()  # so that a rollback has a transaction to end, and drops the task
-    session.info.setdefault("pending_tasks", []).append((task_name, args))
+    session.info.setdefault("pending_tasks", []).append((task_name, args, logs.current("request_id")))
 
 
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
-    for task_name, args in session.info.pop("pending_tasks", []):
-        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE)
+    for task_name, args, request_id in session.info.pop("pending_tasks", []):
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE, headers=headers)
+
+
+@task_prerun.connect
+def _start_log_scope(task=None, **_) -> None:
+    """Each task logs with the id of the request that queued it (a worker thread runs many tasks)."""
+    logs.new_scope(request_id=getattr(task.request, REQUEST_ID_HEADER, None) if task else None)
 
 
 @event.listens_for(Session, "after_transaction_end")

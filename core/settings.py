@@ -7,6 +7,7 @@ process.
 
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     kb_worker_concurrency: int = 1
     # One log line a request: about 0.4 ms of the API process's CPU, 6 % of a cheap request.
     kb_access_log: bool = False
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
 
     # Signs download links; unset, a random key is kept in the data directory.
     secret_key: str | None = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import logs
 from core.database import refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
@@ -53,6 +54,7 @@ def index_document(document_id: str) -> None:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
         dataset = session.get(Dataset, document.dataset_id)
+        logs.bind(workspace_id=document.workspace_id, dataset_id=document.dataset_id)
         pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
         refresh_sqlite_statistics(session)
 
@@ -88,7 +90,7 @@ def _waiting_companions(session: Session, dataset_id: str, source_type: str, fir
 
 def _failure_recorder(session: Session) -> Callable[[str, Exception], None]:
     def record(document_id: str, error: Exception) -> None:
-        logger.info("indexing of document %s failed: %s", document_id, error, exc_info=error)
+        logger.warning("indexing failed: %s", error, exc_info=error, extra={"document_id": document_id})
         document = session.get(Document, document_id)
         if document is not None:
             mark_error(document, str(error) or type(error).__name__)

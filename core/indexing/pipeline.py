@@ -7,6 +7,7 @@ the old chunks or the new ones, never both or neither. Unchanged chunks are kept
 and terms, so re-indexing an unchanged document embeds nothing.
 """
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -47,6 +48,8 @@ from etl.extractors import extract_file
 from etl.extractors.registry import read_table_rows
 from etl.qa import generate_qa_pairs, qa_pairs_from_rows
 from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
+
+logger = logging.getLogger(__name__)
 
 SEGMENTS_PER_BATCH = 128
 NEW = "indexing"
@@ -100,6 +103,7 @@ def index_upload_file_documents(
                 if document is None:
                     continue  # deleted since it was queued
                 held.add(document_id)  # heartbeated from the claim on, through a parse of any length
+                logger.info("indexing started", extra={"document_id": document_id})
                 try:
                     run = _prepare(session, settings, document)
                 except IndexingStopped:
@@ -481,18 +485,21 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     session.execute(
         update(Segment).where(Segment.document_id == document.id, Segment.status == NEW).values(status=LIVE)
     )
-    totals = session.execute(
+    document.tokens, document.word_count, segments = session.execute(
         select(
-            func.coalesce(func.sum(Segment.tokens), 0), func.coalesce(func.sum(Segment.word_count), 0)
+            func.coalesce(func.sum(Segment.tokens), 0),
+            func.coalesce(func.sum(Segment.word_count), 0),
+            func.count(Segment.id),
         ).where(Segment.document_id == document.id)
     ).one()
-    document.tokens, document.word_count = totals
     document.indexing_status = IndexingStatus.COMPLETED
     document.completed_at = now
     document.indexing_latency = (now - document.processing_started_at).total_seconds()
     document.error = None
     document.stopped_at = None
     session.commit()
+    logger.info("document indexed", extra={"document_id": document.id, "segments": segments,
+                "seconds": round(document.indexing_latency, 3)})  # fmt: skip
     session.refresh(dataset, VECTOR_INDEX_FIELDS)
     for collection in dataset_collections(dataset):
         get_vector_store().delete_keys(collection, doomed_keys)
