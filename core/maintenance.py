@@ -16,6 +16,7 @@ from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
 from core.documents.recovery import requeue_stranded_documents
+from core.documents.storage import file_storage
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import engine_collections
 from core.settings import Settings, get_settings
@@ -62,17 +63,13 @@ def _delete_orphan_vectors(session: Session) -> int:
 
 
 def _delete_orphan_files(session: Session, settings: Settings) -> int:
-    if not settings.upload_dir.exists():
-        return 0
+    storage = file_storage(settings)
     referenced = set(session.scalars(select(UploadFile.storage_key)))
     cutoff = time.time() - FILE_GRACE_SECONDS
-    removed = 0
-    for path in settings.upload_dir.glob("*/*"):
-        key = path.relative_to(settings.upload_dir).as_posix()
-        if path.is_file() and key not in referenced and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    orphans = [key for key, modified in storage.stored_keys() if key not in referenced and modified < cutoff]
+    for key in orphans:
+        storage.delete(key)
+    return len(orphans)
 
 
 def sweep_stranded_work() -> None:

@@ -1,6 +1,9 @@
 """Shared fixtures: the API against SQLite and PostgreSQL, real Redis, workspaces with keys.
 
-Migrations run once per session per database; each test starts from empty tables.
+Migrations run once per session per database; each test starts from empty tables. The two kinds are
+the two ways to run: SQLite with files in the data directory (the embedded defaults), and PostgreSQL
+with files in an S3-compatible store (moto's server, started once for the session, an empty bucket
+for each test), as a deployment of several hosts runs.
 """
 
 import os
@@ -35,6 +38,7 @@ POSTGRES_URL = os.environ.get(
     "TEST_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:5432/{POSTGRES_TEST_DB}"
 )
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+S3_BUCKET = "kb-test"
 
 # Every task the tests cause travels through the real Redis broker (a database of its own).
 configure_celery(Settings(redis_url=TEST_REDIS_URL))
@@ -66,6 +70,33 @@ def _truncate_postgres(url: str) -> None:
         connection.execute(text(f"TRUNCATE {tables} CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on a local port (moto in server mode)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def _use_empty_bucket(endpoint: str, monkeypatch) -> None:
+    import boto3
+
+    settings = {"STORAGE_TYPE": "s3", "S3_ENDPOINT": endpoint, "S3_BUCKET_NAME": S3_BUCKET,
+                "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test", "S3_REGION": "us-east-1"}  # fmt: skip
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.resource("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                        region_name="us-east-1")  # fmt: skip
+    bucket = s3.Bucket(S3_BUCKET)
+    if bucket.creation_date is None:
+        bucket.create()
+    bucket.objects.all().delete()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     """A migrated, empty database of each kind; the settings point at it for the test."""
@@ -76,6 +107,7 @@ def database_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     else:
         url = request.getfixturevalue("postgres_url")
         _truncate_postgres(url)
+        _use_empty_bucket(request.getfixturevalue("s3_endpoint"), monkeypatch)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()

@@ -113,3 +113,32 @@ def segment_ids_by_content(
     return {
         segment["content"]: segment["id"] for segment in client.get(url, headers=owner.headers).json()["data"]
     }
+
+
+def stored_keys() -> set[str]:
+    """What the file storage holds: the data directory, or the test's S3 bucket."""
+    from core.documents.storage import file_storage
+    from core.settings import get_settings
+
+    return {key for key, _ in file_storage(get_settings()).stored_keys()}
+
+
+def no_file_kept() -> bool:
+    """Nothing stored, and no temporary file left in the data directory either."""
+    from core.settings import get_settings
+
+    return not stored_keys() and not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
+
+
+def replace_stored(key: str, data: bytes) -> None:
+    """Overwrites a stored file in place, as an operator fixing it would."""
+    import tempfile
+    from pathlib import Path
+
+    from core.documents.storage import file_storage
+    from core.settings import get_settings
+
+    handle, name = tempfile.mkstemp()
+    with open(handle, "wb") as file:
+        file.write(data)
+    file_storage(get_settings()).save(key, Path(name))

@@ -32,6 +32,7 @@ from core.documents.schemas import (
     DocumentUpdateByText,
 )
 from core.documents.service import NewFile
+from core.documents.storage import file_storage
 from core.documents.uploads import delete_stored_file_if_unused, store_bytes
 from core.errors import FileTooLarge, InvalidMetadata, InvalidParam
 from core.settings import get_settings
@@ -214,12 +215,12 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
         options = _validated(ChunkPreviewOptions, _object(await json_body(request)))
         return await run_in_threadpool(preview.preview_chunks, settings, options)
     upload = await read_document_upload(request, settings, file_required=True, on_update=False)
-    stored = settings.upload_dir / upload.file.stored.storage_key
     try:
         options = _validated(ChunkPreviewOptions, upload.data)
-        return await run_in_threadpool(
-            preview.preview_chunks, settings, options, (stored, upload.file.extension)
-        )
+        with file_storage(settings).local_copy(upload.file.stored.storage_key) as path:
+            return await run_in_threadpool(
+                preview.preview_chunks, settings, options, (path, upload.file.extension)
+            )
     finally:
         delete_stored_file_if_unused(session, settings, upload.file.stored.storage_key)
 

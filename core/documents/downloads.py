@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from core.datasets.models import Dataset
 from core.documents.lookup import get_document
 from core.documents.models import DataSourceType, Document, UploadFile
-from core.documents.uploads import upload_path
+from core.documents.storage import file_storage
+from core.documents.uploads import stored
 from core.errors import Forbidden, NotFound
 from core.secret_key import server_secret
 from core.settings import Settings
@@ -76,7 +77,7 @@ def verified_upload(
     if not timestamp.isdigit() or time.time() - int(timestamp) > settings.files_access_timeout:
         raise Forbidden("Request expired.")
     upload = session.get(UploadFile, upload_id)
-    if upload is None or not upload_path(settings, upload).exists():
+    if upload is None or not stored(settings, upload):
         raise NotFound("File not found.")
     return upload
 
@@ -93,15 +94,18 @@ def zip_documents(session: Session, settings: Settings, dataset: Dataset, docume
         if document.data_source_type != DataSourceType.UPLOAD_FILE or not document.upload_file_id:
             raise NotFound("Only uploaded-file documents can be downloaded as ZIP.")
         upload = session.get(UploadFile, document.upload_file_id)
-        if upload is None or not upload_path(settings, upload).exists():
+        if upload is None or not stored(settings, upload):
             raise NotFound("Uploaded file not found.")
         uploads.append(upload)
     handle, name = tempfile.mkstemp(suffix=".zip", dir=settings.data_dir)
     os.close(handle)
     used: set[str] = set()
+    storage = file_storage(settings)
     with zipfile.ZipFile(name, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for upload in uploads:
-            archive.write(upload_path(settings, upload), _unique(upload.name, used))
+            with archive.open(_unique(upload.name, used), "w", force_zip64=True) as member:
+                for chunk in storage.chunks(upload.storage_key):  # streamed, from disk or S3
+                    member.write(chunk)
     return Path(name)
 
 

@@ -1,4 +1,5 @@
-"""Uploaded files: streamed to disk under the data directory, content-addressed by SHA-256.
+"""Uploaded files: streamed to a local temporary file, then kept in the file storage (the data
+directory or S3, see core.documents.storage), content-addressed by SHA-256.
 
 The size limit is enforced while the bytes arrive, so an oversized body is refused after at most
 limit + one chunk has been written, never held in memory.
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.documents.models import UploadFile
+from core.documents.storage import TEMP_DIR, file_storage
 from core.errors import FileTooLarge, InvalidParam, StorageFull, UnsupportedFileType
 from core.settings import Settings
 from etl.extractors import supported_extensions
@@ -59,7 +61,7 @@ class UploadWriter:
     def __init__(self, settings: Settings):
         self._settings = settings
         self._limit = settings.upload_file_size_limit_bytes
-        temp_dir = settings.upload_dir / "tmp"
+        temp_dir = settings.upload_dir / TEMP_DIR
         temp_dir.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=temp_dir)
         self._file = os.fdopen(handle, "wb")
@@ -84,9 +86,8 @@ class UploadWriter:
             self._file.close()
         digest = self._hash.hexdigest()
         storage_key = _storage_key(digest, extension)
-        target = self._settings.upload_dir / storage_key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._temp_path, target)  # identical content lands on the same key
+        with self._aborted_when_full():
+            file_storage(self._settings).save(storage_key, self._temp_path)
         return StoredFile(storage_key=storage_key, size=self.size, sha256=digest)
 
     def abort(self) -> None:
@@ -115,7 +116,7 @@ def store_bytes(settings: Settings, data: bytes, extension: str) -> StoredFile:
     if len(data) <= settings.upload_file_size_limit_bytes:
         digest = hashlib.sha256(data).hexdigest()
         storage_key = _storage_key(digest, extension)
-        if (settings.upload_dir / storage_key).exists():
+        if file_storage(settings).exists(storage_key):
             return StoredFile(storage_key=storage_key, size=len(data), sha256=digest)
     writer = UploadWriter(settings)
     writer.write(data)
@@ -147,12 +148,17 @@ def record_upload(
     return upload
 
 
-def upload_path(settings: Settings, upload: UploadFile) -> Path:
-    return settings.upload_dir / upload.storage_key
+def local_copy(settings: Settings, upload: UploadFile) -> contextlib.AbstractContextManager[Path]:
+    """The upload as a local file for the block (parsers need a path)."""
+    return file_storage(settings).local_copy(upload.storage_key)
+
+
+def stored(settings: Settings, upload: UploadFile) -> bool:
+    return file_storage(settings).exists(upload.storage_key)
 
 
 def delete_stored_file_if_unused(session: Session, settings: Settings, storage_key: str) -> None:
     """Content-addressed files may back several upload rows; the file goes with the last of them."""
     users = session.scalar(select(func.count(UploadFile.id)).where(UploadFile.storage_key == storage_key))
     if not users:
-        (settings.upload_dir / storage_key).unlink(missing_ok=True)
+        file_storage(settings).delete(storage_key)

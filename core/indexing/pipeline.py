@@ -27,7 +27,7 @@ from core.documents.process_rules import (
     enabled_cleaning_rules,
     segmentation_of,
 )
-from core.documents.uploads import upload_path
+from core.documents.uploads import local_copy, stored
 from core.indexing import keyword_index
 from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
 from core.indexing.keyword_index import IndexedText
@@ -126,11 +126,14 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     run = Run(document, _claim(session, document, resuming))
     if resuming:
         return run
-    path, extension = _source_file(session, settings, document)
-    text = extract_text(settings, path, extension)
-    parsed_at = utcnow()
-    rule = _process_rule(session, document)
-    planned = plan_segments(settings, document.doc_form, document.doc_language, rule, text, path, extension)
+    upload = _source_file(session, settings, document)
+    with local_copy(settings, upload) as path:
+        text = extract_text(settings, path, upload.extension)
+        parsed_at = utcnow()
+        rule = _process_rule(session, document)
+        planned = plan_segments(
+            settings, document.doc_form, document.doc_language, rule, text, path, upload.extension
+        )
     if not planned:
         raise IndexingFailed("No chunks could be made from the document's text.")
     _ensure_current(session, document, run.generation)
@@ -216,14 +219,13 @@ def extract_text(settings: Settings, path, extension: str) -> str:
     return "\n".join(part.text for part in parts)
 
 
-def _source_file(session: Session, settings: Settings, document: Document):
+def _source_file(session: Session, settings: Settings, document: Document) -> UploadFile:
     upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
     if upload is None:
         raise IndexingFailed("The uploaded file of this document no longer exists.")
-    path = upload_path(settings, upload)
-    if not path.exists():
+    if not stored(settings, upload):
         raise IndexingFailed("The uploaded file of this document is missing from storage.")
-    return path, upload.extension
+    return upload
 
 
 def _process_rule(session: Session, document: Document) -> dict:

@@ -8,7 +8,14 @@ import pytest
 from core.indexing.pipeline import plan_segments
 from core.settings import get_settings
 from etl.splitting import split_automatic
-from tests.helpers import assert_error, create_dataset, create_text_document, wait_for_batch
+from tests.helpers import (
+    assert_error,
+    create_dataset,
+    create_text_document,
+    no_file_kept,
+    stored_keys,
+    wait_for_batch,
+)
 from tests.samples import make_docx
 
 TEXT = "\n\n".join(
@@ -54,7 +61,7 @@ def test_preview_splits_as_indexing_does_and_stores_nothing(client, tenant):
 
     listed = client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()
     assert listed["total"] == 0
-    assert not list(get_settings().upload_dir.rglob("*.*"))
+    assert no_file_kept()
 
 
 def test_indexed_chunks_equal_the_preview(client, tenant, celery_worker):
@@ -80,7 +87,8 @@ def test_preview_of_an_uploaded_file(client, tenant, tmp_path):
     )
     assert response.status_code == 200, response.text
     assert "Chloroplast" in response.json()["segments"][0]["content"]
-    assert not list(get_settings().upload_dir.rglob("*.docx"))  # the upload was not kept
+    assert not any(key.endswith(".docx") for key in stored_keys())  # the upload was not kept
+    assert not list(get_settings().upload_dir.rglob("tmp/*.docx"))  # nor its local copy
 
 
 @pytest.mark.parametrize(

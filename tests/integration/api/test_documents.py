@@ -18,6 +18,9 @@ from tests.helpers import (
     assert_error,
     create_dataset,
     create_text_document,
+    no_file_kept,
+    replace_stored,
+    stored_keys,
     upload_document,
     wait_for_batch,
 )
@@ -297,8 +300,7 @@ def test_upload_errors(client, tenant):
         url, files={"file": ("a.txt", b"t", "text/plain")}, data={"data": "{oops"}, headers=tenant.headers
     )
     assert_error(response, 400, "invalid_param", "The data field must be a JSON object.")
-    assert _count(UploadFile) == 0
-    assert not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
+    assert _count(UploadFile) == 0 and no_file_kept()
 
 
 def test_upload_size_limit_is_enforced_while_streaming(client, tenant, monkeypatch):
@@ -323,9 +325,9 @@ def test_upload_size_limit_is_enforced_while_streaming(client, tenant, monkeypat
         415,
         "unsupported_file_type",
     )
-    assert not any(
-        p.is_file() and p.stat().st_size > 1024 * 1024 for p in get_settings().upload_dir.rglob("*")
-    )
+    with session_scope() as session:
+        assert stored_keys() == {session.scalar(select(UploadFile.storage_key))}  # only the small file
+    assert not any(p.is_file() for p in get_settings().upload_dir.rglob("tmp/*"))
 
 
 def _complete_without_worker(document_id: str) -> None:
@@ -391,8 +393,7 @@ def test_an_update_releases_the_replaced_upload(client, tenant, celery_worker):
     with session_scope() as session:
         uploads = session.scalars(select(UploadFile)).all()
         assert len(uploads) == 2  # the twin's (shared with the original text) and the newest
-        stored = sorted(path.name for path in get_settings().upload_dir.rglob("*.txt"))
-    assert len(stored) == 2 and all((get_settings().upload_dir / u.storage_key).exists() for u in uploads)
+    assert stored_keys() == {upload.storage_key for upload in uploads} and len(stored_keys()) == 2
 
 
 def test_update_of_unavailable_document_is_refused(client, tenant):
@@ -495,7 +496,7 @@ def test_delete_document_removes_everything(client, tenant, celery_worker):
     assert response.status_code == 204
     assert _vectors(dataset["id"], document_id=document_id) == 0
     assert _texts(document_id, dataset["id"]) == 0 and _count(Segment, document_id=document_id) == 0
-    assert _count(UploadFile) == 0 and not any(p.is_file() for p in get_settings().upload_dir.rglob("*"))
+    assert _count(UploadFile) == 0 and no_file_kept()
     again = client.delete(f"/v1/datasets/{dataset['id']}/documents/{document_id}", headers=tenant.headers)
     assert_error(again, 404, "not_found", "Document Not Exists.")
 
@@ -703,7 +704,7 @@ def test_retry_after_a_failure(client, tenant, celery_worker, monkeypatch):
     with session_scope() as session:
         document = session.get(Document, created["document"]["id"])
         upload = session.get(UploadFile, document.upload_file_id)
-        (get_settings().upload_dir / upload.storage_key).write_bytes(b"question,answer\nWhat?,That.\n")
+        replace_stored(upload.storage_key, b"question,answer\nWhat?,That.\n")
         upload.extension = "csv"
     body = {"document_ids": [created["document"]["id"]]}
     assert (
@@ -894,7 +895,8 @@ def test_sweep_finishes_deletes_cut_short_after_their_commit(client, tenant, cel
         from core.datasets.models import Dataset
 
         other_collection = session.get(Dataset, other["id"]).vector_collection
-        files = [get_settings().upload_dir / key for key in session.scalars(select(UploadFile.storage_key))]
+        files = set(session.scalars(select(UploadFile.storage_key)))
+    assert stored_keys() == files
 
     def crash(*_args, **_kwargs):
         raise RuntimeError("the process died here")
@@ -920,8 +922,6 @@ def test_sweep_finishes_deletes_cut_short_after_their_commit(client, tenant, cel
     assert _texts(doomed["id"], dataset["id"]) == 0 and _texts(kept["id"]) > 0
     assert other_collection not in get_vector_store().collection_names()
     with session_scope() as session:
-        referenced = {
-            get_settings().upload_dir / key for key in session.scalars(select(UploadFile.storage_key))
-        }
-    assert all(path.exists() == (path in referenced) for path in files)
+        referenced = set(session.scalars(select(UploadFile.storage_key)))
+    assert referenced < files and stored_keys() == referenced
     assert sweep_orphans() == {"collections": 0, "documents": 0, "files": 0}
