@@ -1,6 +1,7 @@
 """`kb`: the command line of the knowledge-base service (serve, worker, migrate, keys, workspaces)."""
 
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -124,6 +125,59 @@ def reindex(
     for dataset_id, points in rebuilt.items():
         console.print(f"{dataset_id}: {points} points")
     console.print(f"rebuilt {len(rebuilt)} datasets")
+
+
+@app.command("export")
+def export_dataset(
+    target: Annotated[Path, typer.Argument(help="the archive to write (a .zip)")],
+    dataset: Annotated[str, typer.Option(help="the dataset's id")],
+) -> None:
+    """Write a dataset to one portable archive: settings, documents with their files, segments, child
+    chunks, metadata, tags and the embeddings with their model (a restore needs no model call)."""
+    _prepare_embedded_database()
+    from core.database import session_scope
+    from core.datasets.archive import export_dataset as export
+
+    with session_scope() as session:
+        counts = export(session, dataset, target)
+    console.print(
+        f"exported to {target}: " + ", ".join(f"{n} {name}" for name, n in counts.items()), soft_wrap=True
+    )
+
+
+@app.command("import")
+def import_dataset(
+    source: Annotated[
+        Path, typer.Argument(help="an archive written by kb export", exists=True, dir_okay=False)
+    ],
+    workspace: Annotated[str, typer.Option(help="the workspace to restore into (made if missing)")] = (
+        DEFAULT_WORKSPACE
+    ),
+) -> None:
+    """Restore a dataset from `kb export`'s archive, on any deployment and database kind, and build its
+    index; texts whose embedding the archive lacks (another model here) are embedded, with a progress
+    bar. In the embedded mode, stop `kb serve` first: the engine's directory opens in one process."""
+    _prepare_embedded_database()
+    from rich.progress import Progress
+
+    from core.datasets.archive import import_dataset as restore
+    from core.indexing.vectors import close_embedders, close_vector_stores
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("embedding", total=None)
+        try:
+            imported = restore(
+                source, workspace, lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        finally:
+            close_vector_stores()
+            close_embedders()
+    console.print(
+        f"imported dataset {imported.name!r} as {imported.dataset_id} into workspace {workspace!r}: "
+        + ", ".join(f"{n} {name}" for name, n in imported.counts.items())
+        + f"; {imported.embedded} texts embedded",
+        soft_wrap=True,
+    )
 
 
 @app.command("worker")

@@ -169,6 +169,24 @@ def _take_average(names: dict[str, str], kind: str, incoming: list[dict]) -> flo
     return average
 
 
+def statistics(dataset_id: str) -> dict[str, dict]:
+    """What each term collection's weights were computed with: {kind: {points, average_length}}."""
+    return get_vector_store().records(term_collections(dataset_id)[STATISTICS], [TEXTS, DOCUMENTS])
+
+
+def restore_statistics(dataset_id: str, recorded: dict[str, dict]) -> None:
+    """Rewrites the weights with another deployment's statistics (a restored archive's), so its
+    full-text scores are the original's, and its next new average falls when the original's would."""
+    names = term_collections(dataset_id)
+    store = get_vector_store()
+    for kind, record in recorded.items():
+        if kind not in (TEXTS, DOCUMENTS) or store.size(names[kind]) == 0:
+            continue
+        stored = store.payloads(names[kind], STORED_FIELDS)
+        store.upsert_terms(names[STATISTICS], [TermPoint(kind, {}, record)])
+        store.upsert_terms(names[kind], [_point(payload, record["average_length"]) for payload in stored])
+
+
 def average_lengths(dataset_id: str) -> dict[str, float]:
     """The average length each term collection's weights use now (the oracle tests configure BM25 so)."""
     records = get_vector_store().records(term_collections(dataset_id)[STATISTICS], [TEXTS, DOCUMENTS])

@@ -302,7 +302,12 @@ def _group_by_segment(session: Session, ranked: _Ranked) -> list[SegmentResult]:
             results[segment.id] = SegmentResult(segment, documents[segment.document_id], score, legs=standing)
         if node in children:
             results[segment.id].child_chunks.append((children[node], score))
-    return sorted(results.values(), key=lambda result: -result.score)
+    return sorted(results.values(), key=_rank_order)
+
+
+def _rank_order(result: SegmentResult) -> tuple:
+    """Best score first; equal scores (repeated text) in reading order, the same on every deployment."""
+    return -result.score, result.document.position, result.segment.position
 
 
 def _has_live_segments(session: Session, dataset: Dataset) -> bool:
@@ -351,7 +356,7 @@ def search_datasets(
         fused = reciprocal_rank_fusion(keys, model.rrf_k or DEFAULT_RRF_K)
         for _, result in found:
             result.score = fused[result.segment.id]
-    merged = sorted(found, key=lambda pair: -pair[1].score)[:top_k]
+    merged = sorted(found, key=lambda pair: _rank_order(pair[1]))[:top_k]
     count_hits(session, [result for _, result in merged])
     return merged
 

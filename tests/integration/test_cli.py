@@ -78,6 +78,15 @@ def test_embedded_serve_end_to_end(workdir):
         server.stop()
     assert (workdir / "data" / "kb.sqlite3").exists()
 
+    # kb export, then kb import into another (fresh) data directory: no model call, the index rebuilt.
+    exported = _kb("export", "--dataset", created.json()["id"], "docs.zip", cwd=workdir)
+    assert exported.returncode == 0 and "1 documents" in exported.stdout, exported.stdout + exported.stderr
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    imported = _kb("import", str(workdir / "docs.zip"), "--workspace", "restored", cwd=elsewhere)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "into workspace 'restored'" in imported.stdout and "0 texts embedded" in imported.stdout
+
     # A document left waiting while the server was down is picked up by the embedded worker on start.
     document_id = _insert_waiting_document(workdir / "data" / "kb.sqlite3", created.json()["id"])
     server = EmbeddedServer(workdir)
