@@ -15,7 +15,7 @@ COPY api ./api
 COPY worker ./worker
 COPY etl ./etl
 COPY retrieval ./retrieval
-RUN pip install --no-cache-dir ".[embeddings]"
+RUN pip install --no-cache-dir ".[embeddings,otel]"
 
 EXPOSE 5001
 CMD ["kb", "serve", "--host", "0.0.0.0", "--port", "5001"]

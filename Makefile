@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 		$(BIN)/pip install --progress-bar on $(TORCH) --index-url $(TORCH_CPU_INDEX); \
 	fi
 	@echo "==> [2/2] the service and its dependencies"
-	$(BIN)/pip install --progress-bar on -e ".[embeddings,test,bench]"
+	$(BIN)/pip install --progress-bar on -e ".[embeddings,otel,test,bench]"
 	touch $(STAMP)
 	@echo "==> installed into $(VENV); the command line is $(BIN)/kb"
 

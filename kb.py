@@ -1,5 +1,6 @@
 """`kb`: the command line of the knowledge-base service (serve, worker, migrate, keys, workspaces)."""
 
+import atexit
 import os
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,7 @@ from rich.console import Console
 
 from core.logs import configure_logging
 from core.settings import get_settings
+from core.tracing import configure_tracing, shutdown_tracing
 
 app = typer.Typer(help="Knowledge-base service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Dataset API keys.", no_args_is_help=True)
@@ -63,6 +65,7 @@ def serve(
     if not settings.embedded_worker and not settings.qdrant_url:
         raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb serve"))
     configure_logging(settings)
+    configure_tracing()
     _prepare_embedded_database()
     first_key = _create_first_key()
     console.print("loading the embedding model and opening the search engine...")
@@ -104,6 +107,7 @@ def _stop(embedded) -> None:
     close_embedders()
     console.print("closing the search engine...")
     close_vector_stores()
+    shutdown_tracing()
     console.print("stopped")
 
 
@@ -205,6 +209,8 @@ def run_worker(
 
     concurrency = concurrency or get_settings().kb_worker_concurrency
     configure_logging(get_settings())
+    if configure_tracing():
+        atexit.register(shutdown_tracing)
     warm_up_default_embedder()
     if metrics_port is not None:
         from core.metrics import serve_worker_metrics

@@ -27,11 +27,13 @@ from api.ui.routes import install_ui
 from core.health import check_readiness
 from core.logs import configure_logging
 from core.settings import get_settings
+from core.tracing import configure_tracing
 
 
 def create_served_app() -> FastAPI:
     """The factory `kb serve --workers N` gives uvicorn: each API process logs as LOG_FORMAT says."""
     configure_logging(get_settings())
+    configure_tracing()
     return create_app()
 
 

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import route_template
-from core import logs
+from core import logs, tracing
 from core.settings import get_settings
 
 HEADER = "X-Request-Id"
@@ -28,10 +28,12 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = Headers(scope=scope).get(HEADER, "")
+        headers = Headers(scope=scope)
+        sent = headers.get(HEADER, "")
         request_id = sent if ACCEPTED.fullmatch(sent) else uuid.uuid4().hex
         logs.new_scope(request_id=request_id)
         started, status = time.perf_counter(), 500
+        token = tracing.attach({"traceparent": headers.get("traceparent")})  # a caller's trace goes on
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -41,8 +43,15 @@ class RequestIds:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with tracing.span(scope["method"], {"request_id": request_id}, server=True) as span:
+                await self.app(scope, receive, send_with_id)
+                if span is not None:
+                    route = route_template(scope)
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attributes({"http.request.method": scope["method"], "http.route": route,
+                                         "http.response.status_code": status})  # fmt: skip
         finally:
+            tracing.detach(token)
             if get_settings().kb_access_log:
                 access_logger.info(
                     "%s %s %s", scope["method"], scope["path"], status,

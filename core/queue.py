@@ -7,11 +7,11 @@ Tasks queued on a session are dropped if it rolls back, so no task can see a row
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import task_postrun, task_prerun
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from core import logs
+from core import logs, tracing
 from core.settings import Settings, get_settings
 
 DATASET_QUEUE = "dataset"
@@ -80,14 +80,25 @@ def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
     for task_name, args, request_id in session.info.pop("pending_tasks", []):
-        headers = {REQUEST_ID_HEADER: request_id} if request_id else None
-        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE, headers=headers)
+        headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
+        headers |= tracing.current_carrier()
+        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE, headers=headers or None)
 
 
 @task_prerun.connect
-def _start_log_scope(task=None, **_) -> None:
-    """Each task logs with the id of the request that queued it (a worker thread runs many tasks)."""
-    logs.new_scope(request_id=getattr(task.request, REQUEST_ID_HEADER, None) if task else None)
+def _enter_request_context(task=None, **_) -> None:
+    """Each task logs with the id of the request that queued it (a worker thread runs many tasks),
+    and its spans join that request's trace."""
+    if task is None:
+        return
+    logs.new_scope(request_id=getattr(task.request, REQUEST_ID_HEADER, None))
+    task.request.kb_trace_token = tracing.attach({"traceparent": getattr(task.request, "traceparent", None)})
+
+
+@task_postrun.connect
+def _leave_request_context(task=None, **_) -> None:
+    if task is not None:
+        tracing.detach(getattr(task.request, "kb_trace_token", None))
 
 
 @event.listens_for(Session, "after_transaction_end")

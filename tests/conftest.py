@@ -6,6 +6,7 @@ with files in an S3-compatible store (moto's server, started once for the sessio
 for each test), as a deployment of several hosts runs.
 """
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -72,29 +73,35 @@ def _truncate_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A real S3 API on a local port (moto in server mode)."""
+    """A real S3 API on a local port (moto in server mode), with the tests' bucket."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    endpoint = f"http://{host}:{port}"
+    _s3_client(endpoint).create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
     server.stop()
 
 
-def _use_empty_bucket(endpoint: str, monkeypatch) -> None:
+@functools.cache
+def _s3_client(endpoint: str):
     import boto3
 
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                        region_name="us-east-1")  # fmt: skip
+
+
+def _use_empty_bucket(endpoint: str, monkeypatch) -> None:
     settings = {"STORAGE_TYPE": "s3", "S3_ENDPOINT": endpoint, "S3_BUCKET_NAME": S3_BUCKET,
                 "S3_ACCESS_KEY": "test", "S3_SECRET_KEY": "test", "S3_REGION": "us-east-1"}  # fmt: skip
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    s3 = boto3.resource("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                        region_name="us-east-1")  # fmt: skip
-    bucket = s3.Bucket(S3_BUCKET)
-    if bucket.creation_date is None:
-        bucket.create()
-    bucket.objects.all().delete()
+    client = _s3_client(endpoint)
+    stored = client.list_objects_v2(Bucket=S3_BUCKET).get("Contents", [])
+    if stored:
+        client.delete_objects(Bucket=S3_BUCKET, Delete={"Objects": [{"Key": item["Key"]} for item in stored]})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

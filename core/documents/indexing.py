@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import logs
+from core import logs, tracing
 from core.database import refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
@@ -55,7 +55,8 @@ def index_document(document_id: str) -> None:
             return
         dataset = session.get(Dataset, document.dataset_id)
         logs.bind(workspace_id=document.workspace_id, dataset_id=document.dataset_id)
-        pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
+        with tracing.span("index.run", {"document_id": document_id, "dataset_id": document.dataset_id}):
+            pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
         refresh_sqlite_statistics(session)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import ObjectDeletedError
 
-from core import metrics
+from core import metrics, tracing
 from core.database import utcnow
 from core.datasets.models import Dataset, DocForm
 from core.documents.lease import PROCESS_ID, holding
@@ -128,12 +128,14 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
         return run
     upload = _source_file(session, settings, document)
     with local_copy(settings, upload) as path:
-        text = extract_text(settings, path, upload.extension)
+        with tracing.span("index.extract", {"document_id": document.id, "extension": upload.extension}):
+            text = extract_text(settings, path, upload.extension)
         parsed_at = utcnow()
         rule = _process_rule(session, document)
-        planned = plan_segments(
-            settings, document.doc_form, document.doc_language, rule, text, path, upload.extension
-        )
+        with tracing.span("index.chunk", {"document_id": document.id, "doc_form": document.doc_form}):
+            planned = plan_segments(
+                settings, document.doc_form, document.doc_language, rule, text, path, upload.extension
+            )
     if not planned:
         raise IndexingFailed("No chunks could be made from the document's text.")
     _ensure_current(session, document, run.generation)
@@ -392,7 +394,8 @@ class _SharedBatches:
         """Sends `segment_ids` to the model, then writes the batch that was there before them."""
         started = self._start(segment_ids) if segment_ids else None
         if self._in_flight is not None:
-            _write_batch(self.session, self.dataset.id, self._in_flight)
+            with tracing.span("index.embed_and_write", {"chunks": len(self._in_flight.units)}):
+                _write_batch(self.session, self.dataset.id, self._in_flight)
             written = set(self._in_flight.segment_ids)
             for unwritten in self._unwritten.values():
                 unwritten -= written
@@ -405,7 +408,8 @@ class _SharedBatches:
             self.runs.remove(run)
             del self._unwritten[run.document_id]
             try:
-                _swap_in(self.session, self.dataset, run)
+                with tracing.span("index.go_live", {"document_id": run.document_id}):
+                    _swap_in(self.session, self.dataset, run)
             except (IndexingStopped, ObjectDeletedError):  # paused, re-claimed or deleted meanwhile
                 self.session.rollback()
 

@@ -17,7 +17,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, DocForm
-from core.documents.models import Document, IndexingStatus
+from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
 from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
@@ -38,11 +38,16 @@ class NodeHit:
     score: float  # 0..1
 
 
+# A document being indexed again (an update, a new rule, recovery after a crash) keeps its previous
+# chunks live until the run swaps the new ones in; a first indexing run has no live chunks yet.
+SEARCHABLE_STATUSES = (IndexingStatus.COMPLETED, *UNFINISHED_STATUSES)
+
+
 def live_chunk_condition(document_ids: list[str] | None):
     condition = and_(
         Segment.status == "completed",
         Segment.enabled.is_(True),
-        Document.indexing_status == IndexingStatus.COMPLETED,
+        Document.indexing_status.in_(SEARCHABLE_STATUSES),
         Document.enabled.is_(True),
         Document.archived.is_(False),
     )

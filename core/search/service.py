@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core import metrics
+from core import metrics, tracing
 from core.api_keys.service import Caller
 from core.datasets.models import Dataset, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
@@ -64,7 +64,8 @@ class SearchTimings:
     def measure(self, stage: str):
         started = time.perf_counter()
         try:
-            yield
+            with tracing.span(f"search.{stage}"):
+                yield
         finally:
             setattr(self, stage, getattr(self, stage) + (time.perf_counter() - started) * 1000)
 
@@ -127,6 +128,18 @@ def search_dataset(
     record_as: tuple[Caller, str] | None = None,
 ) -> SearchOutcome:
     """Runs the search; `record_as` (caller, source) logs the query as a dataset query."""
+    attributes = {"dataset_id": dataset.id, "search_method": str(model.search_method), "top_k": model.top_k}
+    with tracing.span("search", attributes):
+        return _search_dataset(session, dataset, query, model, record_as)
+
+
+def _search_dataset(
+    session: Session,
+    dataset: Dataset,
+    query: str,
+    model: RetrievalModel,
+    record_as: tuple[Caller, str] | None,
+) -> SearchOutcome:
     started = time.perf_counter()
     query = check_query(query)
     if not _has_live_segments(session, dataset):

@@ -378,6 +378,42 @@ def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_wor
     )
 
 
+def test_an_updated_document_keeps_its_old_version_searchable_until_the_new_one_is_live(
+    client, tenant, broker
+):
+    """No worker consumes here: the update's run waits in the broker, as behind a busy queue, and is
+    then run by hand; an interrupted run (claimed, chunks half written) is recovery's case of the same."""
+    dataset = create_dataset(client, tenant)
+    quokkas = "Quokkas smile for photographs on Rottnest Island near Perth. " * 4
+    created = create_text_document(client, tenant, dataset["id"], "animal", quokkas).json()["document"]
+    _complete_without_worker(created["id"])
+
+    def found(query: str) -> list[str]:
+        for method in ("semantic_search", "full_text_search", "hybrid_search"):
+            semantic = method == "semantic_search"  # a threshold, or every chunk would come back
+            model = {"search_method": method, "reranking_enable": False, "top_k": 3,
+                     "score_threshold_enabled": semantic, "score_threshold": 0.5}  # fmt: skip
+            response = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", headers=tenant.headers,
+                                   json={"query": query, "retrieval_model": model})  # fmt: skip
+            yield [record["segment"]["content"][:7] for record in response.json()["records"]]
+
+    wombats = "Wombats dig long burrows and leave cube-shaped droppings on rocks. " * 4
+    url = f"/v1/datasets/{dataset['id']}/documents/{created['id']}/update-by-text"
+    assert (
+        client.post(url, json={"name": "animal", "text": wombats}, headers=tenant.headers).status_code == 200
+    )
+    with session_scope() as session:
+        assert session.get(Document, created["id"]).indexing_status == "waiting"
+    assert all(hits == ["Quokkas"] for hits in found("quokkas smiling on Rottnest")), (
+        "the old version answers"
+    )
+    assert not any(any(hit == "Wombats" for hit in hits) for hits in found("wombat burrows"))
+
+    _complete_without_worker(created["id"])
+    assert all(hits == ["Wombats"] for hits in found("wombat burrows"))
+    assert not any(any(hit == "Quokkas" for hit in hits) for hits in found("quokkas smiling on Rottnest"))
+
+
 def test_an_update_releases_the_replaced_upload(client, tenant, celery_worker):
     """The previous text or file goes, row and stored bytes, once nothing refers to it; bytes another
     document shares stay."""

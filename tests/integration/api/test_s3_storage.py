@@ -4,11 +4,10 @@ once however many documents share it, and leaves the bucket empty when its docum
 
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 
 from core.settings import get_settings
-from tests.conftest import S3_BUCKET
+from tests.conftest import S3_BUCKET, _s3_client
 from tests.helpers import create_dataset, upload_document, wait_for_batch
 
 # Long chunks: the test is about the file, not about indexing 20,000 small chunks.
@@ -17,9 +16,8 @@ ECONOMY = {"indexing_technique": "economy", "process_rule": {"mode": "custom", "
 
 
 def _objects(endpoint: str) -> dict[str, int]:
-    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test",
-                      region_name="us-east-1")  # fmt: skip
-    return {item["Key"]: item["Size"] for item in s3.list_objects_v2(Bucket=S3_BUCKET).get("Contents", [])}
+    listed = _s3_client(endpoint).list_objects_v2(Bucket=S3_BUCKET).get("Contents", [])
+    return {item["Key"]: item["Size"] for item in listed}
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
