@@ -3,6 +3,7 @@
 import errno
 import logging
 import re
+from concurrent.futures.process import BrokenProcessPool
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -119,6 +120,7 @@ UNREACHABLE = {
     ),
     "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError),
     "search engine": (qdrant_exceptions.ResponseHandlingException,),
+    "embedding model": (BrokenProcessPool,),  # its processes died; new ones are starting
 }
 RETRY_AFTER_SECONDS = "5"
 

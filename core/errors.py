@@ -141,3 +141,28 @@ class PipelineRunError(ServiceError):
     code = "pipeline_run_error"
     status = 500
     default_message = "An error occurred while running the pipeline."
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    import httpx
+    from qdrant_client.http import exceptions as qdrant_exceptions
+    from redis import exceptions as redis_exceptions
+    from sqlalchemy import exc as sqlalchemy_exc
+
+    return (
+        sqlalchemy_exc.OperationalError, sqlalchemy_exc.InterfaceError, sqlalchemy_exc.DisconnectionError,
+        redis_exceptions.ConnectionError, redis_exceptions.TimeoutError,
+        qdrant_exceptions.ResponseHandlingException, BrokenProcessPool, httpx.TransportError, ConnectionError,
+    )  # fmt: skip
+
+
+# Failures of a dependency (the database, Redis, the engine, the model processes, a model API), not of
+# the work itself: worth doing again, with back-off, once it is back.
+DEPENDENCY_ERRORS = _dependency_errors()
+
+
+def is_dependency_failure(error: BaseException) -> bool:
+    """Also a hosted API that stayed unreachable or overloaded through its own retries."""
+    return isinstance(error, DEPENDENCY_ERRORS) or getattr(error, "transient", False)

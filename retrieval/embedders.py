@@ -218,13 +218,17 @@ class ProcessPoolEmbedder:
             if self._pool is broken:
                 self._pool = self._start()
 
-    def _call(self, function, texts: list[str]):
-        pool = self._pool
-        try:
-            return pool.submit(function, texts).result()
-        except BrokenProcessPool:
-            self._replace(pool)
-            return self._pool.submit(function, texts).result()
+    def _call(self, function, texts: list[str], attempts: int = 3):
+        """A call whose processes die is made again on new ones, a few times (the caller hears of it
+        only if they keep dying)."""
+        for attempt in range(attempts):
+            pool = self._pool
+            try:
+                return pool.submit(function, texts).result()
+            except BrokenProcessPool:
+                self._replace(pool)
+                if attempt == attempts - 1:
+                    raise
 
 
 class _Job:

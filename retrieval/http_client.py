@@ -14,9 +14,10 @@ class ApiError(RuntimeError):
     """The API refused or failed; the message is shown to the user. `status` is the HTTP status, if
     the API answered at all."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, *, transient: bool = False):
         super().__init__(message)
         self.status = status
+        self.transient = transient  # unreachable or overloaded after the retries: worth trying later
 
 
 class JsonApi:
@@ -79,7 +80,7 @@ def request_json_with_retries(
             response = client.request(method, path, json=body)
         except httpx.TransportError as error:
             if attempt == max_attempts:
-                raise ApiError(f"{what} API unreachable: {error}") from error
+                raise ApiError(f"{what} API unreachable: {error}", transient=True) from error
             time.sleep(_delay(attempt, None, backoff_seconds))
             continue
         if response.status_code == 200:
@@ -89,7 +90,9 @@ def request_json_with_retries(
                 raise ApiError(f"{what} API answered a body that is not JSON", 200) from error
         if response.status_code not in RETRYABLE_STATUS or attempt == max_attempts:
             raise ApiError(
-                f"{what} API error {response.status_code}: {response.text[:300]}", response.status_code
+                f"{what} API error {response.status_code}: {response.text[:300]}",
+                response.status_code,
+                transient=response.status_code in RETRYABLE_STATUS,
             )
         time.sleep(_delay(attempt, response.headers.get("Retry-After"), backoff_seconds))
     raise AssertionError("unreachable")

@@ -18,8 +18,10 @@ from core.database import refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
+from core.errors import is_dependency_failure
 from core.indexing.pipeline import index_upload_file_documents
 from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
+from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +93,40 @@ def _waiting_companions(session: Session, dataset_id: str, source_type: str, fir
 
 def _failure_recorder(session: Session) -> Callable[[str, Exception], None]:
     def record(document_id: str, error: Exception) -> None:
-        logger.warning("indexing failed: %s", error, exc_info=error, extra={"document_id": document_id})
         document = session.get(Document, document_id)
-        if document is not None:
-            mark_error(document, str(error) or type(error).__name__)
-            session.commit()
+        if document is None:
+            return
+        retries = get_settings().indexing_retries
+        if is_dependency_failure(error) and document.indexing_attempts < retries:
+            _retry_later(session, document, error)
+            return
+        logger.warning("indexing failed: %s", error, exc_info=error, extra={"document_id": document_id})
+        attempts = document.indexing_attempts
+        mark_error(
+            document,
+            (str(error) or type(error).__name__) + (f" (after {attempts + 1} attempts)" if attempts else ""),
+        )
+        session.commit()
 
     return record
+
+
+def _retry_later(session: Session, document: Document, error: Exception) -> None:
+    """A dependency failed the run: the document waits (its previous chunks stay searchable) and is
+    run again after 1, 4, 16, ... times INDEXING_RETRY_SECONDS."""
+    delay = get_settings().indexing_retry_seconds * 4**document.indexing_attempts
+    document.indexing_attempts += 1
+    document.indexing_status = IndexingStatus.WAITING
+    document.lease_holder = document.heartbeat_at = None
+    session.commit()
+    logger.warning(
+        "indexing failed on a dependency, retry %d in %.0f s: %s",
+        document.indexing_attempts,
+        delay,
+        error,
+        extra={"document_id": document.id},
+    )
+    celery_app.send_task(INDEX_DOCUMENT_TASK, args=[document.id], queue=DATASET_QUEUE, countdown=delay)
 
 
 def mark_error(document: Document, message: str) -> None:

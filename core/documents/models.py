@@ -127,3 +127,5 @@ class Document(Base):
     heartbeat_at: Mapped[datetime | None]
     # The process whose run holds the document (host:pid:start), so a dead holder is known at once.
     lease_holder: Mapped[str | None] = mapped_column(String(128))
+    # Runs since the last success that failed on a dependency (the model, the engine, the database).
+    indexing_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -283,6 +283,7 @@ def retry_documents(session: Session, dataset: Dataset, document_ids: list[str])
 
 def _queue_indexing(session: Session, document: Document) -> None:
     document.indexing_status = IndexingStatus.WAITING
+    document.indexing_attempts = 0  # a new request starts a new retry budget
     for stamp in ("processing_started_at", "parsing_completed_at", "cleaning_completed_at",
                   "splitting_completed_at", "completed_at", "stopped_at", "error"):  # fmt: skip
         setattr(document, stamp, None)

@@ -37,6 +37,7 @@ from core.indexing.writer import (
     VectorTarget,
     dataset_collections,
     indexed_texts,
+    remove_from_indexes,
     tokens_per_segment,
     vector_targets,
     write_vectors,
@@ -205,8 +206,14 @@ def _has_new_segments(session: Session, document: Document) -> bool:
 
 
 def _discard_new_segments(session: Session, document: Document) -> None:
-    """Chunks of an interrupted run that never went live; their vectors are overwritten or swept at swap."""
-    session.execute(delete(Segment).where(Segment.document_id == document.id, Segment.status == NEW))
+    """Chunks of an interrupted or failed run that never went live, with whatever of them reached the
+    engine (the next run gives its chunks new ids, so nothing would overwrite those points)."""
+    unfinished = session.scalars(
+        select(Segment).where(Segment.document_id == document.id, Segment.status == NEW)
+    ).all()
+    if unfinished:
+        remove_from_indexes(session, session.get(Dataset, document.dataset_id), list(unfinished))
+        session.execute(delete(Segment).where(Segment.id.in_([segment.id for segment in unfinished])))
 
 
 def extract_text(settings: Settings, path, extension: str) -> str:
@@ -503,6 +510,7 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     document.indexing_latency = (now - document.processing_started_at).total_seconds()
     document.error = None
     document.stopped_at = None
+    document.indexing_attempts = 0
     session.commit()
     logger.info("document indexed", extra={"document_id": document.id, "segments": segments,
                 "seconds": round(document.indexing_latency, 3)})  # fmt: skip

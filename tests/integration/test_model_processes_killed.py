@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 
 from core.database import session_scope
 from core.datasets.models import Dataset
+from core.documents.models import Document
 from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import Segment
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_for_batch
 
-DOCUMENTS = 40
+DOCUMENTS = 80
 KILLS = 6
 
 
@@ -27,6 +28,14 @@ def _model_processes() -> list[int]:
     return [process.pid for process in (pool._processes or {}).values() if process.is_alive()]
 
 
+def _unfinished(dataset_id: str) -> int:
+    with session_scope() as session:
+        return session.scalar(
+            select(func.count(Document.id)).where(Document.dataset_id == dataset_id,
+                                                  Document.indexing_status != "completed")
+        )  # fmt: skip
+
+
 def test_killed_model_processes_lose_no_document_and_fail_no_search(
     client, tenant, celery_worker, monkeypatch
 ):
@@ -34,7 +43,7 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
     monkeypatch.setenv("INDEXING_RETRY_SECONDS", "0.5")  # the back-off's first step, short for the test
     get_settings.cache_clear()
     dataset = create_dataset(client, tenant)
-    notes = [f"Field note {n}: the axolotl regrows limb {n} within weeks. " * 30 for n in range(DOCUMENTS)]
+    notes = [f"Field note {n}: the axolotl regrows limb {n} within weeks. " * 60 for n in range(DOCUMENTS)]
     batches = [
         create_text_document(client, tenant, dataset["id"], f"note {n}", text).json()["batch"]
         for n, text in enumerate(notes)
@@ -53,9 +62,13 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
             time.sleep(0.2)
 
     searcher = threading.Thread(target=search_while_killing, daemon=True)
-    searcher.start()
-    for _ in range(KILLS):
-        time.sleep(1.5)
+    unfinished_at_kills = []
+    for kill in range(KILLS):
+        time.sleep(1.0)
+        if kill == 1:  # searches begin once a first document is live: before, the dataset answers 400
+            wait_for_batch(client, tenant, dataset["id"], batches[0])
+            searcher.start()
+        unfinished_at_kills.append(_unfinished(dataset["id"]))
         for pid in _model_processes():
             os.kill(pid, signal.SIGKILL)
             kills.append(pid)
@@ -65,7 +78,8 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
         } == {"completed"}
     stop.set()
     searcher.join(30)
-    assert len(kills) >= KILLS and statuses
+    assert len(kills) >= KILLS and statuses and 200 in statuses
+    assert max(unfinished_at_kills) > 0, "the kills came while documents were being indexed"
     assert 500 not in statuses and set(statuses) <= {200, 503}, statuses  # 503: retry, never a crash
     with session_scope() as session:
         segments = session.scalar(select(func.count(Segment.id)).where(Segment.dataset_id == dataset["id"]))
