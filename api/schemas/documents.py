@@ -58,6 +58,9 @@ class IndexingStatusOut(BaseModel):
     stopped_at: int | None
     completed_segments: int
     total_segments: int
+    retries: int = Field(
+        description="ours: runs that failed on a dependency since the last success (retried with back-off)"
+    )
 
 
 class IndexingStatusList(BaseModel):

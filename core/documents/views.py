@@ -137,6 +137,7 @@ def describe_indexing_status(session: Session, documents: list[Document]) -> lis
             "stopped_at": unix_seconds(document.stopped_at),
             "completed_segments": done.get(document.id, 0),
             "total_segments": counts.get(document.id, 0),
+            "retries": document.indexing_attempts,
         }
         for document in documents
     ]

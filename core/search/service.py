@@ -151,12 +151,11 @@ def _search_dataset(
         results: list[SegmentResult] = []  # conditions that match no document: nothing to search
     else:
         reranker = _reranker(model)
-        recall = _hybrid_recall(top_k) if reranker else top_k
-        ranked = _node_scores(session, dataset, query, model, recall, document_ids, timings)
-        if reranker is not None:
-            with timings.measure("rerank"):
-                ranked.scores = _rerank(session, reranker, query, ranked.scores)
-        results = _group_by_segment(session, ranked)
+        results = _ranked_results(session, dataset, query, model, top_k, document_ids, reranker, timings)
+        if not results:
+            # The chunks the engine named may have been swapped out between its answer and the
+            # database's (a re-index going live): asked again, the engine names their successors.
+            results = _ranked_results(session, dataset, query, model, top_k, document_ids, reranker, timings)
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
     if record_as is not None:
@@ -174,6 +173,18 @@ def _search_dataset(
     timings.total = (time.perf_counter() - started) * 1000
     _observe(model.search_method, timings)
     return SearchOutcome(results[:top_k], timings, legs.query_terms(query))
+
+
+def _ranked_results(
+    session: Session, dataset: Dataset, query: str, model: RetrievalModel, top_k: int,
+    document_ids: list[str] | None, reranker: Reranker | None, timings: SearchTimings,
+) -> list[SegmentResult]:  # fmt: skip
+    recall = _hybrid_recall(top_k) if reranker else top_k
+    ranked = _node_scores(session, dataset, query, model, recall, document_ids, timings)
+    if reranker is not None:
+        with timings.measure("rerank"):
+            ranked.scores = _rerank(session, reranker, query, ranked.scores)
+    return _group_by_segment(session, ranked)
 
 
 def _observe(method: str, timings: SearchTimings) -> None:

@@ -414,6 +414,45 @@ def test_an_updated_document_keeps_its_old_version_searchable_until_the_new_one_
     assert not any(any(hit == "Quokkas" for hit in hits) for hits in found("quokkas smiling on Rottnest"))
 
 
+def test_searches_during_updates_always_find_the_document(client, tenant, celery_worker):
+    """Updates swap versions while a client searches in a loop: each search finds the old text or the
+    new one, never neither and never a mix of two versions."""
+    import threading
+
+    dataset = create_dataset(client, tenant)
+    versions = [
+        f"Version {n}: quokkas and wombats share burrow number {n} on the island. " * 6 for n in range(6)
+    ]
+    created = create_text_document(client, tenant, dataset["id"], "burrows", versions[0]).json()
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    found, done = [], threading.Event()
+    model = {"search_method": "full_text_search", "reranking_enable": False, "top_k": 5,
+             "score_threshold_enabled": False}  # fmt: skip
+
+    def search_in_a_loop() -> None:
+        while not done.is_set():
+            body = {"query": "quokkas wombats burrow", "retrieval_model": model}
+            response = client.post(
+                f"/v1/datasets/{dataset['id']}/hit-testing", headers=tenant.headers, json=body
+            )
+            found.append({record["segment"]["content"][:10] for record in response.json()["records"]})
+
+    searcher = threading.Thread(target=search_in_a_loop, daemon=True)
+    searcher.start()
+    url = f"/v1/datasets/{dataset['id']}/documents/{created['document']['id']}/update-by-text"
+    for text in versions[1:]:
+        assert (
+            client.post(url, json={"name": "burrows", "text": text}, headers=tenant.headers).status_code
+            == 200
+        )
+        wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    done.set()
+    searcher.join(30)
+    assert len(found) > 20
+    assert all(len(seen) == 1 for seen in found), [seen for seen in found if len(seen) != 1][:3]
+    assert found[-1] == {"Version 5:"}
+
+
 def test_an_update_releases_the_replaced_upload(client, tenant, celery_worker):
     """The previous text or file goes, row and stored bytes, once nothing refers to it; bytes another
     document shares stay."""

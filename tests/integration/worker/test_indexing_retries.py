@@ -84,6 +84,6 @@ def test_a_dependency_that_stays_down_exhausts_the_budget(client, tenant, celery
         client, tenant, dataset["id"], "otters", "Sea otters hold hands. " * 20
     ).json()
     [status] = wait_for_batch(client, tenant, dataset["id"], created["batch"])
-    assert status["indexing_status"] == "error"
+    assert status["indexing_status"] == "error" and status["retries"] == 2
     assert "Embedding API error 503" in status["error"] and status["error"].endswith("(after 3 attempts)")
     assert overloaded_api.calls == 15  # three runs (the first and two retries) of five attempts each
