@@ -131,6 +131,36 @@ def reindex(
     console.print(f"rebuilt {len(rebuilt)} datasets")
 
 
+@app.command("check")
+def check_consistency(
+    repair: Annotated[bool, typer.Option(help="also repair what can be repaired")] = False,
+) -> None:
+    """Compare the database with the search engine and the file storage: chunks missing from the engine,
+    points and files of no row, uploads whose file is gone, collections of no dataset. Exits 1 when
+    drift remains. In the embedded mode, stop `kb serve` first (the engine opens in one process)."""
+    _prepare_embedded_database()
+    from core.consistency import check
+    from core.indexing.vectors import close_embedders, close_vector_stores
+
+    try:
+        found = check(repair=repair)
+    finally:
+        close_vector_stores()
+        close_embedders()
+    for drift in found:
+        state = "repaired" if drift.repaired else "found"
+        shown = ", ".join(drift.ids[:5]) + (f" and {len(drift.ids) - 5} more" if len(drift.ids) > 5 else "")
+        console.print(
+            f"{state}: {drift.kind} ({drift.where}): {len(drift.ids)}: {shown}", markup=False, soft_wrap=True
+        )
+    remaining = [drift for drift in found if not drift.repaired]
+    console.print(
+        "consistent" if not found else f"{len(found) - len(remaining)} repaired, {len(remaining)} remain"
+    )
+    if remaining:
+        raise typer.Exit(1)
+
+
 @app.command("export")
 def export_dataset(
     target: Annotated[Path, typer.Argument(help="the archive to write (a .zip)")],
