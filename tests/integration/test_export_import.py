@@ -14,6 +14,7 @@ from core import database
 from core.api_keys import service as api_keys
 from core.database import session_scope
 from core.datasets.archive import export_dataset, import_dataset
+from core.errors import InvalidParam
 from core.indexing.vectors import close_vector_stores
 from core.settings import get_settings
 from core.workspaces import service as workspaces
@@ -77,8 +78,26 @@ def _original(client, tenant) -> str:
     return dataset["id"]
 
 
-def _move_to_other_deployment(request, tmp_path: Path, monkeypatch, source_kind: str) -> None:
+def _exported(client, tenant, tmp_path: Path) -> tuple[str, Path, dict]:
+    """The original dataset, its archive, and what the archive counts."""
+    dataset_id = _original(client, tenant)
+    archive = tmp_path / "marine.zip"
+    with session_scope() as session:
+        counts = export_dataset(session, dataset_id, archive)
+    return dataset_id, archive, counts
+
+
+def _rewritten(archive: Path, target: Path, change) -> Path:
+    """A copy of the archive with `change(name, data)` applied to each member."""
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(target, "w") as copy:
+        for item in source.infolist():
+            copy.writestr(item, change(item.filename, source.read(item)))
+    return target
+
+
+def _move_to_other_deployment(request, tmp_path: Path, monkeypatch) -> None:
     """Points the settings at a fresh deployment of the other kind: new data directory and database."""
+    source_kind = request.node.callspec.params["database_url"]
     close_vector_stores()
     monkeypatch.setenv("KB_DATA_DIR", str(tmp_path / "restored"))
     if source_kind == "sqlite":
@@ -106,20 +125,16 @@ def _key(workspace: str) -> dict:
 def test_a_restored_dataset_answers_as_the_original(
     request, client, tenant, celery_worker, database_url, tmp_path, monkeypatch
 ):
-    dataset_id = _original(client, tenant)
+    dataset_id, archive, counts = _exported(client, tenant, tmp_path)
     before = _answers(client, tenant.headers, dataset_id)
-    archive = tmp_path / "marine.zip"
-    with session_scope() as session:
-        counts = export_dataset(session, dataset_id, archive)
     assert (
         counts["documents"] == 2
         and counts["upload_files"] == 2
         and counts["embeddings"] >= counts["segments"]
     )
 
-    _move_to_other_deployment(request, tmp_path, monkeypatch, request.node.callspec.params["database_url"])
-    progress: list = []
-    imported = import_dataset(archive, "restored", lambda done, total: progress.append((done, total)))
+    _move_to_other_deployment(request, tmp_path, monkeypatch)
+    imported = import_dataset(archive, "restored")
     assert imported.embedded == 0  # every embedding came from the archive: no model call
     headers = _key("restored")
     assert _answers(client, headers, imported.dataset_id) == before
@@ -143,16 +158,11 @@ def test_a_restored_dataset_answers_as_the_original(
 def test_an_archive_without_embeddings_is_embedded_again(
     request, client, tenant, celery_worker, database_url, tmp_path, monkeypatch
 ):
-    dataset_id = _original(client, tenant)
+    dataset_id, archive, _ = _exported(client, tenant, tmp_path)
     before = _answers(client, tenant.headers, dataset_id)
-    archive = tmp_path / "marine.zip"
-    with session_scope() as session:
-        export_dataset(session, dataset_id, archive)
-    stripped = tmp_path / "stripped.zip"
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(stripped, "w") as target:
-        for item in source.infolist():
-            target.writestr(item, b"" if item.filename == "embeddings.jsonl" else source.read(item))
-    _move_to_other_deployment(request, tmp_path, monkeypatch, request.node.callspec.params["database_url"])
+    stripped = _rewritten(archive, tmp_path / "stripped.zip",
+                          lambda name, data: b"" if name == "embeddings.jsonl" else data)  # fmt: skip
+    _move_to_other_deployment(request, tmp_path, monkeypatch)
     progress: list = []
     imported = import_dataset(stripped, "copies", lambda done, total: progress.append((done, total)))
     with session_scope() as session:
@@ -170,18 +180,13 @@ def test_an_archive_without_embeddings_is_embedded_again(
 def test_a_damaged_archive_is_refused_and_changes_nothing(
     request, client, tenant, celery_worker, database_url, tmp_path, monkeypatch
 ):
-    dataset_id = _original(client, tenant)
-    archive = tmp_path / "marine.zip"
-    with session_scope() as session:
-        export_dataset(session, dataset_id, archive)
-    broken = tmp_path / "broken.zip"
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(broken, "w") as target:
-        for item in source.infolist():
-            data = source.read(item)
-            target.writestr(item, data[:-3] + b"XXX" if item.filename.startswith("files/") else data)
-    from core.errors import InvalidParam
+    _, archive, _ = _exported(client, tenant, tmp_path)
 
-    _move_to_other_deployment(request, tmp_path, monkeypatch, request.node.callspec.params["database_url"])
+    def damage(name: str, data: bytes) -> bytes:
+        return data[:-3] + b"XXX" if name.startswith("files/") else data
+
+    broken = _rewritten(archive, tmp_path / "broken.zip", damage)
+    _move_to_other_deployment(request, tmp_path, monkeypatch)
     with pytest.raises(InvalidParam, match="damaged"):
         import_dataset(broken, "copies")
     with pytest.raises(InvalidParam, match="Not a dataset archive"):
