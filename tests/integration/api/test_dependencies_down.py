@@ -106,3 +106,52 @@ def test_readiness_is_503_naming_what_is_down(client, monkeypatch, variable, val
     assert checks[down].startswith("down: ")
     assert [name for name, state in checks.items() if state != "ok"] == [down]
     assert client.get("/health").status_code == 200  # liveness stays cheap and up
+
+
+def test_readiness_follows_instances_the_test_stops_and_starts(tmp_path, monkeypatch):
+    """A PostgreSQL and a Redis of the test's own, stopped and started again: readiness names each
+    while it is down, a data route answers 503 (never 500) meanwhile, and both recover by themselves."""
+    from core import database
+    from core.api_keys import service as api_keys
+    from core.database import session_scope
+    from core.migrate import upgrade_database
+    from core.workspaces import service as workspaces
+    from tests.helpers import wait_until
+    from tests.own_services import OwnPostgres, OwnRedis
+
+    postgres, cache = OwnPostgres().start(), OwnRedis(tmp_path).start()
+    try:
+        upgrade_database(postgres.url)
+        for name, value in (("DATABASE_URL", postgres.url), ("REDIS_URL", cache.url),
+                            ("KB_DATA_DIR", str(tmp_path / "data"))):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        with session_scope() as session:
+            key = api_keys.create_key(session, workspaces.get_or_create_workspace(session, "own"))
+        headers = {"Authorization": f"Bearer {key}"}
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+
+            def not_ok() -> tuple[int, list[str]]:
+                answer = client.get("/health/ready")
+                return answer.status_code, [
+                    name for name, state in answer.json()["checks"].items() if state != "ok"
+                ]
+
+            assert not_ok() == (200, [])
+            cache.stop()
+            assert not_ok() == (503, ["redis"])
+            cache.start()
+            wait_until(lambda: not_ok() == (200, []), timeout=30)
+            postgres.stop()
+            assert not_ok() == (503, ["database"])
+            listed = client.get("/v1/datasets", headers=headers)
+            assert listed.status_code == 503 and listed.json()["code"] == "service_unavailable"
+            postgres.start()
+            wait_until(lambda: not_ok() == (200, []), timeout=30)
+            assert client.get("/v1/datasets", headers=headers).status_code == 200
+    finally:
+        cache.stop()
+        postgres.stop()
+        postgres.remove()
+        database.dispose_engines()
+        get_settings.cache_clear()
