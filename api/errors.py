@@ -3,18 +3,14 @@
 import errno
 import logging
 import re
-from concurrent.futures.process import BrokenProcessPool
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from qdrant_client.http import exceptions as qdrant_exceptions
-from redis import exceptions as redis_exceptions
-from sqlalchemy import exc as sqlalchemy_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import logs
-from core.errors import ServiceError, StorageFull
+from core.errors import UNREACHABLE, ServiceError, StorageFull
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +106,9 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-# A dependency that cannot be reached is the caller's to retry, not a fault of the request: 503 with
-# Retry-After. Handled by class (not as the catch-all 500), so the connection stays usable after it.
-UNREACHABLE = {
-    "database": (
-        sqlalchemy_exc.OperationalError,
-        sqlalchemy_exc.InterfaceError,
-        sqlalchemy_exc.DisconnectionError,
-    ),
-    "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError),
-    "search engine": (qdrant_exceptions.ResponseHandlingException,),
-    "embedding model": (BrokenProcessPool,),  # its processes died; new ones are starting
-}
+# A dependency that cannot be reached (core.errors.UNREACHABLE) is the caller's to retry, not a fault
+# of the request: 503 with Retry-After. Handled by class (not as the catch-all 500), so the connection
+# stays usable after it.
 RETRY_AFTER_SECONDS = "5"
 
 

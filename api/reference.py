@@ -76,9 +76,7 @@ def _body(body: dict | None, used: set[str]) -> list[str]:
     for media, content in body.get("content", {}).items():
         schema = content.get("schema", {})
         if "$ref" in schema:
-            name = _ref_name(schema["$ref"])
-            used.add(name)
-            lines.append(f"Body ({media}): [{name}](#{name.lower()})")
+            lines.append(f"Body ({media}): {_type(schema, used)[0]}")
         elif schema.get("properties"):
             lines.append(f"Body ({media}):\n")
             lines += _field_table(schema, used)
@@ -95,9 +93,7 @@ def _answers(responses: dict, used: set[str]) -> list[str]:
             continue  # one of the common answers, listed once above
         schema = response.get("content", {}).get("application/json", {}).get("schema", {})
         if "$ref" in schema and status.startswith("2"):
-            name = _ref_name(schema["$ref"])
-            used.add(name)
-            meaning = f"[{name}](#{name.lower()})"
+            meaning = _type(schema, used)[0]
         elif meaning == "Successful Response":
             meaning = "success"
         lines.append(f"| {status} | {_cell(meaning)} |")

@@ -219,30 +219,38 @@ def write_results(payload: dict) -> None:
 
 
 def _plot(payload: dict) -> None:
+    names = list(payload["in_process"])
+    plot_pairs(
+        "latency.png", names,
+        [("in-process p50", [payload["in_process"][n]["total"]["p50"] for n in names]),
+         ("HTTP hit-testing p50", [payload["http"][n]["p50"] for n in names])],
+        xlabel="milliseconds", title="Search latency, SciFact chunks",
+        reference=("numpy top-10", payload["baseline"]["numpy_top10"]["p50"]),
+    )  # fmt: skip
+
+
+def plot_pairs(
+    filename: str, names: list[str], pairs: list[tuple[str, list[float]]], *, xlabel: str, title: str,
+    reference: tuple[str, float] | None = None,
+) -> None:  # fmt: skip
+    """Two bars per row (one per (label, values) of `pairs`), and an optional reference line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(payload["in_process"])
     positions = np.arange(len(names))
     figure, axis = plt.subplots(figsize=(11, 5))
-    axis.barh(
-        positions - 0.2,
-        [payload["in_process"][n]["total"]["p50"] for n in names],
-        0.4,
-        label="in-process p50",
-    )
-    axis.barh(positions + 0.2, [payload["http"][n]["p50"] for n in names], 0.4, label="HTTP hit-testing p50")
-    axis.axvline(
-        payload["baseline"]["numpy_top10"]["p50"], linestyle="--", color="#888888", label="numpy top-10"
-    )
+    for offset, (label, values) in zip((-0.2, 0.2), pairs, strict=True):
+        axis.barh(positions + offset, values, 0.4, label=label)
+    if reference is not None:
+        axis.axvline(reference[1], linestyle="--", color="#888888", label=reference[0])
     axis.set_yticks(positions, names)
-    axis.set_xlabel("milliseconds")
+    axis.set_xlabel(xlabel)
     axis.legend()
-    axis.set_title("Search latency, SciFact chunks")
+    axis.set_title(title)
     figure.tight_layout()
-    figure.savefig(RESULTS / "latency.png", dpi=100)
+    figure.savefig(RESULTS / filename, dpi=100)
 
 
 def main() -> None:

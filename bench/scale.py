@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.corpus import RESULTS, load_test_queries
-from bench.latency import FILTER_FIELD, percentiles, searches, warm_up
+from bench.latency import FILTER_FIELD, percentiles, plot_pairs, searches, warm_up
 from bench.quality import WORK, bring_up_to_date, prepare
 
 COPIES = 11
@@ -196,22 +196,14 @@ def write_results(payload: dict) -> None:
 
 
 def _plot(payload: dict) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = list(payload["latency"])
-    positions = np.arange(len(names))
-    figure, axis = plt.subplots(figsize=(11, 5))
-    for offset, label, key in ((-0.2, "24,673 chunks", "base"), (0.2, "synthetic chunks", "synthetic")):
-        axis.barh(positions + offset, [payload["latency"][n][key]["p50"] for n in names], 0.4, label=label)
-    axis.set_yticks(positions, names)
-    axis.set_xlabel("p50 milliseconds, in-process")
-    axis.legend()
-    axis.set_title(f"Search latency at {payload['built']['synthetic_chunks']:,} chunks")
-    figure.tight_layout()
-    figure.savefig(RESULTS / "scale.png", dpi=100)
+    plot_pairs(
+        "scale.png", names,
+        [(label, [payload["latency"][n][key]["p50"] for n in names])
+         for label, key in (("24,673 chunks", "base"), ("synthetic chunks", "synthetic"))],
+        xlabel="p50 milliseconds, in-process",
+        title=f"Search latency at {payload['built']['synthetic_chunks']:,} chunks",
+    )  # fmt: skip
 
 
 def main() -> None:

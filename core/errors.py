@@ -143,23 +143,39 @@ class PipelineRunError(ServiceError):
     default_message = "An error occurred while running the pipeline."
 
 
-def _dependency_errors() -> tuple[type[BaseException], ...]:
+def _unreachable_dependencies() -> dict[str, tuple[type[BaseException], ...]]:
     from concurrent.futures.process import BrokenProcessPool
 
-    import httpx
     from qdrant_client.http import exceptions as qdrant_exceptions
     from redis import exceptions as redis_exceptions
     from sqlalchemy import exc as sqlalchemy_exc
 
+    return {
+        "database": (
+            sqlalchemy_exc.OperationalError, sqlalchemy_exc.InterfaceError, sqlalchemy_exc.DisconnectionError,
+        ),
+        "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError),
+        "search engine": (qdrant_exceptions.ResponseHandlingException,),
+        "embedding model": (BrokenProcessPool,),  # its processes died; new ones are starting
+    }  # fmt: skip
+
+
+# The errors by which each dependency tells it cannot be reached: the API answers them 503, and work
+# that met them is done again, with back-off, once the dependency is back.
+UNREACHABLE = _unreachable_dependencies()
+
+
+def _dependency_errors() -> tuple[type[BaseException], ...]:
+    import httpx
+
     return (
-        sqlalchemy_exc.OperationalError, sqlalchemy_exc.InterfaceError, sqlalchemy_exc.DisconnectionError,
-        redis_exceptions.ConnectionError, redis_exceptions.TimeoutError,
-        qdrant_exceptions.ResponseHandlingException, BrokenProcessPool, httpx.TransportError, ConnectionError,
-    )  # fmt: skip
+        *(error for errors in UNREACHABLE.values() for error in errors),
+        httpx.TransportError,
+        ConnectionError,
+    )
 
 
-# Failures of a dependency (the database, Redis, the engine, the model processes, a model API), not of
-# the work itself: worth doing again, with back-off, once it is back.
+# Failures of a dependency (those above, and a model API's connection), not of the work itself.
 DEPENDENCY_ERRORS = _dependency_errors()
 
 

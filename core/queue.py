@@ -80,9 +80,18 @@ def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
     for task_name, args, request_id in session.info.pop("pending_tasks", []):
-        headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
-        headers |= tracing.current_carrier()
-        celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE, headers=headers or None)
+        send_task(task_name, *args, request_id=request_id)
+
+
+def send_task(
+    task_name: str, *args: Any, countdown: float | None = None, request_id: str | None = None
+) -> None:
+    """Queues a task now, carrying the request it serves (the current one unless given): its id for
+    the worker's log lines, its trace for the worker's spans."""
+    request_id = request_id or logs.current("request_id")
+    headers = ({REQUEST_ID_HEADER: request_id} if request_id else {}) | tracing.current_carrier()
+    celery_app.send_task(task_name, args=list(args), queue=DATASET_QUEUE, countdown=countdown,
+                         headers=headers or None)  # fmt: skip
 
 
 @task_prerun.connect

@@ -24,7 +24,7 @@ from retrieval.vector_store import (
     TermPoint,
     VectorHit,
     VectorPoint,
-    _idf,
+    idf_of_term_point,
     point_id,
     term_point_id,
 )
@@ -223,7 +223,7 @@ class EdgeVectorStore:
             for dimension in dimensions
         ]  # fmt: skip
         answers = shard.query_batch(edge.QueryBatchRequest(requests))
-        return {dimension: _idf(dimension, points[0].score, points[0].vector[TERMS])
+        return {dimension: idf_of_term_point(dimension, points[0])
                 for dimension, points in zip(dimensions, answers, strict=True) if points}  # fmt: skip
 
     def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:

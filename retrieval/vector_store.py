@@ -264,12 +264,15 @@ class QdrantVectorStore:
             for dimension in dimensions
         ]
         answers = self._client.query_batch_points(name, requests=requests)
-        return {dimension: _idf(dimension, answer.points[0].score, answer.points[0].vector[TERMS])
+        return {dimension: idf_of_term_point(dimension, answer.points[0])
                 for dimension, answer in zip(dimensions, answers, strict=True) if answer.points}  # fmt: skip
 
 
-def _idf(dimension: int, score: float, vector) -> float:
-    return score / dict(zip(vector.indices, vector.values, strict=True))[dimension]
+def idf_of_term_point(dimension: int, point) -> float:
+    """The idf the engine gave a term, read off a point it scored (with its vector) for that term
+    alone: both stores' `term_idf` ask for one such point per term."""
+    vector = point.vector[TERMS]
+    return point.score / dict(zip(vector.indices, vector.values, strict=True))[dimension]
 
 
 def _sparse(weights: dict[int, float]) -> models.SparseVector:

@@ -311,11 +311,14 @@ def _insert_new_entries(session: Session, entries: list[dict]) -> None:
     if not entries:
         return
     present = set(
-        session.execute(
-            select(EmbeddingCacheEntry.model_key, EmbeddingCacheEntry.text_hash).where(
-                EmbeddingCacheEntry.text_hash.in_([entry["text_hash"] for entry in entries])
-            )
-        ).tuples()
+        map(
+            tuple,
+            session.execute(
+                select(EmbeddingCacheEntry.model_key, EmbeddingCacheEntry.text_hash).where(
+                    EmbeddingCacheEntry.text_hash.in_([entry["text_hash"] for entry in entries])
+                )
+            ),
+        )
     )
     new = [entry for entry in entries if (entry["model_key"], entry["text_hash"]) not in present]
     if new:

@@ -20,7 +20,7 @@ from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.errors import is_dependency_failure
 from core.indexing.pipeline import index_upload_file_documents
-from core.queue import DATASET_QUEUE, INDEX_DOCUMENT_TASK, celery_app
+from core.queue import INDEX_DOCUMENT_TASK, send_task
 from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def index_document(document_id: str) -> None:
             return
         if run_in_progress(document):
             # A living run holds the document; look again once its lease would have run out.
-            celery_app.send_task(INDEX_DOCUMENT_TASK, args=[document_id], queue=DATASET_QUEUE,
-                                 countdown=HEARTBEAT_LEASE.total_seconds())  # fmt: skip
+            send_task(INDEX_DOCUMENT_TASK, document_id, countdown=HEARTBEAT_LEASE.total_seconds())
             return
         pipeline = PIPELINES.get(document.data_source_type)
         if pipeline is None:
@@ -126,7 +125,7 @@ def _retry_later(session: Session, document: Document, error: Exception) -> None
         error,
         extra={"document_id": document.id},
     )
-    celery_app.send_task(INDEX_DOCUMENT_TASK, args=[document.id], queue=DATASET_QUEUE, countdown=delay)
+    send_task(INDEX_DOCUMENT_TASK, document.id, countdown=delay)
 
 
 def mark_error(document: Document, message: str) -> None:

@@ -189,5 +189,4 @@ def restore_statistics(dataset_id: str, recorded: dict[str, dict]) -> None:
 
 def average_lengths(dataset_id: str) -> dict[str, float]:
     """The average length each term collection's weights use now (the oracle tests configure BM25 so)."""
-    records = get_vector_store().records(term_collections(dataset_id)[STATISTICS], [TEXTS, DOCUMENTS])
-    return {kind: record["average_length"] for kind, record in records.items()}
+    return {kind: record["average_length"] for kind, record in statistics(dataset_id).items()}

@@ -29,13 +29,7 @@ from core.indexing.writer import (
     vector_targets,
     write_vectors,
 )
-from core.queue import (
-    BUILD_VECTORS_TASK,
-    DATASET_QUEUE,
-    DROP_COLLECTION_TASK,
-    celery_app,
-    enqueue_after_commit,
-)
+from core.queue import BUILD_VECTORS_TASK, DROP_COLLECTION_TASK, enqueue_after_commit, send_task
 from core.search.legs import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 
@@ -193,9 +187,7 @@ def _switch(session: Session, dataset: Dataset, target: VectorTarget) -> None:
     ).rowcount
     session.commit()
     if switched:
-        celery_app.send_task(
-            DROP_COLLECTION_TASK, args=[old], queue=DATASET_QUEUE, countdown=OLD_COLLECTION_GRACE_SECONDS
-        )
+        send_task(DROP_COLLECTION_TASK, old, countdown=OLD_COLLECTION_GRACE_SECONDS)
 
 
 def drop_unused_collection(name: str) -> None:

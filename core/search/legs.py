@@ -167,7 +167,7 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
 def _owners(session: Session, query) -> dict[str, Owner]:
     return {
         node: Owner(segment, document, doc_form == DocForm.QA)
-        for node, segment, document, doc_form in session.execute(query).tuples()
+        for node, segment, document, doc_form in session.execute(query)
     }
 
 
