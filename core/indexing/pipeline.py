@@ -399,10 +399,11 @@ class _SharedBatches:
 
     def _advance(self, segment_ids: list[str]) -> None:
         """Sends `segment_ids` to the model, then writes the batch that was there before them."""
+        self._let_go_of_stopped_runs()
         started = self._start(segment_ids) if segment_ids else None
         if self._in_flight is not None:
             with tracing.span("index.embed_and_write", {"chunks": len(self._in_flight.units)}):
-                _write_batch(self.session, self.dataset.id, self._in_flight)
+                _write_batch(self.session, self.dataset.id, self._in_flight, self.runs)
             written = set(self._in_flight.segment_ids)
             for unwritten in self._unwritten.values():
                 unwritten -= written
@@ -420,14 +421,18 @@ class _SharedBatches:
             except (IndexingStopped, ObjectDeletedError):  # paused, re-claimed or deleted meanwhile
                 self.session.rollback()
 
-    def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
+    def _let_go_of_stopped_runs(self) -> None:
+        """Runs paused, deleted or claimed by a newer run meanwhile are let go before each batch: their
+        chunks stay out of the batches (the one with the model included) and their heartbeats stop, so
+        a resumed document is taken up again at once."""
         current = _current_ids(self.session, self.runs) if self.runs else set()
-        # Runs paused, deleted or claimed by a newer run meanwhile are let go: their chunks stay out of
-        # the batches and their heartbeats stop, so a resumed document is taken up again at once.
         self.runs = [run for run in self.runs if run.document_id in current]
         self._unwritten = {run.document_id: self._unwritten[run.document_id] for run in self.runs}
+
+    def _start(self, segment_ids: list[str]) -> _BatchInFlight | None:
+        owned = [run.document_id for run in self.runs]
         segments = self.session.scalars(
-            select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(current))
+            select(Segment).where(Segment.id.in_(segment_ids), Segment.document_id.in_(owned))
         ).all()
         if not segments:
             return None
@@ -441,14 +446,15 @@ class _SharedBatches:
         return _BatchInFlight([segment.id for segment in segments], units, embeddings)
 
 
-def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> None:
-    """Writes the batch's chunks that still exist: a document deleted while its chunks were with the
-    model takes them along, and must not fail the others (a delete that lands in between is retried)."""
+def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight, runs: list[Run]) -> None:
+    """Writes the batch's chunks that still exist and whose runs still own their documents once the
+    model is done: a document deleted or paused while its chunks were with the model takes them
+    along, and must not fail the others (a delete that lands in between is retried)."""
     for attempt in range(2):
         # finished again on a retry: the rollback dropped the cache rows finishing adds to the session
         embedded = [(target, *finish_embedding(session, pending)) for target, pending in batch.embeddings]
         try:
-            _write_existing(session, dataset_id, batch, embedded)
+            _write_existing(session, dataset_id, batch, embedded, _current_ids(session, runs))
             return
         except IntegrityError:
             session.rollback()
@@ -456,8 +462,14 @@ def _write_batch(session: Session, dataset_id: str, batch: _BatchInFlight) -> No
                 raise
 
 
-def _write_existing(session: Session, dataset_id: str, batch: _BatchInFlight, embedded: list[tuple]) -> None:
-    existing = set(session.scalars(select(Segment.id).where(Segment.id.in_(batch.segment_ids))))
+def _write_existing(
+    session: Session, dataset_id: str, batch: _BatchInFlight, embedded: list[tuple], owned: set[str]
+) -> None:
+    existing = set(
+        session.scalars(
+            select(Segment.id).where(Segment.id.in_(batch.segment_ids), Segment.document_id.in_(owned))
+        )
+    )
     keep = [i for i, unit in enumerate(batch.units) if unit.segment_id in existing]
     units = [batch.units[i] for i in keep]
     tokens: dict[str, int] = {}
