@@ -61,8 +61,14 @@ class EmbeddedServer:
         """Where `kb serve` said it is ready (it says so, and shows a first key, once it answers)."""
         return next((n for n, line in enumerate(self.output) if line.startswith("Ready: ")), None)
 
-    def first_key(self) -> str | None:
-        return next((line.strip() for line in self.output if line.startswith("ds-")), None)
+    def first_key(self, wait: float = 5.0) -> str | None:
+        """The key a first start prints just after its ready line (which may be read before it)."""
+        deadline = time.monotonic() + wait
+        while (key := next((line.strip() for line in self.output if line.startswith("ds-")), None)) is None:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return key
 
     def stop(self) -> None:
         """As Ctrl+C stops it."""

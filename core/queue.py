@@ -31,6 +31,10 @@ RECOVERY_SWEEP_SECONDS = 300.0
 REQUEST_ID_HEADER = "kb_request_id"
 
 celery_app = Celery("kb")
+# Celery resolves the app of a retry (autoretry included) through `current_app`, which on a thread the
+# worker did not start itself (the embedded worker's) is the default app: an unconfigured one, whose
+# broker is amqp://localhost. Retries then went to another broker and were never seen again.
+celery_app.set_default()
 
 
 def configure_celery(settings: Settings | None = None) -> Celery:

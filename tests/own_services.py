@@ -67,7 +67,14 @@ class OwnPostgres:
         _wait(lambda: psycopg.connect(dsn, connect_timeout=1).close())
         return self
 
+    def new_database(self, name: str) -> str:
+        """An empty database of this cluster, by its URL."""
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as db:
+            db.execute(f'CREATE DATABASE "{name}"')
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
+
     def stop(self) -> None:
+        """As a crash: connections drop at once, nothing is flushed politely."""
         self._as_postgres(self._bin / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
 
     def remove(self) -> None:

@@ -1,13 +1,18 @@
 """Runs the start-up sweeps whenever a worker becomes ready to consume: unfinished documents are
-re-queued, and what an interrupted delete left in the vector store or the upload directory is removed."""
+re-queued, and what an interrupted delete left in the vector store or the upload directory is removed.
+After a lost broker connection, documents no run holds are re-queued too: a broker that restarted
+without persistence has lost their tasks."""
 
 import logging
+from datetime import timedelta
 
+from celery import bootsteps
 from celery.signals import worker_ready
 
 from core import maintenance
 from core.database import session_scope
-from core.documents.recovery import requeue_unfinished_documents
+from core.documents.recovery import requeue_stranded_documents, requeue_unfinished_documents
+from core.queue import celery_app
 from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -38,3 +43,27 @@ def run_start_sweeps() -> None:
 @worker_ready.connect
 def _sweep_on_worker_ready(**_kwargs) -> None:
     run_start_sweeps()
+
+
+class SweepAfterReconnect(bootsteps.StartStopStep):
+    """Celery restarts the consumer's steps each time it reconnects to the broker; the first start is
+    the worker's own (its ready signal sweeps)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, parent) -> None:
+        if parent.restart_count < 1:
+            return
+        try:
+            with session_scope() as session:
+                ids = requeue_stranded_documents(session, waiting_for=timedelta(0), reason="broker_reconnect")
+        except Exception:  # noqa: BLE001 - the periodic sweep catches what this one could not
+            logger.exception("the sweep after a broker reconnect failed")
+            return
+        if ids:
+            logger.info(
+                "re-enqueued %d documents no run holds after the broker connection came back", len(ids)
+            )
+
+
+celery_app.steps["consumer"].add(SweepAfterReconnect)

@@ -1,8 +1,9 @@
 """Task functions registered on the Celery app `core` owns. Thin: one core call each.
 
 A task that fails because a dependency is down (the database, Redis, the engine) is retried with
-exponential back-off (1 s doubling to 5 minutes, jittered) instead of being consumed, so work queued
-during an outage is done once it ends, with no restart.
+exponential back-off (1 s doubling to 30 s, jittered) instead of being consumed, so work queued
+during an outage is done within about 30 s of its end, with no restart. A longer outage costs a few
+cheap retries a minute per task; after 100 the periodic sweep still finds the documents.
 """
 
 from core import maintenance
@@ -23,7 +24,7 @@ from core.queue import (
 )
 
 RETRIED_ON_OUTAGES = {
-    "autoretry_for": DEPENDENCY_ERRORS, "retry_backoff": True, "retry_backoff_max": 300, "retry_jitter": True,
+    "autoretry_for": DEPENDENCY_ERRORS, "retry_backoff": True, "retry_backoff_max": 30, "retry_jitter": True,
     "max_retries": 100,
 }  # fmt: skip
 

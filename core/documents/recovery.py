@@ -34,9 +34,12 @@ def requeue_unfinished_documents(session: Session) -> list[str]:
     return ids
 
 
-def requeue_stranded_documents(session: Session) -> list[str]:
-    """Re-enqueues in-progress documents whose run is gone, and documents long waiting in datasets
-    where no run lives (a living run takes its dataset's waiting documents itself)."""
+def requeue_stranded_documents(
+    session: Session, waiting_for: timedelta = STRANDED_AFTER, reason: str = "stranded"
+) -> list[str]:
+    """Re-enqueues in-progress documents whose run is gone, and documents waiting longer than
+    `waiting_for` in datasets where no run lives (a living run takes its dataset's waiting documents
+    itself)."""
     unfinished = session.scalars(
         select(Document).where(
             Document.indexing_status.in_(UNFINISHED_STATUSES), Document.is_paused.is_(False)
@@ -45,14 +48,14 @@ def requeue_stranded_documents(session: Session) -> list[str]:
     in_progress = [d for d in unfinished if d.indexing_status in IN_PROGRESS]
     living = {d.id for d in in_progress if run_in_progress(d)}
     busy = {d.dataset_id for d in in_progress if d.id in living}
-    since = utcnow() - STRANDED_AFTER
+    since = utcnow() - waiting_for
     stranded = [d.id for d in in_progress if d.id not in living] + [
         d.id
         for d in unfinished
-        if d.indexing_status == IndexingStatus.WAITING and d.dataset_id not in busy and d.created_at < since
+        if d.indexing_status == IndexingStatus.WAITING and d.dataset_id not in busy and d.created_at <= since
     ]
     for document_id in stranded:
         enqueue_after_commit(session, INDEX_DOCUMENT_TASK, document_id)
     session.commit()
-    metrics.DOCUMENT_RECOVERIES.labels("stranded").inc(len(stranded))
+    metrics.DOCUMENT_RECOVERIES.labels(reason).inc(len(stranded))
     return stranded

@@ -91,7 +91,7 @@ def test_embedded_serve_end_to_end(workdir):
     document_id = _insert_waiting_document(workdir / "data" / "kb.sqlite3", created.json()["id"])
     server = EmbeddedServer(workdir)
     try:
-        assert server.first_key() is None, "a key is printed on the first start only"
+        assert server.first_key(wait=1) is None, "a key is printed on the first start only"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _status(workdir, document_id) == "waiting":
             time.sleep(0.2)
