@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # Points not yet in an HNSW graph before a background optimisation is started.
 UNINDEXED_POINTS_BEFORE_OPTIMIZE = 20_000
 STALE_SHARE_BEFORE_OPTIMIZE = 0.1  # of a collection's points: deleted or overwritten vectors
+IDF_CACHE_TERMS = 100_000  # per collection; the whole cache of one starts again past it
 # When an optimisation runs, it rewrites every segment holding deleted points, however few: that is
 # what takes them out of the IDF statistics. When one runs is decided here (`_changed`).
 _OPTIMIZERS = edge.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1)
@@ -47,6 +48,11 @@ class EdgeVectorStore:
         self._shards: dict[str, edge.EdgeShard] = {}
         self._optimizing: dict[str, threading.Thread] = {}
         self._deleted: dict[str, int] = {}  # points deleted since the last optimisation
+        # Each term's idf by collection, as of the collection's last change (every writer of this
+        # directory is this object: one process opens it). A search costs one engine query per term
+        # less; the generation keeps an answer computed across a change from being kept.
+        self._idf: dict[str, dict[int, float | None]] = {}
+        self._generations: dict[str, int] = {}
         self._lock = threading.RLock()  # opening, dropping and closing shards; the shards lock themselves
         path.mkdir(parents=True, exist_ok=True)
 
@@ -95,6 +101,7 @@ class EdgeVectorStore:
             shard = self._shards.pop(name, None)
             if shard is not None:
                 shard.close()
+            self._forget_idf(name)
             shutil.rmtree(self._path / name, ignore_errors=True)
 
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
@@ -217,20 +224,39 @@ class EdgeVectorStore:
         dimensions = list(dict.fromkeys(dimensions))
         if shard is None or not dimensions:
             return {}
-        requests = [
-            edge.QueryRequest(limit=1, query=edge.Query.Nearest(_sparse({dimension: 1.0}), using=TERMS),
-                              with_vector=[TERMS])
-            for dimension in dimensions
-        ]  # fmt: skip
-        answers = shard.query_batch(edge.QueryBatchRequest(requests))
-        return {dimension: idf_of_term_point(dimension, points[0])
-                for dimension, points in zip(dimensions, answers, strict=True) if points}  # fmt: skip
+        with self._lock:
+            generation, known = self._generations.get(name, 0), self._idf.get(name, {})
+            idf = {dimension: known[dimension] for dimension in dimensions if dimension in known}
+        missing = [dimension for dimension in dimensions if dimension not in idf]
+        if missing:
+            requests = [
+                edge.QueryRequest(limit=1, query=edge.Query.Nearest(_sparse({dimension: 1.0}), using=TERMS),
+                                  with_vector=[TERMS])
+                for dimension in missing
+            ]  # fmt: skip
+            answers = shard.query_batch(edge.QueryBatchRequest(requests))
+            fresh = {dimension: idf_of_term_point(dimension, points[0]) if points else None
+                     for dimension, points in zip(missing, answers, strict=True)}  # fmt: skip
+            idf |= fresh
+            with self._lock:
+                if self._generations.get(name, 0) == generation:
+                    cached = self._idf.setdefault(name, {})
+                    if len(cached) > IDF_CACHE_TERMS:
+                        cached.clear()
+                    cached |= fresh
+        return {dimension: value for dimension, value in idf.items() if value is not None}
+
+    def _forget_idf(self, name: str) -> None:
+        with self._lock:
+            self._generations[name] = self._generations.get(name, 0) + 1
+            self._idf.pop(name, None)
 
     def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:
         """Edge has no optimiser of its own. One runs once enough new points sit outside the HNSW
         graph (in the background), or enough vectors were deleted or overwritten: those still count in
         the IDF statistics of a term collection until their segment is rewritten, so a writer of one
         waits for that optimisation (cheap: no graph to build), and its idf is exact again at once."""
+        self._forget_idf(name)
         info = shard.info()
         term_collection = PAYLOAD_INDEX_FIELDS[0] not in info.payload_schema  # only vectors index workspaces
         with self._lock:
@@ -255,6 +281,7 @@ class EdgeVectorStore:
         except Exception:  # noqa: BLE001 - a dropped or closed shard; searches stay exact meanwhile
             logger.warning("optimising collection %s stopped", name, exc_info=True)
         finally:
+            self._forget_idf(name)  # rewritten segments no longer count deleted points
             with self._lock:
                 self._optimizing.pop(name, None)
 
@@ -264,6 +291,7 @@ class EdgeVectorStore:
         if shard is not None:
             self.wait_for_optimizations()
             shard.optimize()
+            self._forget_idf(name)
             with self._lock:
                 self._deleted[name] = 0
 

@@ -185,10 +185,16 @@ def live_segments(session: Session, segment_ids: set[str]) -> set[str]:
     )
 
 
-def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
+def query_embedder(dataset: Dataset) -> Embedder | None:
+    """The model that embeds queries for the dataset's vectors, if it has any."""
     if not dataset.vector_collection or not dataset.vector_model:
         return None
-    return query_vectors.get(get_embedder(dataset.vector_model_provider, dataset.vector_model), query)
+    return get_embedder(dataset.vector_model_provider, dataset.vector_model)
+
+
+def query_vector(dataset: Dataset, query: str) -> np.ndarray | None:
+    embedder = query_embedder(dataset)
+    return None if embedder is None else query_vectors.get(embedder, query)
 
 
 class QueryVectorCache:

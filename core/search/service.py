@@ -1,7 +1,9 @@
 """Searching a dataset: one function behind hit-testing, /retrieve and the external /retrieval call,
 so that they can never disagree."""
 
+import contextvars
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -21,12 +23,14 @@ from core.search.filters import allowed_document_ids
 from core.search.legs import NodeHit
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
+from retrieval.embedders import Embedder
 from retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, weighted_fusion
 from retrieval.rerankers import Reranker
 
 MAX_QUERY_LENGTH = 250
 HYBRID_RECALL_MIN, HYBRID_RECALL_MAX = 50, 200
 DEFAULT_WEIGHTS = (0.7, 0.3)  # Dify's UI default: semantic first
+VECTOR_METHODS = (SearchMethod.SEMANTIC, SearchMethod.HYBRID)
 DEFAULT_QUERY_RETRIEVAL_MODEL = RetrievalModel(
     search_method=SearchMethod.SEMANTIC, reranking_enable=False, top_k=4, score_threshold_enabled=False
 )
@@ -89,6 +93,32 @@ class SearchOutcome:
     query_terms: list[str]
 
 
+# Query embeddings wait on the model processes, not on this process's CPU: a few threads suffice.
+_EMBEDDING_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="query-embedding")
+
+
+class _PendingQueryVector:
+    """The query's embedding, started with the search: the model works while this process checks the
+    dataset, resolves the metadata filter and runs the keyword leg."""
+
+    def __init__(self, dataset: Dataset, query: str, timings: SearchTimings):
+        embedder = legs.query_embedder(dataset)  # here: the dataset's row belongs to this thread's session
+        self._future: Future | None = None
+        if embedder is not None:
+            # the context carries the search's trace, so the embedding's span stays inside it
+            self._future = _EMBEDDING_THREADS.submit(
+                contextvars.copy_context().run, self._embed, embedder, query, timings
+            )
+
+    @staticmethod
+    def _embed(embedder: Embedder, query: str, timings: SearchTimings):
+        with timings.measure("query_embedding"):
+            return legs.query_vectors.get(embedder, query)
+
+    def result(self):
+        return None if self._future is None else self._future.result()
+
+
 @dataclass
 class _Ranked:
     """Fused (or reranked) scores by node, the hits they came from, and each node's leg standing."""
@@ -142,20 +172,25 @@ def _search_dataset(
 ) -> SearchOutcome:
     started = time.perf_counter()
     query = check_query(query)
+    timings = SearchTimings()
+    vector = _PendingQueryVector(dataset, query, timings) if model.search_method in VECTOR_METHODS else None
     if not _has_live_segments(session, dataset):
         raise DatasetNotInitialized()
-    timings = SearchTimings()
     top_k = min(model.top_k, get_settings().top_k_max_value)
     document_ids = allowed_document_ids(session, dataset, model.metadata_filtering_conditions)
     if document_ids == []:
         results: list[SegmentResult] = []  # conditions that match no document: nothing to search
     else:
         reranker = _reranker(model)
-        results = _ranked_results(session, dataset, query, model, top_k, document_ids, reranker, timings)
+        results = _ranked_results(
+            session, dataset, query, vector, model, top_k, document_ids, reranker, timings
+        )
         if not results:
             # The chunks the engine named may have been swapped out between its answer and the
             # database's (a re-index going live): asked again, the engine names their successors.
-            results = _ranked_results(session, dataset, query, model, top_k, document_ids, reranker, timings)
+            results = _ranked_results(
+                session, dataset, query, vector, model, top_k, document_ids, reranker, timings
+            )
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
     if record_as is not None:
@@ -176,11 +211,12 @@ def _search_dataset(
 
 
 def _ranked_results(
-    session: Session, dataset: Dataset, query: str, model: RetrievalModel, top_k: int,
-    document_ids: list[str] | None, reranker: Reranker | None, timings: SearchTimings,
+    session: Session, dataset: Dataset, query: str, vector: _PendingQueryVector | None,
+    model: RetrievalModel, top_k: int, document_ids: list[str] | None, reranker: Reranker | None,
+    timings: SearchTimings,
 ) -> list[SegmentResult]:  # fmt: skip
     recall = _hybrid_recall(top_k) if reranker else top_k
-    ranked = _node_scores(session, dataset, query, model, recall, document_ids, timings)
+    ranked = _node_scores(session, dataset, query, vector, model, recall, document_ids, timings)
     if reranker is not None:
         with timings.measure("rerank"):
             ranked.scores = _rerank(session, reranker, query, ranked.scores)
@@ -197,31 +233,29 @@ def _node_scores(
     session: Session,
     dataset: Dataset,
     query: str,
+    vector: _PendingQueryVector | None,
     model: RetrievalModel,
     top_k: int,
     document_ids: list[str] | None,
     timings: SearchTimings,
 ) -> _Ranked:
     if model.search_method == SearchMethod.SEMANTIC:
-        vector = _query_vector(dataset, query, timings)
+        embedded = vector.result()
         with timings.measure("vector_search"):
-            hits = legs.vector_leg(session, dataset, vector, top_k, document_ids)
+            hits = legs.vector_leg(session, dataset, embedded, top_k, document_ids)
         return _single_leg(hits, "vector")
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
         with timings.measure("keyword_search"):
             keyword = _keyword_scores(session, dataset, query, document_ids, top_k)
         return _single_leg(legs.best_hits(keyword, top_k), "keyword")
-    return _hybrid(session, dataset, query, model, _hybrid_recall(top_k), document_ids, timings)
+    return _hybrid(
+        session, dataset, query, vector.result, model, _hybrid_recall(top_k), document_ids, timings
+    )
 
 
 def _keyword_scores(session, dataset, query, document_ids, limit, node_ids=None) -> dict[str, NodeHit]:
     weight = get_settings().full_text_document_weight
     return legs.keyword_scores(session, dataset, query, document_ids, limit, weight, node_ids=node_ids)
-
-
-def _query_vector(dataset: Dataset, query: str, timings: SearchTimings):
-    with timings.measure("query_embedding"):
-        return legs.query_vector(dataset, query)
 
 
 def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
@@ -233,13 +267,14 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     )  # fmt: skip
 
 
-def _hybrid(session, dataset, query, model, recall, document_ids, timings) -> _Ranked:
+def _hybrid(session, dataset, query, embedded, model, recall, document_ids, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
-    vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused."""
+    vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused. The
+    keyword leg runs while the query is being embedded; `embedded()` waits for the vector."""
     with timings.measure("keyword_search"):
         keyword = _keyword_scores(session, dataset, query, document_ids, recall)
         keyword_hits = legs.best_hits(keyword, recall)
-    vector = _query_vector(dataset, query, timings)
+    vector = embedded()
     with timings.measure("vector_search"):
         vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
         hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}

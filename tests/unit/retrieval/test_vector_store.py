@@ -129,6 +129,10 @@ def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
     )
     store.delete_terms("t", [d])
     assert set(store.search_terms("t", query_weights(["cell"]), 10)) == {a}
+    # asked before the delete, and again after it: a writer makes the engine's idf current again
+    assert store.term_idf("t", [term_index("cell")]) == pytest.approx({term_index("cell"): lucene_idf(3, 1)})
+    store.upsert_terms("t", [TermPoint(d, saturated_weights({"cell": 1}, 1, 2.0), {"document_id": "doc-d"})])
+    assert store.term_idf("t", [term_index("cell")]) == pytest.approx({term_index("cell"): lucene_idf(4, 2)})
     store.upsert_terms("t", [TermPoint("statistics", {}, {"average_length": 2.0})])
     assert store.records("t", ["statistics", "absent"]) == {
         "statistics": {"average_length": 2.0, "key": "statistics"}
