@@ -146,6 +146,7 @@ class PipelineRunError(ServiceError):
 def _unreachable_dependencies() -> dict[str, tuple[type[BaseException], ...]]:
     from concurrent.futures.process import BrokenProcessPool
 
+    from kombu.exceptions import OperationalError as BrokerUnreachable
     from qdrant_client.http import exceptions as qdrant_exceptions
     from redis import exceptions as redis_exceptions
     from sqlalchemy import exc as sqlalchemy_exc
@@ -154,7 +155,7 @@ def _unreachable_dependencies() -> dict[str, tuple[type[BaseException], ...]]:
         "database": (
             sqlalchemy_exc.OperationalError, sqlalchemy_exc.InterfaceError, sqlalchemy_exc.DisconnectionError,
         ),
-        "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError),
+        "Redis": (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError, BrokerUnreachable),
         "search engine": (qdrant_exceptions.ResponseHandlingException,),
         "embedding model": (BrokenProcessPool,),  # its processes died; new ones are starting
     }  # fmt: skip

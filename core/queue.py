@@ -4,10 +4,12 @@
 Tasks queued on a session are dropped if it rolls back, so no task can see a row that is not there.
 """
 
+import logging
 from typing import Any
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,7 @@ RECOVERY_SWEEP_SECONDS = 300.0
 # The task header carrying the id of the request that queued the task, for the worker's log lines.
 REQUEST_ID_HEADER = "kb_request_id"
 
+logger = logging.getLogger(__name__)
 celery_app = Celery("kb")
 # Celery resolves the app of a retry (autoretry included) through `current_app`, which on a thread the
 # worker did not start itself (the embedded worker's) is the default app: an unconfigured one, whose
@@ -84,7 +87,12 @@ def enqueue_after_commit(session: Session, task_name: str, *args: Any) -> None:
 @event.listens_for(Session, "after_commit")
 def _send_pending_tasks(session: Session) -> None:
     for task_name, args, request_id in session.info.pop("pending_tasks", []):
-        send_task(task_name, *args, request_id=request_id)
+        try:
+            send_task(task_name, *args, request_id=request_id)
+        except KombuOperationalError:
+            # The rows are committed and say what is to be done: the worker queues them again when
+            # its broker connection comes back (or the periodic sweep does), so the request succeeds.
+            logger.warning("the broker is unreachable: %s %s is queued once it is back", task_name, args)
 
 
 def send_task(

@@ -89,8 +89,10 @@ def test_postgresql_down_for_20_s_mid_batch(tmp_path, postgres, cache):
 
 def test_redis_restarted_empty_mid_batch(tmp_path, postgres, cache):
     """The queue is lost with Redis (no persistence): the tasks of the batch that was not running yet
-    are gone, and must be found again without a restart."""
+    are gone, and must be found again without a restart; so must that of a document created while
+    Redis is down, whose create succeeds."""
     first, second = abstracts(DOCUMENTS // 2), abstracts(DOCUMENTS // 2, skip=DOCUMENTS // 2)
+    late = abstracts(1, skip=DOCUMENTS)
     server = _serve(tmp_path, postgres.new_database("broker_outage"), cache)
     headers = {"Authorization": f"Bearer {server.first_key()}"}
     try:
@@ -102,6 +104,7 @@ def test_redis_restarted_empty_mid_batch(tmp_path, postgres, cache):
             cache.stop()
             try:
                 answers = _answers_while(3, client, dataset_ids[0])
+                send_batch(client, dataset_ids[1], late)
             finally:
                 cache.start()
             recovered = seconds_until_all_completed(client, dataset_ids, RECOVERY_SECONDS)
@@ -109,7 +112,7 @@ def test_redis_restarted_empty_mid_batch(tmp_path, postgres, cache):
     finally:
         server.stop()
     assert set(answers) == {200}, answers  # rate limits count per process meanwhile
-    assert counts == [clean_counts(first), clean_counts(second)]
+    assert counts == [clean_counts(first), clean_counts(second | late)]
     for dataset_id, dataset_counts in zip(dataset_ids, counts, strict=True):
         assert_engine_holds(tmp_path / "data" / "qdrant-edge", dataset_id, sum(dataset_counts.values()))
-    print(f"\nRedis restarted empty: all {DOCUMENTS} completed {recovered:.1f} s after it came back")
+    print(f"\nRedis restarted empty: all {DOCUMENTS + 1} completed {recovered:.1f} s after it came back")
