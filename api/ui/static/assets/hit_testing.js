@@ -8,7 +8,7 @@ import { retrievalPanel } from "./retrieval_settings.js";
 const MAX_QUERY = 250;
 const RECORDS_PAGE = 10;
 const SOURCES = { hit_testing: "Hit-testing", external: "External /retrieval", multi_retrieval: "App retrieval" };
-const STAGES = [["query_embedding", "query embedding"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"], ["rendering", "rendering"]];
+const STAGES = [["query_embedding", "query embedding (in parallel)"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"], ["rendering", "rendering"]];
 
 export async function hitTestingPage(main, datasetId) {
   const current = await api("GET", dataset(datasetId));
