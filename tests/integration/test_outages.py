@@ -3,15 +3,14 @@ Redis that the test starts, stops and starts again itself (never the machine's s
 restarted but the dependency: every document must still end `completed` with exactly a clean run's
 chunks, and while the database is down the API answers 503, never 500."""
 
-import subprocess
-import sys
 import time
 from collections import Counter
 
 import httpx
 import pytest
 
-from bench.service import EmbeddedServer, embedded_env
+from bench.service import EmbeddedServer
+from core.migrate import upgrade_database
 from tests.batch_runs import (
     abstracts,
     assert_engine_holds,
@@ -46,8 +45,7 @@ def cache(tmp_path_factory):
 def _serve(workdir, database_url: str, cache: OwnRedis) -> EmbeddedServer:
     """One process on server-mode dependencies: PostgreSQL, Redis as broker and rate-limit store, and
     the worker inside (the embedded engine opens in one process; no Qdrant server here)."""
-    migrate = [sys.executable, "-m", "kb", "migrate"]
-    subprocess.run(migrate, env=embedded_env(DATABASE_URL=database_url), check=True, capture_output=True)
+    upgrade_database(database_url)
     return EmbeddedServer(workdir, DATABASE_URL=database_url, REDIS_URL=cache.url, KB_EMBEDDED_WORKER="true")
 
 
