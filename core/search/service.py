@@ -248,9 +248,7 @@ def _node_scores(
         with timings.measure("keyword_search"):
             keyword = _keyword_scores(session, dataset, query, document_ids, top_k)
         return _single_leg(legs.best_hits(keyword, top_k), "keyword")
-    return _hybrid(
-        session, dataset, query, vector.result, model, _hybrid_recall(top_k), document_ids, timings
-    )
+    return _hybrid(session, dataset, query, vector, model, _hybrid_recall(top_k), document_ids, timings)
 
 
 def _keyword_scores(session, dataset, query, document_ids, limit, node_ids=None) -> dict[str, NodeHit]:
@@ -267,14 +265,14 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     )  # fmt: skip
 
 
-def _hybrid(session, dataset, query, embedded, model, recall, document_ids, timings) -> _Ranked:
+def _hybrid(session, dataset, query, pending_vector, model, recall, document_ids, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused. The
-    keyword leg runs while the query is being embedded; `embedded()` waits for the vector."""
+    keyword leg runs while the query is being embedded."""
     with timings.measure("keyword_search"):
         keyword = _keyword_scores(session, dataset, query, document_ids, recall)
         keyword_hits = legs.best_hits(keyword, recall)
-    vector = embedded()
+    vector = pending_vector.result()
     with timings.measure("vector_search"):
         vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
         hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
