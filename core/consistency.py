@@ -55,7 +55,7 @@ def _dataset_drift(session: Session, dataset: Dataset) -> list[Drift]:
     settled = Document.indexing_status.not_in(IN_PROGRESS)
     live = session.scalars(
         select(Segment).join(Document, Document.id == Segment.document_id)
-        .where(Segment.dataset_id == dataset.id, live_chunk_condition(None), settled)
+        .where(Segment.dataset_id == dataset.id, live_chunk_condition(), settled)
     ).all()  # fmt: skip
     units = indexed_texts(session, list(live))
     owner = {unit.node_id: unit.segment_id for unit in units}
@@ -85,7 +85,7 @@ def _dataset_drift(session: Session, dataset: Dataset) -> list[Drift]:
         "full-text points of no chunk",
         texts,
         term_keys,
-        lambda keys: keyword_index.delete_texts(dataset.id, keys, set()),
+        lambda keys: keyword_index.delete_texts(session, dataset.id, keys, set()),
     )
     if dataset.indexing_technique == IndexingTechnique.HIGH_QUALITY and dataset.vector_collection:
         vector_keys = store.keys(dataset.vector_collection)

@@ -17,6 +17,7 @@ from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
 from core.documents.recovery import requeue_stranded_documents
 from core.documents.storage import file_storage
+from core.indexing import document_metadata
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import engine_collections
 from core.settings import Settings, get_settings
@@ -73,9 +74,11 @@ def _delete_orphan_files(session: Session, settings: Settings) -> int:
 
 
 def sweep_stranded_work() -> None:
-    """The periodic sweep: documents no run will finish go back to the queue, then orphans go."""
+    """The periodic sweep: documents no run will finish go back to the queue, then orphans go, then
+    metadata the engine missed is set on its points."""
     with session_scope() as session:
         stranded = requeue_stranded_documents(session)
         if stranded:
             logger.info("periodic sweep re-enqueued %d stranded documents", len(stranded))
         sweep_orphans(session, get_settings())
+    document_metadata.push_stale()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as edge
 
+from retrieval.conditions import Condition, Restriction, indexed_fields
 from retrieval.vector_store import (
     PAYLOAD_INDEX_FIELDS,
     TERM_KEYWORD_FIELDS,
@@ -53,6 +54,7 @@ class EdgeVectorStore:
         # less; the generation keeps an answer computed across a change from being kept.
         self._idf: dict[str, dict[int, float | None]] = {}
         self._generations: dict[str, int] = {}
+        self._indexed: dict[str, set[str]] = {}  # payload fields indexed, by collection
         self._lock = threading.RLock()  # opening, dropping and closing shards; the shards lock themselves
         path.mkdir(parents=True, exist_ok=True)
 
@@ -102,6 +104,7 @@ class EdgeVectorStore:
             if shard is not None:
                 shard.close()
             self._forget_idf(name)
+            self._indexed.pop(name, None)
             shutil.rmtree(self._path / name, ignore_errors=True)
 
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
@@ -116,9 +119,36 @@ class EdgeVectorStore:
         shard = self._shard(name)
         if shard is None:
             raise LookupError(f"collection {name} does not exist")
+        self._index_fields(name, shard, (point.payload for point in points))
         for start in range(0, len(points), UPSERT_BATCH):
             shard.update(edge.UpdateOperation.upsert_points(points[start : start + UPSERT_BATCH]))
         self._changed(name, shard)
+
+    def _index_fields(self, name: str, shard: edge.EdgeShard, payloads: Iterable[dict]) -> None:
+        """Creates the payload index of each metadata field the payloads carry that has none yet."""
+        wanted: dict[str, str] = {}
+        for payload in payloads:
+            wanted |= indexed_fields(payload)
+        with self._lock:
+            known = self._indexed.get(name)
+            if known is None:
+                known = self._indexed[name] = set(shard.info().payload_schema)
+            for key, kind in wanted.items():
+                if key not in known:
+                    schema = (
+                        edge.KeywordIndexParams(prefix=True) if kind == "keyword" else edge.FloatIndexParams()
+                    )
+                    shard.update(edge.UpdateOperation.create_field_index(key, schema))
+                    known.add(key)
+
+    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
+        """Replaces these top-level payload fields on every point of the document."""
+        shard = self._shard(name)
+        if shard is not None:
+            self._index_fields(name, shard, [payload])
+            shard.update(
+                edge.UpdateOperation.set_payload_by_filter(_match_all(document_id=document_id), payload)
+            )
 
     def delete_keys(self, name: str, keys: Iterable[str]) -> None:
         self._delete(name, [point_id(key) for key in keys])
@@ -174,37 +204,28 @@ class EdgeVectorStore:
         return {record.payload["key"]: np.asarray(record.vector, dtype=np.float32) for record in records}
 
     def search(
-        self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
+        self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]:
         shard = self._shard(name)
         if shard is None:
             return []
-        restriction = None
-        if document_ids is not None:
-            restriction = edge.Filter(
-                must=[edge.FieldCondition("document_id", match=edge.MatchAny(document_ids))]
-            )
         points = shard.query(
-            edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector.tolist()), filter=restriction,
-                              with_payload=True)
+            edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector.tolist()),
+                              filter=edge_filter(restriction), with_payload=True)
         )  # fmt: skip
         return [VectorHit(point.payload["key"], float(point.score), point.payload) for point in points]
 
     def search_terms(
-        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        self, name: str, weights: dict[int, float], limit: int, *, restriction: Restriction | None = None,
         keys: list[str] | None = None,
     ) -> dict[str, float]:  # fmt: skip
         shard = self._shard(name)
         if shard is None or not weights:
             return {}
-        conditions = []
-        if document_ids is not None:
-            conditions.append(edge.FieldCondition("document_id", match=edge.MatchAny(document_ids)))
-        if keys is not None:
-            conditions.append(edge.HasIdCondition({term_point_id(key) for key in keys}))
+        ids = None if keys is None else [edge.HasIdCondition({term_point_id(key) for key in keys})]
         points = shard.query(
             edge.QueryRequest(limit=limit, query=edge.Query.Nearest(_sparse(weights), using=TERMS),
-                              filter=edge.Filter(must=conditions) if conditions else None, with_payload=False)
+                              filter=edge_filter(restriction, ids), with_payload=False)
         )  # fmt: skip
         return {str(point.id): float(point.score) for point in points}
 
@@ -305,6 +326,37 @@ class EdgeVectorStore:
 
 def _sparse(weights: dict[int, float]) -> edge.SparseVector:
     return edge.SparseVector(list(weights), list(weights.values()))
+
+
+def edge_filter(restriction: Restriction | None, extra: list | None = None) -> edge.Filter | None:
+    """The restriction (and `extra` conditions, all required) as Qdrant Edge's filter."""
+    if restriction is None and not extra:
+        return None
+    restriction = restriction or Restriction()
+    return _edge_filter(restriction, extra or [])
+
+
+def _edge_filter(node: Restriction, extra: list) -> edge.Filter:
+    return edge.Filter(
+        must=[*map(_edge_node, node.must), *extra] or None,
+        should=[_edge_node(n) for n in node.should] or None,
+        must_not=[_edge_node(n) for n in node.must_not] or None,
+    )
+
+
+def _edge_node(node: Condition | Restriction):
+    if isinstance(node, Restriction):
+        return _edge_filter(node, [])
+    if node.kind == "empty":
+        return edge.IsEmptyCondition(node.key)
+    if node.kind == "range":
+        return edge.FieldCondition(node.key, range=edge.RangeFloat(**node.bounds))
+    match = {
+        "any": lambda: edge.MatchAny(list(node.values)),
+        "substring": lambda: edge.MatchSubstring(node.text),
+        "prefix": lambda: edge.MatchPrefix(node.text),
+    }[node.kind]()
+    return edge.FieldCondition(node.key, match=match)
 
 
 def _match_all(**equals: str) -> edge.Filter | None:

@@ -17,6 +17,8 @@ from typing import Protocol
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from retrieval.conditions import Condition, Restriction, indexed_fields
+
 POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
 UPSERT_BATCH = 256
 PAYLOAD_INDEX_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id")
@@ -61,7 +63,8 @@ def term_point_id(key: str) -> str:
 
 
 class VectorStore(Protocol):
-    """One collection per dataset (and embedding model); `search` may be restricted to documents."""
+    """One collection per dataset (and embedding model). Searches take a `Restriction` (documents,
+    metadata conditions), evaluated by the engine over payload indexes."""
 
     def ensure_collection(self, name: str, dimension: int) -> None: ...
     def collection_names(self) -> list[str]: ...
@@ -74,14 +77,15 @@ class VectorStore(Protocol):
     def payload_values(self, name: str, field: str, **equals: str) -> set[str]: ...
     def vectors(self, name: str, keys: list[str]) -> dict[str, np.ndarray]: ...
     def search(
-        self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
+        self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]: ...
+    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None: ...
     def close(self) -> None: ...
     # term collections
     def ensure_term_collection(self, name: str) -> None: ...
     def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None: ...
     def search_terms(
-        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        self, name: str, weights: dict[int, float], limit: int, *, restriction: Restriction | None = None,
         keys: list[str] | None = None,
     ) -> dict[str, float]: ...  # fmt: skip  # key -> score, best first
     def delete_terms(self, name: str, keys: Iterable[str]) -> None: ...
@@ -100,6 +104,7 @@ class QdrantVectorStore:
         self._client = client
         self._shard_number = shard_number
         self._replication_factor = replication_factor
+        self._indexed: dict[str, set[str]] = {}  # payload fields indexed, by collection
 
     @classmethod
     def connect(cls, url: str, api_key: str | None, **layout: int | None) -> "QdrantVectorStore":
@@ -124,10 +129,33 @@ class QdrantVectorStore:
         return [collection.name for collection in self._client.get_collections().collections]
 
     def drop_collection(self, name: str) -> None:
+        self._indexed.pop(name, None)
         if self._client.collection_exists(name):
             self._client.delete_collection(name)
 
+    def _index_fields(self, name: str, payloads: Iterable[dict]) -> None:
+        """Creates the payload index of each metadata field the payloads carry that has none yet."""
+        wanted: dict[str, str] = {}
+        for payload in payloads:
+            wanted |= indexed_fields(payload)
+        known = self._indexed.get(name)
+        if known is None:
+            known = self._indexed[name] = set(self._client.get_collection(name).payload_schema)
+        for key, kind in wanted.items():
+            if key not in known:
+                schema = KEYWORD_WITH_PREFIX if kind == "keyword" else models.PayloadSchemaType.FLOAT
+                self._client.create_payload_index(name, key, schema, wait=True)
+                known.add(key)
+
+    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
+        """Replaces these top-level payload fields on every point of the document."""
+        if not self._client.collection_exists(name):
+            return
+        self._index_fields(name, [payload])
+        self._client.set_payload(name, payload=payload, points=match_all(document_id=document_id), wait=True)
+
     def upsert(self, name: str, points: Sequence[VectorPoint]) -> None:
+        self._index_fields(name, (p.payload for p in points))
         for start in range(0, len(points), UPSERT_BATCH):
             batch = points[start : start + UPSERT_BATCH]
             self._client.upsert(
@@ -188,12 +216,12 @@ class QdrantVectorStore:
         return {point.payload["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
 
     def search(
-        self, name: str, vector: np.ndarray, limit: int, document_ids: list[str] | None = None
+        self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]:
         if not self._client.collection_exists(name):
             return []
         response = self._client.query_points(
-            name, query=vector.tolist(), query_filter=document_filter(document_ids), limit=limit,
+            name, query=vector.tolist(), query_filter=qdrant_filter(restriction), limit=limit,
             with_payload=True,
         )  # fmt: skip
         return [
@@ -214,6 +242,7 @@ class QdrantVectorStore:
             self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
 
     def upsert_terms(self, name: str, points: Sequence[TermPoint]) -> None:
+        self._index_fields(name, (p.payload for p in points))
         for start in range(0, len(points), UPSERT_BATCH):
             batch = [
                 models.PointStruct(id=term_point_id(p.key), vector=_term_vectors(p.weights),
@@ -228,17 +257,15 @@ class QdrantVectorStore:
             self._client.delete(name, points_selector=models.PointIdsList(points=ids), wait=True)
 
     def search_terms(
-        self, name: str, weights: dict[int, float], limit: int, *, document_ids: list[str] | None = None,
+        self, name: str, weights: dict[int, float], limit: int, *, restriction: Restriction | None = None,
         keys: list[str] | None = None,
     ) -> dict[str, float]:  # fmt: skip
         if not weights or not self._client.collection_exists(name):
             return {}
-        conditions = document_conditions(document_ids)
-        if keys is not None:
-            conditions.append(models.HasIdCondition(has_id=[term_point_id(key) for key in keys]))
+        ids = None if keys is None else [models.HasIdCondition(has_id=[term_point_id(key) for key in keys])]
         response = self._client.query_points(
             name, query=_sparse(weights), using=TERMS, limit=limit, with_payload=False,
-            query_filter=models.Filter(must=conditions) if conditions else None,
+            query_filter=qdrant_filter(restriction, ids),
         )  # fmt: skip
         return {str(point.id): float(point.score) for point in response.points}
 
@@ -284,16 +311,35 @@ def _term_vectors(weights: dict[int, float]) -> dict:
     return {TERMS: _sparse(weights)} if weights else {}
 
 
-def document_conditions(document_ids: list[str] | None) -> list[models.FieldCondition]:
-    if document_ids is None:
-        return []
-    return [models.FieldCondition(key="document_id", match=models.MatchAny(any=document_ids))]
+# Metadata keywords are also matched by prefix and substring (`start with`, `contains`).
+KEYWORD_WITH_PREFIX = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, prefix=True)
 
 
-def document_filter(document_ids: list[str] | None) -> models.Filter | None:
-    """The one restriction a search takes: each dataset has collections of its own."""
-    conditions = document_conditions(document_ids)
-    return models.Filter(must=conditions) if conditions else None
+def qdrant_filter(restriction: Restriction | None, extra: list | None = None) -> models.Filter | None:
+    """The restriction (and `extra` conditions, all required) as qdrant-client's filter."""
+    if restriction is None and not extra:
+        return None
+    found = _qdrant_node(restriction or Restriction())
+    return found.model_copy(update={"must": [*(found.must or []), *(extra or [])] or None})
+
+
+def _qdrant_node(node: Condition | Restriction):
+    if isinstance(node, Restriction):
+        return models.Filter(
+            must=[_qdrant_node(n) for n in node.must] or None,
+            should=[_qdrant_node(n) for n in node.should] or None,
+            must_not=[_qdrant_node(n) for n in node.must_not] or None,
+        )
+    if node.kind == "empty":
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=node.key))
+    if node.kind == "range":
+        return models.FieldCondition(key=node.key, range=models.Range(**node.bounds))
+    match = {
+        "any": lambda: models.MatchAny(any=list(node.values)),
+        "substring": lambda: models.MatchSubstring(substring=node.text),
+        "prefix": lambda: models.MatchPrefix(prefix=node.text),
+    }[node.kind]()
+    return models.FieldCondition(key=node.key, match=match)
 
 
 def match_all(**equals: str) -> models.Filter:

@@ -12,6 +12,7 @@ from celery.signals import worker_ready
 from core import maintenance
 from core.database import session_scope
 from core.documents.recovery import requeue_stranded_documents, requeue_unfinished_documents
+from core.indexing import document_metadata
 from core.queue import celery_app
 from core.settings import get_settings
 
@@ -26,6 +27,15 @@ def sweep_unfinished_documents() -> list[str]:
     return ids
 
 
+def push_stale_metadata() -> int:
+    """Documents whose new metadata never reached the engine (or, after an upgrade, whose points were
+    written before they carried metadata) get it on their points."""
+    pushed = document_metadata.push_stale()
+    if pushed:
+        logger.info("metadata set on the points of %d documents", pushed)
+    return pushed
+
+
 def sweep_orphans() -> dict[str, int]:
     with session_scope() as session:
         return maintenance.sweep_orphans(session, get_settings())
@@ -34,6 +44,7 @@ def sweep_orphans() -> dict[str, int]:
 def run_start_sweeps() -> None:
     """What every worker start does: `kb worker` on its ready signal, `kb serve` (embedded) itself."""
     sweep_unfinished_documents()
+    push_stale_metadata()
     try:
         sweep_orphans()
     except Exception:  # noqa: BLE001 - a failed clean-up must not stop the worker; the periodic sweep retries

@@ -349,7 +349,7 @@ def _embed_missing(dataset_id: str, progress: Progress | None) -> int:
         segment_ids = session.scalars(
             select(Segment.id)
             .join(Document, Document.id == Segment.document_id)
-            .where(Segment.dataset_id == dataset_id, live_chunk_condition(None))
+            .where(Segment.dataset_id == dataset_id, live_chunk_condition())
         ).all()
         embedded_before = _cache_size(session, embedder)
         for start in range(0, len(segment_ids), 64):

@@ -2,7 +2,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database import Base, JSONType, new_id, utcnow
@@ -78,6 +79,13 @@ class Document(Base):
         # Creating a document looks for one of the same name to re-use (contract 1.3).
         Index("ix_documents_dataset_name", "dataset_id", "name"),
         Index("ix_documents_indexing_status", "indexing_status"),
+        # searches with a metadata filter look up the marked documents of their dataset: usually none
+        Index(
+            "ix_documents_metadata_stale",
+            "dataset_id",
+            sqlite_where=text("metadata_stale = 1"),
+            postgresql_where=text("metadata_stale"),
+        ),  # fmt: skip
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -127,5 +135,9 @@ class Document(Base):
     heartbeat_at: Mapped[datetime | None]
     # The process whose run holds the document (host:pid:start), so a dead holder is known at once.
     lease_holder: Mapped[str | None] = mapped_column(String(128))
+    # Every change of doc_metadata bumps the revision and marks the document until its points in the
+    # engine carry the new values (core.indexing.document_metadata).
+    metadata_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    metadata_stale: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Runs since the last success that failed on a dependency (the model, the engine, the database).
     indexing_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -16,21 +16,32 @@ old one behind (`_write`).
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import DocForm
 from core.documents.models import Document
-from core.indexing.vectors import get_vector_store
+from core.indexing import document_metadata
+from core.indexing.vectors import DOCUMENTS, STATISTICS, TEXTS, get_vector_store, term_collections
 from retrieval.bm25 import saturated_weights
+from retrieval.conditions import META, META_NUMBER
 from retrieval.tokenizer import tokenize
 from retrieval.vector_store import TERMS, TermPoint
 
 MAX_TERM_LENGTH = 128
-TEXTS, DOCUMENTS, STATISTICS = "texts", "documents", "statistics"
-STORED_FIELDS = ["key", "document_id", "segment_id", TERMS, "counts", "length", "standalone"]
+STORED_FIELDS = [
+    "key",
+    "document_id",
+    "segment_id",
+    TERMS,
+    "counts",
+    "length",
+    "standalone",
+    META,
+    META_NUMBER,
+]
 
 
 @dataclass(frozen=True)
@@ -44,15 +55,12 @@ class IndexedText:
     dataset_id: str
     text: str
     keywords: tuple[str, ...] = ()  # given by a user for the chunk; searched as if part of the text
+    metadata: dict = field(default_factory=dict, compare=False)  # its document's, as points carry it
+    metadata_revision: int = 0  # the revision of the document's metadata that `metadata` is
 
 
-def term_collections(dataset_id: str) -> dict[str, str]:
-    base = dataset_id.replace("-", "")
-    return {
-        TEXTS: f"kb_{base}_terms",
-        DOCUMENTS: f"kb_{base}_document_terms",
-        STATISTICS: f"kb_{base}_term_statistics",
-    }
+def written_revisions(texts: list[IndexedText]) -> dict[str, int]:
+    return {text.document_id: text.metadata_revision for text in texts}
 
 
 def write_texts(
@@ -74,8 +82,9 @@ def write_texts(
     store = get_vector_store()
     store.delete_terms(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
     _write(dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
+    document_metadata.record_written(session, written_revisions(texts))
     if refresh_documents:
-        refresh_document_terms(dataset_id, {item.document_id for item in texts})
+        refresh_document_terms(session, dataset_id, {item.document_id for item in texts})
 
 
 def _text_payload(item: IndexedText, standalone: bool) -> dict:
@@ -86,19 +95,21 @@ def _text_payload(item: IndexedText, standalone: bool) -> dict:
         "segment_id": item.segment_id,
         **_term_fields(counts),
         "standalone": standalone,
+        **item.metadata,
     }
 
 
-def delete_texts(dataset_id: str, node_ids: list[str], document_ids: Iterable[str]) -> None:
+def delete_texts(session: Session, dataset_id: str, node_ids: list[str], document_ids: Iterable[str]) -> None:
     """Takes texts out of the index; `document_ids` are the documents they belonged to."""
     if node_ids:
         get_vector_store().delete_terms(term_collections(dataset_id)[TEXTS], node_ids)
-    refresh_document_terms(dataset_id, set(document_ids))
+    refresh_document_terms(session, dataset_id, set(document_ids))
 
 
-def refresh_document_terms(dataset_id: str, document_ids: set[str]) -> None:
+def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[str]) -> None:
     """Rebuilds the document points from the text points now in the index (Q&A texts excluded)."""
     store, names = get_vector_store(), term_collections(dataset_id)
+    metadata = document_metadata.snapshot(session, document_ids)
     payloads, empty = [], []
     for document_id in sorted(document_ids):
         counts: Counter[str] = Counter()
@@ -106,11 +117,13 @@ def refresh_document_terms(dataset_id: str, document_ids: set[str]) -> None:
             if not text.get("standalone"):
                 counts.update(_counts(text))
         if counts:
-            payloads.append({"key": document_id, "document_id": document_id, **_term_fields(counts)})
+            fields = {"key": document_id, "document_id": document_id, **_term_fields(counts)}
+            payloads.append(fields | (metadata[document_id].payload if document_id in metadata else {}))
         else:
             empty.append(document_id)
     store.delete_terms(names[DOCUMENTS], empty)
     _write(dataset_id, DOCUMENTS, payloads)
+    document_metadata.record_written(session, {id_: found.revision for id_, found in metadata.items()})
 
 
 def _write(dataset_id: str, kind: str, payloads: list[dict]) -> None:

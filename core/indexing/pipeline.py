@@ -529,4 +529,4 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     session.refresh(dataset, VECTOR_INDEX_FIELDS)
     for collection in dataset_collections(dataset):
         get_vector_store().delete_keys(collection, doomed_keys)
-    keyword_index.delete_texts(dataset.id, doomed_keys, {document.id})
+    keyword_index.delete_texts(session, dataset.id, doomed_keys, {document.id})

@@ -47,7 +47,7 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
     segment_ids = session.scalars(
         select(Segment.id)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.dataset_id == dataset_id, live_chunk_condition(None))
+        .where(Segment.dataset_id == dataset_id, live_chunk_condition())
         .order_by(Segment.document_id, Segment.position)
     ).all()
     written, documents = 0, set()
@@ -59,7 +59,7 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
         keyword_index.write_texts(session, dataset_id, texts, refresh_documents=False)
         written += len(texts)
         documents |= {segment.document_id for segment in batch}
-    keyword_index.refresh_document_terms(dataset_id, documents)
+    keyword_index.refresh_document_terms(session, dataset_id, documents)
     return written
 
 

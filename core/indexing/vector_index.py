@@ -19,7 +19,9 @@ from core.database import session_scope, utcnow
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.lease import HEARTBEAT_LEASE
 from core.documents.models import IN_PROGRESS, Document
+from core.indexing import document_metadata
 from core.indexing.embedding_cache import embed_with_cache
+from core.indexing.keyword_index import written_revisions
 from core.indexing.vectors import collection_name, get_vector_store
 from core.indexing.writer import (
     VECTOR_INDEX_FIELDS,
@@ -137,6 +139,7 @@ def _fill(session: Session, dataset: Dataset, target: VectorTarget) -> bool:
         units = indexed_texts(session, list(batch))
         vectors, _ = embed_with_cache(session, target.embedder, [unit.text for unit in units])
         write_vectors(target.collection, units, vectors)
+        document_metadata.record_written(session, written_revisions(units))
         session.commit()
     return True
 
@@ -146,7 +149,7 @@ def _segments_missing_from(session: Session, dataset: Dataset, present: set[str]
     live = (
         select(Segment.id, Segment.index_node_id)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.dataset_id == dataset.id, live_chunk_condition(None))
+        .where(Segment.dataset_id == dataset.id, live_chunk_condition())
     )
     live_ids = live.subquery()
     nodes: dict[str, list[str]] = {}

@@ -23,9 +23,22 @@ from retrieval.vector_store import QdrantVectorStore, VectorStore
 
 logger = logging.getLogger(__name__)
 
+# A dataset's term collections (`core.indexing.keyword_index`): its texts, its documents, and the
+# statistics their weights were computed with.
+TEXTS, DOCUMENTS, STATISTICS = "texts", "documents", "statistics"
+
 _stores: dict[tuple[str | None, str], VectorStore] = {}
 _stores_lock = threading.Lock()
 _built_embedders: list[BatchingEmbedder] = []  # the local ones, whose model processes close stops
+
+
+def term_collections(dataset_id: str) -> dict[str, str]:
+    base = dataset_id.replace("-", "")
+    return {
+        TEXTS: f"kb_{base}_terms",
+        DOCUMENTS: f"kb_{base}_document_terms",
+        STATISTICS: f"kb_{base}_term_statistics",
+    }
 
 
 def get_vector_store() -> VectorStore:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, IndexingTechnique
-from core.indexing import keyword_index
+from core.indexing import document_metadata, keyword_index
 from core.indexing.embedding_cache import embed_with_cache
 from core.indexing.keyword_index import IndexedText
 from core.indexing.vectors import collection_name, get_embedder, get_vector_store
@@ -93,15 +93,20 @@ def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText
         select(ChildChunk).where(ChildChunk.segment_id.in_(parents)).order_by(ChildChunk.position)
     ).all()
     with_children = {chunk.segment_id for chunk in children}
-    units = [_indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content) for chunk in children]
+    metadata = document_metadata.snapshot(session, {segment.document_id for segment in segments})
+    units = [
+        _indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content, metadata)
+        for chunk in children
+    ]
     return units + [
-        _indexed(segment, segment.index_node_id, segment.content)
+        _indexed(segment, segment.index_node_id, segment.content, metadata)
         for segment in segments
         if segment.id not in with_children
     ]
 
 
-def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
+def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> IndexedText:
+    found = metadata.get(segment.document_id)
     return IndexedText(
         node_id=node_id,
         segment_id=segment.id,
@@ -110,10 +115,14 @@ def _indexed(segment: Segment, node_id: str, text: str) -> IndexedText:
         dataset_id=segment.dataset_id,
         text=text,
         keywords=tuple(segment.keywords or ()),
+        metadata=found.payload if found else {},
+        metadata_revision=found.revision if found else 0,
     )
 
 
 def write_vectors(collection: str, units: list[IndexedText], vectors: np.ndarray) -> None:
+    """Writes the texts' vectors; the caller records their metadata revisions
+    (`document_metadata.record_written`), as writing their terms does."""
     points = [
         VectorPoint(unit.node_id, vector, _payload(unit)) for unit, vector in zip(units, vectors, strict=True)
     ]
@@ -127,6 +136,7 @@ def _payload(unit: IndexedText) -> dict:
         "document_id": unit.document_id,
         "segment_id": unit.segment_id,
         "enabled": True,
+        **unit.metadata,
     }
 
 
@@ -166,6 +176,6 @@ def remove_nodes(session: Session, dataset: Dataset, node_ids: list[str], docume
     """Takes indexed texts (a chunk or a child chunk each, of `document_ids`) out of both indexes."""
     if not node_ids:
         return
-    keyword_index.delete_texts(dataset.id, node_ids, document_ids)
+    keyword_index.delete_texts(session, dataset.id, node_ids, document_ids)
     for collection in dataset_collections(dataset):
         get_vector_store().delete_keys(collection, node_ids)

@@ -4,8 +4,8 @@ collections, and vector similarity.
 Both only return chunks that are live (segment completed and enabled, document completed, enabled and
 not archived): disabled and archived documents and segments leave the engine, and the few chunks the
 engine holds that are not live yet (a document being indexed) are dropped by one lookup of the
-candidates' segments. Allowed documents, when given, are the engine's filter alone: the lookup need
-not repeat them.
+candidates' segments. A restriction (metadata filters) is the engine's filter alone: the lookup need
+not repeat it.
 """
 
 import threading
@@ -23,6 +23,7 @@ from core.indexing.vectors import get_embedder, get_vector_store
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from retrieval.bm25 import DEFAULT_K1, query_weights
+from retrieval.conditions import Restriction, only_documents
 from retrieval.embedders import Embedder
 from retrieval.tokenizer import tokenize
 
@@ -43,15 +44,14 @@ class NodeHit:
 SEARCHABLE_STATUSES = (IndexingStatus.COMPLETED, *UNFINISHED_STATUSES)
 
 
-def live_chunk_condition(document_ids: list[str] | None):
-    condition = and_(
+def live_chunk_condition():
+    return and_(
         Segment.status == "completed",
         Segment.enabled.is_(True),
         Document.indexing_status.in_(SEARCHABLE_STATUSES),
         Document.enabled.is_(True),
         Document.archived.is_(False),
     )
-    return condition if document_ids is None else and_(condition, Document.id.in_(document_ids))
 
 
 def query_terms(query: str) -> list[str]:
@@ -60,11 +60,11 @@ def query_terms(query: str) -> list[str]:
 
 
 def keyword_leg(
-    session: Session, dataset: Dataset, query: str, limit: int, document_ids: list[str] | None,
+    session: Session, dataset: Dataset, query: str, limit: int, restriction: Restriction | None,
     *, document_weight: float = 0.0,
 ) -> list[NodeHit]:  # fmt: skip
     """The `limit` best chunks by BM25."""
-    return best_hits(keyword_scores(session, dataset, query, document_ids, limit, document_weight), limit)
+    return best_hits(keyword_scores(session, dataset, query, restriction, limit, document_weight), limit)
 
 
 def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
@@ -73,7 +73,7 @@ def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
 
 
 def keyword_scores(
-    session: Session, dataset: Dataset, query: str, document_ids: list[str] | None, limit: int,
+    session: Session, dataset: Dataset, query: str, restriction: Restriction | None, limit: int,
     document_weight: float = 0.0, *, node_ids: list[str] | None = None,
 ) -> dict[str, NodeHit]:  # fmt: skip
     """BM25 of the `limit` best live chunks for the query, or of the given live `node_ids`, from the
@@ -91,13 +91,13 @@ def keyword_scores(
     store, names = get_vector_store(), term_collections(dataset.id)
     weights = query_weights(terms)
     candidates = max(limit * 2, MIN_KEYWORD_CANDIDATES)
-    own = store.search_terms(names[TEXTS], weights, candidates, document_ids=document_ids, keys=node_ids)
+    own = store.search_terms(names[TEXTS], weights, candidates, restriction=restriction, keys=node_ids)
     documents: dict[str, float] = {}
     if own and document_weight > 0:
-        documents = store.search_terms(names[DOCUMENTS], weights, candidates, document_ids=document_ids)
+        documents = store.search_terms(names[DOCUMENTS], weights, candidates, restriction=restriction)
         if node_ids is None and documents:
-            best = list(documents)[:MAX_BLENDED_DOCUMENTS]
-            own = store.search_terms(names[TEXTS], weights, candidates * 4, document_ids=best) | own
+            best = only_documents(list(documents)[:MAX_BLENDED_DOCUMENTS])
+            own = store.search_terms(names[TEXTS], weights, candidates * 4, restriction=best) | own
     owners = live_owners(session, list(own))
     if not owners:
         return {}
@@ -149,7 +149,7 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
     chunks = (
         select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(node_ids), live_chunk_condition(None))
+        .where(Segment.id.in_(node_ids), live_chunk_condition())
     )
     owners = _owners(session, chunks)
     rest = [node for node in node_ids if node not in owners]
@@ -158,7 +158,7 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
             select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
             .join(Segment, Segment.id == ChildChunk.segment_id)
             .join(Document, Document.id == Segment.document_id)
-            .where(ChildChunk.id.in_(rest), live_chunk_condition(None))
+            .where(ChildChunk.id.in_(rest), live_chunk_condition())
         )
         owners |= _owners(session, children)
     return owners
@@ -180,7 +180,7 @@ def live_segments(session: Session, segment_ids: set[str]) -> set[str]:
         session.scalars(
             select(Segment.id)
             .join(Document, Document.id == Segment.document_id)
-            .where(Segment.id.in_(segment_ids), live_chunk_condition(None))
+            .where(Segment.id.in_(segment_ids), live_chunk_condition())
         ).all()
     )
 
@@ -229,13 +229,13 @@ query_vectors = QueryVectorCache()
 
 
 def vector_leg(
-    session: Session, dataset: Dataset, vector: np.ndarray | None, limit: int, document_ids: list[str] | None
+    session: Session, dataset: Dataset, vector: np.ndarray | None, limit: int, restriction: Restriction | None
 ) -> list[NodeHit]:
     """Cosine similarity (clamped to 0..1); chunks not live in the database are dropped, so the store
     is asked for a few more than needed."""
     if vector is None:
         return []
-    hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, document_ids)
+    hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, restriction)
     live = live_segments(session, {hit.payload["segment_id"] for hit in hits})
     return [NodeHit(hit.key, hit.payload["segment_id"], _unit(hit.score)) for hit in hits
             if hit.payload["segment_id"] in live][:limit]  # fmt: skip

@@ -19,10 +19,11 @@ from core.errors import InvalidParam, ServiceError
 from core.indexing.vectors import get_reranker
 from core.queries.models import DatasetQuery
 from core.search import legs
-from core.search.filters import allowed_document_ids
+from core.search.filters import MATCHES_NOTHING, metadata_restriction
 from core.search.legs import NodeHit
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
+from retrieval.conditions import Restriction
 from retrieval.embedders import Embedder
 from retrieval.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, weighted_fusion
 from retrieval.rerankers import Reranker
@@ -177,19 +178,19 @@ def _search_dataset(
     if not _has_live_segments(session, dataset):
         raise DatasetNotInitialized()
     top_k = min(model.top_k, get_settings().top_k_max_value)
-    document_ids = allowed_document_ids(session, dataset, model.metadata_filtering_conditions)
-    if document_ids == []:
+    restriction = metadata_restriction(session, dataset, model.metadata_filtering_conditions)
+    if restriction is MATCHES_NOTHING:
         results: list[SegmentResult] = []  # conditions that match no document: nothing to search
     else:
         reranker = _reranker(model)
         results = _ranked_results(
-            session, dataset, query, vector, model, top_k, document_ids, reranker, timings
+            session, dataset, query, vector, model, top_k, restriction, reranker, timings
         )
         if not results:
             # The chunks the engine named may have been swapped out between its answer and the
             # database's (a re-index going live): asked again, the engine names their successors.
             results = _ranked_results(
-                session, dataset, query, vector, model, top_k, document_ids, reranker, timings
+                session, dataset, query, vector, model, top_k, restriction, reranker, timings
             )
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
@@ -212,11 +213,11 @@ def _search_dataset(
 
 def _ranked_results(
     session: Session, dataset: Dataset, query: str, vector: _PendingQueryVector | None,
-    model: RetrievalModel, top_k: int, document_ids: list[str] | None, reranker: Reranker | None,
+    model: RetrievalModel, top_k: int, restriction: Restriction | None, reranker: Reranker | None,
     timings: SearchTimings,
 ) -> list[SegmentResult]:  # fmt: skip
     recall = _hybrid_recall(top_k) if reranker else top_k
-    ranked = _node_scores(session, dataset, query, vector, model, recall, document_ids, timings)
+    ranked = _node_scores(session, dataset, query, vector, model, recall, restriction, timings)
     if reranker is not None:
         with timings.measure("rerank"):
             ranked.scores = _rerank(session, reranker, query, ranked.scores)
@@ -236,24 +237,24 @@ def _node_scores(
     vector: _PendingQueryVector | None,
     model: RetrievalModel,
     top_k: int,
-    document_ids: list[str] | None,
+    restriction: Restriction | None,
     timings: SearchTimings,
 ) -> _Ranked:
     if model.search_method == SearchMethod.SEMANTIC:
         embedded = vector.result()
         with timings.measure("vector_search"):
-            hits = legs.vector_leg(session, dataset, embedded, top_k, document_ids)
+            hits = legs.vector_leg(session, dataset, embedded, top_k, restriction)
         return _single_leg(hits, "vector")
     if model.search_method in (SearchMethod.FULL_TEXT, SearchMethod.KEYWORD):
         with timings.measure("keyword_search"):
-            keyword = _keyword_scores(session, dataset, query, document_ids, top_k)
+            keyword = _keyword_scores(session, dataset, query, restriction, top_k)
         return _single_leg(legs.best_hits(keyword, top_k), "keyword")
-    return _hybrid(session, dataset, query, vector, model, _hybrid_recall(top_k), document_ids, timings)
+    return _hybrid(session, dataset, query, vector, model, _hybrid_recall(top_k), restriction, timings)
 
 
-def _keyword_scores(session, dataset, query, document_ids, limit, node_ids=None) -> dict[str, NodeHit]:
+def _keyword_scores(session, dataset, query, restriction, limit, node_ids=None) -> dict[str, NodeHit]:
     weight = get_settings().full_text_document_weight
-    return legs.keyword_scores(session, dataset, query, document_ids, limit, weight, node_ids=node_ids)
+    return legs.keyword_scores(session, dataset, query, restriction, limit, weight, node_ids=node_ids)
 
 
 def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
@@ -265,23 +266,23 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     )  # fmt: skip
 
 
-def _hybrid(session, dataset, query, pending_vector, model, recall, document_ids, timings) -> _Ranked:
+def _hybrid(session, dataset, query, pending_vector, model, recall, restriction, timings) -> _Ranked:
     """Both legs recall `recall` chunks; every candidate then gets both scores (cosine from its stored
     vector when only BM25 found it, BM25 or 0 when only the vectors did) before they are fused. The
     keyword leg runs while the query is being embedded."""
     with timings.measure("keyword_search"):
-        keyword = _keyword_scores(session, dataset, query, document_ids, recall)
+        keyword = _keyword_scores(session, dataset, query, restriction, recall)
         keyword_hits = legs.best_hits(keyword, recall)
     vector = pending_vector.result()
     with timings.measure("vector_search"):
-        vector_hits = legs.vector_leg(session, dataset, vector, recall, document_ids)
+        vector_hits = legs.vector_leg(session, dataset, vector, recall, restriction)
         hits = {hit.node_id: hit for hit in keyword_hits} | {hit.node_id: hit for hit in vector_hits}
         cosines = {hit.node_id: hit.score for hit in vector_hits}
         cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
     with timings.measure("keyword_search"):
         unscored = [node for node in hits if node not in keyword]
         if unscored:
-            keyword |= _keyword_scores(session, dataset, query, document_ids, len(unscored), unscored)
+            keyword |= _keyword_scores(session, dataset, query, restriction, len(unscored), unscored)
     bm25 = {node: keyword[node].score if node in keyword else 0.0 for node in hits}
     vector_ranks = {hit.node_id: rank for rank, hit in enumerate(vector_hits, start=1)}
     keyword_ranks = {hit.node_id: rank for rank, hit in enumerate(keyword_hits, start=1)}
@@ -375,7 +376,7 @@ def _has_live_segments(session: Session, dataset: Dataset) -> bool:
             # the documents' own dataset condition lets the planner start from them (it scans every
             # document of every dataset otherwise: 27 ms with 62,000 documents)
             .where(Document.dataset_id == dataset.id, Segment.dataset_id == dataset.id)
-            .where(legs.live_chunk_condition(None))
+            .where(legs.live_chunk_condition())
             .limit(1)
         )
         is not None

@@ -47,7 +47,7 @@ def _drift(client, tenant) -> tuple[str, str]:
             select(Segment).join(Document).where(Document.name == "otters", Segment.dataset_id == row.id)
         ).first()
         store.delete_keys(row.vector_collection, [segment.id])  # a chunk without its vector
-        keyword_index.delete_texts(row.id, [segment.id], {segment.document_id})  # nor its terms
+        keyword_index.delete_texts(session, row.id, [segment.id], {segment.document_id})  # nor its terms
         stray = IndexedText(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), row.workspace_id, row.id,
                             "ghost text about nothing")  # fmt: skip
         write_vectors(row.vector_collection, [stray], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))

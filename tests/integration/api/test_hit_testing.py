@@ -61,7 +61,7 @@ def _oracle_check(dataset_id: str, queries: list[str], tolerance: float = 1e-6) 
         rows = session.execute(
             select(Segment.index_node_id, Segment.document_id, Segment.content)
             .join(Document, Document.id == Segment.document_id)
-            .where(Segment.dataset_id == dataset_id, legs.live_chunk_condition(None))
+            .where(Segment.dataset_id == dataset_id, legs.live_chunk_condition())
             .order_by(Segment.index_node_id)
         ).all()
         rows = [row for row in rows if tokenize(row.content)]  # a text without terms is not indexed
@@ -72,7 +72,7 @@ def _oracle_check(dataset_id: str, queries: list[str], tolerance: float = 1e-6) 
         for query in queries:
             chunk_scores = _normalised_oracle_scores(corpus, tokenize(query), averages["texts"])
             expected = {rows[index].index_node_id: score for index, score in chunk_scores.items()}
-            hits = legs.keyword_leg(session, dataset, query, limit=10_000, document_ids=None)
+            hits = legs.keyword_leg(session, dataset, query, limit=10_000, restriction=None)
             assert {hit.node_id: hit.score for hit in hits} == pytest.approx(
                 expected, rel=tolerance, abs=1e-6
             )
@@ -85,7 +85,7 @@ def _oracle_check(dataset_id: str, queries: list[str], tolerance: float = 1e-6) 
             expected = {rows[index].index_node_id: 0.6 * score + 0.4 * document_score[rows[index].document_id]
                         for index, score in chunk_scores.items()}  # fmt: skip
             hits = legs.keyword_leg(
-                session, dataset, query, limit=10_000, document_ids=None, document_weight=0.4
+                session, dataset, query, limit=10_000, restriction=None, document_weight=0.4
             )
             assert {hit.node_id: hit.score for hit in hits} == pytest.approx(
                 expected, rel=tolerance, abs=1e-6

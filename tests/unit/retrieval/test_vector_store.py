@@ -8,9 +8,13 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from core.datasets.schemas import MetadataCondition
+from core.search.filters import engine_condition
 from retrieval.bm25 import lucene_idf, query_weights, saturated_weights, term_index
+from retrieval.conditions import Condition, Restriction, keyword_key, metadata_payload, only_documents
 from retrieval.edge_store import EdgeVectorStore
-from retrieval.vector_store import QdrantVectorStore, TermPoint, VectorPoint, point_id
+from retrieval.vector_store import TERMS, QdrantVectorStore, TermPoint, VectorPoint, point_id
+from tests.metadata_cases import CASES, DOCUMENTS
 
 
 def _vector(*values):
@@ -46,9 +50,9 @@ def test_upsert_is_idempotent_and_search_filters_by_document(store):
     hits = store.search("c", _vector(1, 0.1, 0), limit=2)
     assert [hit.key for hit in hits] == ["seg-1", "seg-2"] and hits[0].score > 0.99
     assert hits[0].payload["document_id"] == "doc-1"
-    only = store.search("c", _vector(1, 0, 0), limit=5, document_ids=["doc-2", "doc-3"])
+    only = store.search("c", _vector(1, 0, 0), limit=5, restriction=only_documents(["doc-2", "doc-3"]))
     assert {hit.key for hit in only} == {"seg-2", "seg-3"}
-    assert store.search("c", _vector(1, 0, 0), limit=5, document_ids=[]) == []
+    assert store.search("c", _vector(1, 0, 0), limit=5, restriction=only_documents([])) == []
     assert store.keys("c", dataset_id="d1") == {"seg-1", "seg-2", "seg-3"}
     assert store.payload_values("c", "document_id") == {"doc-1", "doc-2", "doc-3"}
     stored = store.vectors("c", ["seg-2", "missing"])
@@ -121,7 +125,7 @@ def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
             lucene_idf(4, 2) * weights[term_index(term)] for term in ("cell", "dna") if term in counts
         )
         assert found == pytest.approx(score, rel=1e-5)
-    only = store.search_terms("t", query_weights(["dna"]), limit=10, document_ids=[f"doc-{b}"])
+    only = store.search_terms("t", query_weights(["dna"]), limit=10, restriction=only_documents([f"doc-{b}"]))
     assert list(only) == [b] and list(store.search_terms("t", query_weights(["cell"]), 10, keys=[d])) == [d]
     assert (
         store.search_terms("t", {}, limit=10) == {}
@@ -138,3 +142,48 @@ def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
         "statistics": {"average_length": 2.0, "key": "statistics"}
     }
     assert store.payloads("t", ["counts"], document_id=f"doc-{c}") == [{"counts": "1 1"}]
+
+
+def test_metadata_conditions_filter_the_same_in_both_engines(store):
+    """Every operator the engine evaluates, on vectors and on terms, against the documents the API
+    test expects; then new metadata set on a document's points moves it in and out of the matches."""
+    store.ensure_collection("c", 3)
+    store.ensure_term_collection("t")
+    for rank, (name, values) in enumerate(DOCUMENTS.items()):
+        payload = {"document_id": name, **metadata_payload(values)}
+        store.upsert("c", [VectorPoint(f"seg-{name}", _vector(1, rank, 0), payload)])
+        weights = saturated_weights({"zebrafish": 1}, 1, 1.0)
+        store.upsert_terms("t", [TermPoint(str(uuid.uuid4()), weights, {**payload, TERMS: "zebrafish"})])
+    query_terms = query_weights(["zebrafish"])
+
+    def matching(restriction: Restriction) -> set[str]:
+        by_vector = {
+            hit.payload["document_id"] for hit in store.search("c", _vector(1, 0, 0), 10, restriction)
+        }
+        by_terms = store.search_terms("t", query_terms, 10, restriction=restriction)
+        assert len(by_terms) == len(by_vector), restriction
+        return by_vector
+
+    checked = 0
+    for conditions, expected in CASES:
+        forms = [
+            engine_condition(MetadataCondition(name=n, comparison_operator=o, value=v))
+            for n, o, v in conditions
+        ]
+        if expected is None or not all(isinstance(form, Condition | Restriction) for form in forms):
+            continue  # SQL's (end with), or decided without the engine (an empty `in`)
+        assert matching(Restriction(must=tuple(forms))) == expected, conditions
+        checked += 1
+    assert checked >= 20
+    either = [engine_condition(MetadataCondition(name="lab", comparison_operator="is", value=lab))
+              for lab in ("immunology", "virology")]  # fmt: skip
+    assert matching(Restriction(should=tuple(either))) == {"beta"}
+
+    genomics = Restriction(must=(engine_condition(MetadataCondition(name="lab", comparison_operator="is",
+                                                                     value="genomics")),))  # fmt: skip
+    for name in ("c", "t"):
+        store.set_document_payload(name, "delta", metadata_payload({"lab": "genomics"}))
+        store.set_document_payload(name, "alpha", metadata_payload(None))
+    assert matching(genomics) == {"gamma", "delta"}
+    author = Condition(keyword_key("author"), "empty")
+    assert matching(Restriction(must=(author,))) == {"alpha", "delta", "epsilon"}

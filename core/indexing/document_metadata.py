@@ -1,0 +1,155 @@
+"""Each document's metadata on its points in the engine, where metadata filters read it
+(`core.search.filters`).
+
+Writers put the metadata a document has when its texts are read (`snapshot`) on the points they
+write, and record its revision (`record_written`). A change to `doc_metadata`, whoever makes it,
+bumps the document's `metadata_revision` and marks it `metadata_stale` in the same transaction; once
+that commits, the new values are set on all the document's points and the mark is cleared if no newer
+change came meanwhile. A write that raced a change (its revision is no longer the document's once it
+has written) sets the values again. A mark left by an engine that was down is cleared by the sweeps,
+and searches take a marked document's match from the database meanwhile, so a filter never answers
+with old values.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.orm import Session
+
+from core.database import session_scope
+from core.datasets.models import Dataset
+from core.documents.models import Document
+from core.indexing.vectors import DOCUMENTS, TEXTS, get_vector_store, term_collections
+from retrieval.conditions import metadata_payload
+
+logger = logging.getLogger(__name__)
+
+_WRITTEN = "metadata_written"  # session.info: {document id: revision} its writes carried
+_CHANGED = "metadata_changed"  # session.info: documents whose metadata this transaction changed
+
+
+@dataclass(frozen=True)
+class PointMetadata:
+    payload: dict  # as points carry it (`retrieval.conditions.metadata_payload`)
+    revision: int  # the document's metadata_revision it was read at
+
+
+def snapshot(session: Session, document_ids: Iterable[str]) -> dict[str, PointMetadata]:
+    """Each document's metadata now, for points about to be written."""
+    rows = session.execute(
+        select(Document.id, Document.doc_metadata, Document.metadata_revision).where(
+            Document.id.in_(set(document_ids))
+        )
+    ).all()
+    return {id_: PointMetadata(metadata_payload(values), revision) for id_, values, revision in rows}
+
+
+def record_written(session: Session, revisions: dict[str, int]) -> None:
+    """Points carrying these revisions' metadata were written: once the session's transaction ends,
+    documents changed since get their points' metadata set again (`confirm_written`)."""
+    session.info.setdefault(_WRITTEN, {}).update(revisions)
+
+
+def confirm_written(revisions: dict[str, int]) -> None:
+    """After points of these documents were written with the metadata of these revisions: the
+    documents changed since get their points' metadata set again."""
+    if not revisions:
+        return
+    with session_scope() as session:
+        now = dict(
+            session.execute(
+                select(Document.id, Document.metadata_revision).where(Document.id.in_(revisions))
+            ).all()
+        )
+    overtaken = [id_ for id_, revision in revisions.items() if id_ in now and now[id_] != revision]
+    if overtaken:
+        push(overtaken)
+
+
+def push(document_ids: Iterable[str]) -> list[str]:
+    """Sets each document's metadata on all its points, then clears its stale mark unless it changed
+    again meanwhile. Returns the documents pushed; one whose push failed keeps its mark."""
+    pushed = []
+    with session_scope() as session:
+        rows = session.execute(
+            select(Document.id, Document.dataset_id, Document.doc_metadata, Document.metadata_revision).where(
+                Document.id.in_(set(document_ids))
+            )
+        ).all()
+        datasets: dict[str, Dataset | None] = {}
+        for document_id, dataset_id, values, revision in rows:
+            if dataset_id not in datasets:
+                datasets[dataset_id] = session.get(Dataset, dataset_id)
+            dataset = datasets[dataset_id]
+            if dataset is None:
+                continue
+            try:
+                _set_on_points(dataset, document_id, metadata_payload(values))
+            except Exception:  # noqa: BLE001 - the engine is down: the mark stays, the sweep pushes again
+                logger.warning("metadata of document %s not yet in the engine", document_id, exc_info=True)
+                continue
+            session.execute(
+                update(Document)
+                .where(Document.id == document_id, Document.metadata_revision == revision)
+                .values(metadata_stale=False)
+            )
+            pushed.append(document_id)
+        session.commit()
+    return pushed
+
+
+def _set_on_points(dataset: Dataset, document_id: str, payload: dict) -> None:
+    names = term_collections(dataset.id)
+    store = get_vector_store()
+    for name in (
+        dataset.vector_collection,
+        dataset.pending_vector_collection,
+        names[TEXTS],
+        names[DOCUMENTS],
+    ):
+        if name:
+            store.set_document_payload(name, document_id, payload)
+
+
+def push_stale() -> int:
+    """The sweeps' part: documents still marked (their push failed) are pushed again."""
+    with session_scope() as session:
+        stale = list(session.scalars(select(Document.id).where(Document.metadata_stale)))
+    return len(push(stale)) if stale else 0
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_changed_metadata(session: Session, _context, _instances) -> None:
+    for document in session.dirty:
+        if isinstance(document, Document) and inspect(document).attrs.doc_metadata.history.has_changes():
+            document.metadata_revision = Document.metadata_revision + 1  # in SQL: concurrent changes add up
+            document.metadata_stale = True
+            session.info.setdefault(_CHANGED, set()).add(document.id)
+
+
+@event.listens_for(Session, "after_commit")
+def _push_changed_metadata(session: Session) -> None:
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        _after_transaction(push, changed)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _confirm_writes(session: Session, transaction) -> None:
+    if transaction.parent is not None:
+        return
+    session.info.pop(_CHANGED, None)  # a rolled-back change changed nothing
+    written = session.info.pop(_WRITTEN, None)
+    if written:
+        _after_transaction(confirm_written, written)
+
+
+def _after_transaction(step, argument) -> None:
+    """The transaction has ended: what follows must not fail it. A push that could not run leaves
+    its documents marked, for the sweep."""
+    try:
+        step(argument)
+    except Exception:  # noqa: BLE001 - the database went away between the commit and this
+        logger.warning("document metadata not yet in the engine (%s)", step.__name__, exc_info=True)
