@@ -8,6 +8,7 @@ metadata condition is an index lookup inside the engine.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,7 +75,11 @@ def _as_number(value) -> float | None:
     return number if number == number and abs(number) != float("inf") else None  # no NaN or infinity
 
 
-def indexed_fields(payload: dict) -> dict[str, str]:
-    """The payload index each metadata field of `payload` needs: {key: "keyword" | "float"}."""
-    fields = {keyword_key(name): "keyword" for name in payload.get(META, {})}
-    return fields | {number_key(name): "float" for name in payload.get(META_NUMBER, {})}
+def fields_to_index(payloads: Iterable[dict], indexed: set[str]) -> dict[str, str]:
+    """The payload index each metadata field of the payloads needs and `indexed` lacks:
+    {key: "keyword" | "float"}."""
+    wanted: dict[str, str] = {}
+    for payload in payloads:
+        wanted |= {keyword_key(name): "keyword" for name in payload.get(META, {})}
+        wanted |= {number_key(name): "float" for name in payload.get(META_NUMBER, {})}
+    return {key: kind for key, kind in wanted.items() if key not in indexed}

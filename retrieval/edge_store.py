@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import qdrant_edge as edge
 
-from retrieval.conditions import Condition, Restriction, indexed_fields
+from retrieval.conditions import Condition, Restriction, fields_to_index
 from retrieval.vector_store import (
     PAYLOAD_INDEX_FIELDS,
     TERM_KEYWORD_FIELDS,
@@ -126,20 +126,16 @@ class EdgeVectorStore:
 
     def _index_fields(self, name: str, shard: edge.EdgeShard, payloads: Iterable[dict]) -> None:
         """Creates the payload index of each metadata field the payloads carry that has none yet."""
-        wanted: dict[str, str] = {}
-        for payload in payloads:
-            wanted |= indexed_fields(payload)
         with self._lock:
             known = self._indexed.get(name)
             if known is None:
                 known = self._indexed[name] = set(shard.info().payload_schema)
-            for key, kind in wanted.items():
-                if key not in known:
-                    schema = (
-                        edge.KeywordIndexParams(prefix=True) if kind == "keyword" else edge.FloatIndexParams()
-                    )
-                    shard.update(edge.UpdateOperation.create_field_index(key, schema))
-                    known.add(key)
+            for key, kind in fields_to_index(payloads, known).items():
+                schema = (
+                    edge.KeywordIndexParams(prefix=True) if kind == "keyword" else edge.FloatIndexParams()
+                )
+                shard.update(edge.UpdateOperation.create_field_index(key, schema))
+                known.add(key)
 
     def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
         """Replaces these top-level payload fields on every point of the document."""

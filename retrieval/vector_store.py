@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from retrieval.conditions import Condition, Restriction, indexed_fields
+from retrieval.conditions import Condition, Restriction, fields_to_index
 
 POINT_NAMESPACE = uuid.UUID("6f1c1d9e-7a61-4d1b-9c62-0c2b3c1f9a10")
 UPSERT_BATCH = 256
@@ -135,17 +135,13 @@ class QdrantVectorStore:
 
     def _index_fields(self, name: str, payloads: Iterable[dict]) -> None:
         """Creates the payload index of each metadata field the payloads carry that has none yet."""
-        wanted: dict[str, str] = {}
-        for payload in payloads:
-            wanted |= indexed_fields(payload)
         known = self._indexed.get(name)
         if known is None:
             known = self._indexed[name] = set(self._client.get_collection(name).payload_schema)
-        for key, kind in wanted.items():
-            if key not in known:
-                schema = KEYWORD_WITH_PREFIX if kind == "keyword" else models.PayloadSchemaType.FLOAT
-                self._client.create_payload_index(name, key, schema, wait=True)
-                known.add(key)
+        for key, kind in fields_to_index(payloads, known).items():
+            schema = KEYWORD_WITH_PREFIX if kind == "keyword" else models.PayloadSchemaType.FLOAT
+            self._client.create_payload_index(name, key, schema, wait=True)
+            known.add(key)
 
     def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
         """Replaces these top-level payload fields on every point of the document."""
