@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 META, META_NUMBER = "meta", "meta_number"
+META_REVISION = "meta_revision"  # the document's metadata revision the point's metadata is
 
 
 @dataclass(frozen=True)

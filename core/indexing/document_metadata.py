@@ -22,10 +22,11 @@ from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
 from core.indexing.vectors import DOCUMENTS, TEXTS, get_vector_store, term_collections
-from retrieval.conditions import metadata_payload
+from retrieval.conditions import META_REVISION, metadata_payload
 
 logger = logging.getLogger(__name__)
 
+IN_LIST_LENGTH = 500
 _WRITTEN = "metadata_written"  # session.info: {document id: revision} its writes carried
 _CHANGED = "metadata_changed"  # session.info: documents whose metadata this transaction changed
 
@@ -38,18 +39,25 @@ class PointMetadata:
 
 def snapshot(session: Session, document_ids: Iterable[str]) -> dict[str, PointMetadata]:
     """Each document's metadata now, for points about to be written."""
-    rows = session.execute(
-        select(Document.id, Document.doc_metadata, Document.metadata_revision).where(
-            Document.id.in_(set(document_ids))
-        )
-    ).all()
-    return {id_: PointMetadata(metadata_payload(values), revision) for id_, values, revision in rows}
+    rows = _rows(session, document_ids, Document.id, Document.doc_metadata, Document.metadata_revision)
+    return {id_: PointMetadata(point_payload(values, revision), revision) for id_, values, revision in rows}
+
+
+def point_payload(values: dict | None, revision: int) -> dict:
+    return metadata_payload(values) | {META_REVISION: revision}
+
+
+def carried_revisions(payloads: list[dict]) -> dict[str, int]:
+    """The revisions that points read back from the engine carry, by document."""
+    return {p["document_id"]: p.get(META_REVISION, 0) for p in payloads if "document_id" in p}
 
 
 def record_written(session: Session, revisions: dict[str, int]) -> None:
     """Points carrying these revisions' metadata were written: once the session's transaction ends,
     documents changed since get their points' metadata set again (`confirm_written`)."""
-    session.info.setdefault(_WRITTEN, {}).update(revisions)
+    written = session.info.setdefault(_WRITTEN, {})
+    for document_id, revision in revisions.items():  # the oldest values written are the ones to check
+        written[document_id] = min(revision, written.get(document_id, revision))
 
 
 def confirm_written(revisions: dict[str, int]) -> None:
@@ -58,11 +66,7 @@ def confirm_written(revisions: dict[str, int]) -> None:
     if not revisions:
         return
     with session_scope() as session:
-        now = dict(
-            session.execute(
-                select(Document.id, Document.metadata_revision).where(Document.id.in_(revisions))
-            ).all()
-        )
+        now = dict(_rows(session, revisions, Document.id, Document.metadata_revision))
     overtaken = [id_ for id_, revision in revisions.items() if id_ in now and now[id_] != revision]
     if overtaken:
         push(overtaken)
@@ -73,11 +77,8 @@ def push(document_ids: Iterable[str]) -> list[str]:
     again meanwhile. Returns the documents pushed; one whose push failed keeps its mark."""
     pushed = []
     with session_scope() as session:
-        rows = session.execute(
-            select(Document.id, Document.dataset_id, Document.doc_metadata, Document.metadata_revision).where(
-                Document.id.in_(set(document_ids))
-            )
-        ).all()
+        columns = (Document.id, Document.dataset_id, Document.doc_metadata, Document.metadata_revision)
+        rows = _rows(session, document_ids, *columns)
         datasets: dict[str, Dataset | None] = {}
         for document_id, dataset_id, values, revision in rows:
             if dataset_id not in datasets:
@@ -86,7 +87,7 @@ def push(document_ids: Iterable[str]) -> list[str]:
             if dataset is None:
                 continue
             try:
-                _set_on_points(dataset, document_id, metadata_payload(values))
+                _set_on_points(dataset, document_id, point_payload(values, revision))
             except Exception:  # noqa: BLE001 - the engine is down: the mark stays, the sweep pushes again
                 logger.warning("metadata of document %s not yet in the engine", document_id, exc_info=True)
                 continue
@@ -118,6 +119,14 @@ def push_stale() -> int:
     with session_scope() as session:
         stale = list(session.scalars(select(Document.id).where(Document.metadata_stale)))
     return len(push(stale)) if stale else 0
+
+
+def _rows(session: Session, document_ids: Iterable[str], *columns) -> list:
+    """The columns of these documents, asked in IN lists of a bounded length (SQLite limits the
+    parameters of a statement)."""
+    ids = sorted(set(document_ids))
+    slices = (ids[start : start + IN_LIST_LENGTH] for start in range(0, len(ids), IN_LIST_LENGTH))
+    return [row for part in slices for row in session.execute(select(*columns).where(Document.id.in_(part)))]
 
 
 @event.listens_for(Session, "before_flush")

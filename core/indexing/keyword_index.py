@@ -26,7 +26,7 @@ from core.documents.models import Document
 from core.indexing import document_metadata
 from core.indexing.vectors import DOCUMENTS, STATISTICS, TEXTS, get_vector_store, term_collections
 from retrieval.bm25 import saturated_weights
-from retrieval.conditions import META, META_NUMBER
+from retrieval.conditions import META, META_NUMBER, META_REVISION
 from retrieval.tokenizer import tokenize
 from retrieval.vector_store import TERMS, TermPoint
 
@@ -41,6 +41,7 @@ STORED_FIELDS = [
     "standalone",
     META,
     META_NUMBER,
+    META_REVISION,
 ]
 
 
@@ -81,7 +82,7 @@ def write_texts(
     # so that the collection's point count is the N of that idf.
     store = get_vector_store()
     store.delete_terms(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
-    _write(dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
+    _write(session, dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
     document_metadata.record_written(session, written_revisions(texts))
     if refresh_documents:
         refresh_document_terms(session, dataset_id, {item.document_id for item in texts})
@@ -122,14 +123,16 @@ def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[
         else:
             empty.append(document_id)
     store.delete_terms(names[DOCUMENTS], empty)
-    _write(dataset_id, DOCUMENTS, payloads)
+    _write(session, dataset_id, DOCUMENTS, payloads)
     document_metadata.record_written(session, {id_: found.revision for id_, found in metadata.items()})
 
 
-def _write(dataset_id: str, kind: str, payloads: list[dict]) -> None:
+def _write(session: Session, dataset_id: str, kind: str, payloads: list[dict]) -> None:
     """Writes the points with the collection's current average, and writes them again (or, after
     taking a new average, the whole collection) until the average read after writing is the one
-    used: a writer racing one that takes a new average never leaves weights of the old one behind."""
+    used: a writer racing one that takes a new average never leaves weights of the old one behind.
+    Points rewritten as they were read keep the metadata revision they carry, which the session
+    checks once its transaction ends, as for the new ones."""
     if not payloads:
         return
     names = term_collections(dataset_id)
@@ -145,6 +148,7 @@ def _write(dataset_id: str, kind: str, payloads: list[dict]) -> None:
             return
         stored = store.payloads(names[kind], STORED_FIELDS) if whole_collection else []
         store.upsert_terms(names[kind], [_point(payload, average) for payload in stored + payloads])
+        document_metadata.record_written(session, document_metadata.carried_revisions(stored))
         used = average
 
 

@@ -2,13 +2,17 @@
 from the metadata on the engine's points; documents whose points are behind are matched by the
 database."""
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
+from core.indexing import keyword_index
 from core.indexing.vectors import get_vector_store, term_collections
+from core.indexing.writer import indexed_texts, write_vectors
+from core.segments.models import Segment
 from retrieval.conditions import META, metadata_payload
 from tests.helpers import create_dataset, create_text_document, wait_for_batch
 from tests.metadata_cases import CASES, DOCUMENTS
@@ -102,3 +106,31 @@ def test_filters_read_the_engine_and_the_database_for_documents_it_has_not_caugh
         "immunology"
     }
     _check(client, tenant, dataset_id, "hybrid_search", "and", [("lab", "is", "immunology")], {"beta"})
+
+
+def test_a_write_that_raced_a_metadata_change_leaves_the_new_values_on_its_points(
+    client, tenant, tagged_dataset
+):
+    """A writer reads a document's texts (and metadata), the metadata changes and is pushed, then the
+    writer's points land with the old values: once its transaction ends they get the new ones."""
+    dataset_id = tagged_dataset["id"]
+    with session_scope() as writer:
+        dataset = writer.get(Dataset, dataset_id)
+        gamma = writer.scalars(
+            select(Document).where(Document.dataset_id == dataset_id, Document.name == "gamma")
+        ).one()
+        gamma_id = gamma.id
+        segments = list(writer.scalars(select(Segment).where(Segment.document_id == gamma_id)))
+        units = indexed_texts(writer, segments)  # gamma's lab is genomics here
+        with session_scope() as other:
+            other.get(Document, gamma_id).doc_metadata = {**DOCUMENTS["gamma"], "lab": "virology"}
+            other.commit()
+        vectors = get_vector_store().vectors(dataset.vector_collection, [unit.node_id for unit in units])
+        write_vectors(dataset.vector_collection, units, np.stack([vectors[unit.node_id] for unit in units]))
+        keyword_index.write_texts(writer, dataset_id, units)
+        writer.commit()
+    for method in ("semantic_search", "full_text_search"):
+        _check(client, tenant, dataset_id, method, "and", [("lab", "is", "virology")], {"gamma"})
+        _check(client, tenant, dataset_id, method, "and", [("lab", "is", "genomics")], {"alpha"})
+    with session_scope() as session:
+        assert not session.get(Document, gamma_id).metadata_stale
