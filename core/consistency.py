@@ -1,7 +1,8 @@
 """`kb check [--repair]`: the database (the source of truth) against the search engine and the file
 storage. Each kind of drift is reported with the affected ids, and with `--repair` removed: chunks
 missing from the engine are indexed again (embeddings from the cache where it has them), points and
-files no row refers to are deleted, and collections of no dataset are dropped. Documents being indexed
+files no row refers to are deleted, collections of no dataset are dropped, and documents whose points
+carry old metadata get it set again. Documents being indexed
 are left alone: their new chunks are not live yet, and their run will finish them.
 """
 
@@ -9,20 +10,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.database import session_scope
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import IN_PROGRESS, Document, UploadFile
 from core.documents.storage import file_storage
-from core.indexing import keyword_index
+from core.indexing import document_metadata, keyword_index
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import engine_collections, index_segments, indexed_texts
 from core.maintenance import COLLECTION_PREFIX, FILE_GRACE_SECONDS
 from core.search.legs import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
+from retrieval.conditions import META_REVISION
 from retrieval.tokenizer import tokenize
 
 
@@ -47,6 +49,8 @@ def check(repair: bool = False, file_grace_seconds: float = FILE_GRACE_SECONDS) 
                     drift.repair()
                     drift.repaired = True
             session.commit()
+    if repair:
+        document_metadata.push_stale()  # the documents the metadata repair marked
     return found
 
 
@@ -92,7 +96,29 @@ def _dataset_drift(session: Session, dataset: Dataset) -> list[Drift]:
         missing("chunks without a vector", set(owner), vector_keys)
         orphans("vectors of no chunk", dataset.vector_collection, vector_keys,
                 lambda keys: store.delete_keys(dataset.vector_collection, keys))  # fmt: skip
+    behind = _metadata_behind(session, dataset, [texts, dataset.vector_collection])
+    if behind:
+        mark = update(Document).where(Document.id.in_(behind)).values(metadata_stale=True)
+        found.append(Drift("documents whose points carry old metadata", dataset.id, behind,
+                           lambda: session.execute(mark)))  # fmt: skip
     return found
+
+
+def _metadata_behind(session: Session, dataset: Dataset, collections: list[str | None]) -> list[str]:
+    """Settled, unmarked documents with a point whose metadata is not of the document's revision
+    (marked ones are on their way: the sweeps push them, searches read the database meanwhile)."""
+    settled = (Document.dataset_id == dataset.id, Document.indexing_status.not_in(IN_PROGRESS),
+               Document.metadata_stale.is_(False))  # fmt: skip
+    revisions = dict(session.execute(select(Document.id, Document.metadata_revision).where(*settled)).all())
+    behind = {
+        payload["document_id"]
+        for name in collections
+        if name
+        for payload in get_vector_store().payloads(name, ["document_id", META_REVISION])
+        if payload.get("document_id") in revisions
+        and payload.get(META_REVISION, 0) != revisions[payload["document_id"]]
+    }
+    return sorted(behind)
 
 
 def _storage_drift(session: Session, grace_seconds: float) -> list[Drift]:

@@ -14,6 +14,7 @@ from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
 from core.documents.storage import file_storage
 from core.indexing import keyword_index
+from core.indexing.document_metadata import point_payload
 from core.indexing.keyword_index import IndexedText
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import write_vectors
@@ -29,6 +30,7 @@ KINDS = {
     "files no upload refers to",
     "uploads whose file is missing",
     "collections of no dataset",
+    "documents whose points carry old metadata",
 }
 
 
@@ -60,6 +62,13 @@ def _drift(client, tenant) -> tuple[str, str]:
     name = orphan.name
     file_storage(get_settings()).save("ff/ffff.txt", Path(name))
     store.ensure_collection(f"kb_{uuid.uuid4().hex}_1", 384)
+    with session_scope() as session:
+        kelp_document = session.scalars(select(Document).where(Document.name == "kelp")).one()
+        kelp_document.doc_metadata = {"habitat": "ocean"}  # revision 1, set on its points at commit
+        session.commit()
+        kelp_id, row = kelp_document.id, session.get(Dataset, dataset["id"])
+        for name in (row.vector_collection, keyword_index.term_collections(row.id)[keyword_index.TEXTS]):
+            store.set_document_payload(name, kelp_id, point_payload(None, 0))  # the engine lost it
     return dataset["id"], segment.id
 
 
@@ -80,3 +89,8 @@ def test_check_finds_each_drift_and_repair_removes_it(client, tenant, celery_wor
     assert records["records"][0]["segment"]["id"] == broken_chunk  # found again, by both legs
     assert records["records"][0]["score_details"]["vector_rank"] == 1
     assert records["records"][0]["score_details"]["keyword_rank"] == 1
+    model["metadata_filtering_conditions"] = {"conditions": [{"name": "habitat", "comparison_operator": "is",
+                                                              "value": "ocean"}]}  # fmt: skip
+    body = {"query": "kelp forests", "retrieval_model": model}
+    records = client.post(f"/v1/datasets/{dataset_id}/hit-testing", json=body, headers=tenant.headers).json()
+    assert [record["segment"]["document"]["name"] for record in records["records"]] == ["kelp"]
