@@ -18,6 +18,7 @@ import qdrant_edge as edge
 
 from retrieval.conditions import Condition, Restriction, fields_to_index
 from retrieval.vector_store import (
+    HIT_FIELDS,
     PAYLOAD_INDEX_FIELDS,
     TERM_KEYWORD_FIELDS,
     TERMS,
@@ -207,7 +208,7 @@ class EdgeVectorStore:
             return []
         points = shard.query(
             edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector.tolist()),
-                              filter=edge_filter(restriction), with_payload=True)
+                              filter=edge_filter(restriction), with_payload=HIT_FIELDS)
         )  # fmt: skip
         return [VectorHit(point.payload["key"], float(point.score), point.payload) for point in points]
 

@@ -26,6 +26,8 @@ PAYLOAD_INDEX_FIELDS = ("workspace_id", "dataset_id", "document_id", "segment_id
 # (a list costs some 4 us a string to hand to the engine).
 TERMS = "terms"
 TERM_KEYWORD_FIELDS = ("document_id", "segment_id")
+# What a vector search returns of each hit's payload (not the metadata: filters read it in the engine).
+HIT_FIELDS = ["key", "document_id", "segment_id"]
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ class QdrantVectorStore:
             return []
         response = self._client.query_points(
             name, query=vector.tolist(), query_filter=qdrant_filter(restriction), limit=limit,
-            with_payload=True,
+            with_payload=HIT_FIELDS,
         )  # fmt: skip
         return [
             VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
