@@ -27,7 +27,8 @@ class Condition:
 
 @dataclass(frozen=True)
 class Restriction:
-    """Every `must`, at least one `should` (when there are any), no `must_not`."""
+    """A point passes when it meets every `must`, at least one `should` (if any are given) and no
+    `must_not`."""
 
     must: tuple["Condition | Restriction", ...] = ()
     should: tuple["Condition | Restriction", ...] = ()

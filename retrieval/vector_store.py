@@ -317,17 +317,20 @@ def qdrant_filter(restriction: Restriction | None, extra: list | None = None) ->
     """The restriction (and `extra` conditions, all required) as qdrant-client's filter."""
     if restriction is None and not extra:
         return None
-    found = _qdrant_node(restriction or Restriction())
-    return found.model_copy(update={"must": [*(found.must or []), *(extra or [])] or None})
+    return _qdrant_filter(restriction or Restriction(), extra or [])
+
+
+def _qdrant_filter(node: Restriction, extra: list) -> models.Filter:
+    return models.Filter(
+        must=[*map(_qdrant_node, node.must), *extra] or None,
+        should=[_qdrant_node(n) for n in node.should] or None,
+        must_not=[_qdrant_node(n) for n in node.must_not] or None,
+    )
 
 
 def _qdrant_node(node: Condition | Restriction):
     if isinstance(node, Restriction):
-        return models.Filter(
-            must=[_qdrant_node(n) for n in node.must] or None,
-            should=[_qdrant_node(n) for n in node.should] or None,
-            must_not=[_qdrant_node(n) for n in node.must_not] or None,
-        )
+        return _qdrant_filter(node, [])
     if node.kind == "empty":
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=node.key))
     if node.kind == "range":

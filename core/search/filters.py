@@ -39,41 +39,44 @@ def metadata_restriction(
 ) -> Restriction | None:
     """The engine's restriction for the filter: None when nothing filters, MATCHES_NOTHING when no
     document can match."""
-    conditions = [c for c in (filtering.conditions if filtering else []) if _clause(c) is not None]
-    if not conditions:
+    kept = [
+        (c, clause) for c in (filtering.conditions if filtering else []) if (clause := _clause(c)) is not None
+    ]
+    if not kept:
         return None
     conjunction = filtering.logical_operator == "and"
     engine, by_sql = [], []
-    for condition in conditions:
+    for condition, clause in kept:
         form = engine_condition(condition)
         if form is _TRUE and not conjunction:
             return None
         if form is _FALSE and conjunction:
             return MATCHES_NOTHING
         if form is None:
-            by_sql.append(_clause(condition))
+            by_sql.append(clause)
         elif form not in (_TRUE, _FALSE):
             engine.append(form)
     if by_sql:
-        combined = and_(*by_sql) if conjunction else or_(*by_sql)
-        engine.append(documents_condition(_matching_ids(session, dataset, combined)))
+        engine.append(documents_condition(_matching_ids(session, dataset, _combine(by_sql, conjunction))))
     if not engine:
         return None if conjunction else MATCHES_NOTHING
     restriction = Restriction(must=tuple(engine)) if conjunction else Restriction(should=tuple(engine))
-    return _with_stale_documents(session, dataset, restriction, conditions, conjunction)
+    return _with_stale_documents(session, dataset, restriction, _combine([c for _, c in kept], conjunction))
+
+
+def _combine(clauses: list[ColumnElement], conjunction: bool) -> ColumnElement:
+    return and_(*clauses) if conjunction else or_(*clauses)
 
 
 def _with_stale_documents(
-    session: Session, dataset: Dataset, restriction: Restriction, conditions: list, conjunction: bool
+    session: Session, dataset: Dataset, restriction: Restriction, whole_filter: ColumnElement
 ) -> Restriction:
     """Documents whose metadata the engine has not caught up with pass by their database values."""
     stale = list(session.scalars(select(Document.id).where(Document.dataset_id == dataset.id,
                                                            Document.metadata_stale)))  # fmt: skip
     if not stale:
         return restriction
-    clauses = [_clause(condition) for condition in conditions]
-    combined = and_(*clauses) if conjunction else or_(*clauses)
-    passing = _matching_ids(session, dataset, and_(Document.id.in_(stale), combined))
+    passing = _matching_ids(session, dataset, and_(Document.id.in_(stale), whole_filter))
     fresh = Restriction(must=(restriction,), must_not=(only_documents(stale),))
     return Restriction(should=(fresh, only_documents(passing)))
 
