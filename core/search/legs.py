@@ -11,9 +11,10 @@ not repeat it.
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, DocForm
@@ -33,10 +34,21 @@ MAX_BLENDED_DOCUMENTS = 50
 
 
 @dataclass(frozen=True)
+class Owner:
+    segment_id: str
+    document_id: str
+    standalone: bool  # a Q&A pair: never blended with its document
+
+
+@dataclass(frozen=True)
 class NodeHit:
     node_id: str
-    segment_id: str
+    owner: Owner
     score: float  # 0..1
+
+    @property
+    def segment_id(self) -> str:
+        return self.owner.segment_id
 
 
 # A document being indexed again (an update, a new rule, recovery after a crash) keeps its previous
@@ -74,11 +86,11 @@ def best_hits(hits: dict[str, NodeHit], limit: int) -> list[NodeHit]:
 
 def keyword_scores(
     session: Session, dataset: Dataset, query: str, restriction: Restriction | None, limit: int,
-    document_weight: float = 0.0, *, node_ids: list[str] | None = None,
+    document_weight: float = 0.0, *, owners: dict[str, Owner] | None = None,
 ) -> dict[str, NodeHit]:  # fmt: skip
-    """BM25 of the `limit` best live chunks for the query, or of the given live `node_ids`, from the
-    engine's term collections; scores normalised by the query's upper bound (every term at
-    saturation), so they lie in 0..1.
+    """BM25 of the `limit` best live chunks for the query, or of the chunks of `owners` (found live by
+    the other leg), from the engine's term collections; scores normalised by the query's upper bound
+    (every term at saturation), so they lie in 0..1.
 
     With a `document_weight` w, a chunk scores (1 - w) * its own BM25 + w * its document's, the
     document being all its live chunks taken as one text: a chunk then carries the evidence of its
@@ -91,25 +103,28 @@ def keyword_scores(
     store, names = get_vector_store(), term_collections(dataset.id)
     weights = query_weights(terms)
     candidates = max(limit * 2, MIN_KEYWORD_CANDIDATES)
-    own = store.search_terms(names[TEXTS], weights, candidates, restriction=restriction, keys=node_ids)
+    keys = None if owners is None else list(owners)
+    own = store.search_terms(names[TEXTS], weights, candidates, restriction=restriction, keys=keys)
     documents: dict[str, float] = {}
-    if own and document_weight > 0:
+    if own and document_weight > 0 and owners is None:
         documents = store.search_terms(names[DOCUMENTS], weights, candidates, restriction=restriction)
-        if node_ids is None and documents:
+        if documents:
             best = only_documents(list(documents)[:MAX_BLENDED_DOCUMENTS])
             own = store.search_terms(names[TEXTS], weights, candidates * 4, restriction=best) | own
-    owners = live_owners(session, list(own))
-    if not owners:
+    if owners is None:
+        owners = live_owners(session, list(own))
+    live = {node: owners[node] for node in own if node in owners}
+    if not live:
         return {}
     bound = _upper_bound(store, names[TEXTS], weights)
-    scores = {node: score / bound for node, score in own.items() if node in owners}
+    scores = {node: own[node] / bound for node in live}
     if document_weight > 0:
-        document_scores = _document_scores(store, names[DOCUMENTS], weights, documents, owners)
-        for node, owner in owners.items():
+        document_scores = _document_scores(store, names[DOCUMENTS], weights, documents, live)
+        for node, owner in live.items():
             if not owner.standalone:
                 document_score = document_scores.get(owner.document_id, 0.0)
                 scores[node] = (1 - document_weight) * scores[node] + document_weight * document_score
-    hits = {node: NodeHit(node, owners[node].segment_id, score) for node, score in scores.items()}
+    hits = {node: NodeHit(node, live[node], score) for node, score in scores.items()}
     return {hit.node_id: hit for hit in best_hits(hits, limit)}
 
 
@@ -134,55 +149,66 @@ def _upper_bound(store, name: str, weights: dict[int, float]) -> float:
     )
 
 
-@dataclass(frozen=True)
-class Owner:
-    segment_id: str
-    document_id: str
-    standalone: bool  # a Q&A pair: never blended with its document
-
-
 def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
     """The segment and document of each of the indexed texts that is live: a chunk's node id is its
     own id, and so is a child chunk's, whose rows are looked up only for the ids no chunk has."""
     if not node_ids:
         return {}
-    chunks = (
-        select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
-        .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(node_ids), live_chunk_condition())
-    )
-    owners = _owners(session, chunks)
+    owners = _owners(session, _live_chunk_owners(), node_ids)
     rest = [node for node in node_ids if node not in owners]
     if rest:
-        children = (
-            select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
-            .join(Segment, Segment.id == ChildChunk.segment_id)
-            .join(Document, Document.id == Segment.document_id)
-            .where(ChildChunk.id.in_(rest), live_chunk_condition())
-        )
-        owners |= _owners(session, children)
+        owners |= _owners(session, _live_child_owners(), rest)
     return owners
 
 
-def _owners(session: Session, query) -> dict[str, Owner]:
+# The statements of the per-search lookups take their ids as one expanding parameter: built once and
+# compiled once, instead of coercing a few hundred ids into a new statement at every search.
+_IDS = bindparam("ids", expanding=True)
+
+
+@cache
+def _live_chunk_owners():
+    return (
+        select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
+        .join(Document, Document.id == Segment.document_id)
+        .where(Segment.id.in_(_IDS), live_chunk_condition())
+    )
+
+
+@cache
+def _live_child_owners():
+    return (
+        select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
+        .join(Segment, Segment.id == ChildChunk.segment_id)
+        .join(Document, Document.id == Segment.document_id)
+        .where(ChildChunk.id.in_(_IDS), live_chunk_condition())
+    )
+
+
+@cache
+def _live_segments():
+    return (
+        select(Segment.id, Document.doc_form)
+        .join(Document, Document.id == Segment.document_id)
+        .where(Segment.id.in_(_IDS), live_chunk_condition())
+    )
+
+
+def _owners(session: Session, statement, node_ids: list[str]) -> dict[str, Owner]:
     return {
         node: Owner(segment, document, doc_form == DocForm.QA)
-        for node, segment, document, doc_form in session.execute(query)
+        for node, segment, document, doc_form in session.execute(statement, {"ids": node_ids})
     }
 
 
-def live_segments(session: Session, segment_ids: set[str]) -> set[str]:
+def live_segments(session: Session, segment_ids: set[str]) -> dict[str, bool]:
     """Those of the segments that searches may return now (the engine also holds chunks of documents
-    being indexed, and a document's previous version until its new one is swapped in)."""
+    being indexed, and a document's previous version until its new one is swapped in), each with
+    whether it is a Q&A pair."""
     if not segment_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(Segment.id)
-            .join(Document, Document.id == Segment.document_id)
-            .where(Segment.id.in_(segment_ids), live_chunk_condition())
-        ).all()
-    )
+        return {}
+    rows = session.execute(_live_segments(), {"ids": list(segment_ids)})
+    return {segment: doc_form == DocForm.QA for segment, doc_form in rows}
 
 
 def query_embedder(dataset: Dataset) -> Embedder | None:
@@ -237,8 +263,13 @@ def vector_leg(
         return []
     hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, restriction)
     live = live_segments(session, {hit.payload["segment_id"] for hit in hits})
-    return [NodeHit(hit.key, hit.payload["segment_id"], _unit(hit.score)) for hit in hits
+    return [NodeHit(hit.key, _owner(hit.payload, live), _unit(hit.score)) for hit in hits
             if hit.payload["segment_id"] in live][:limit]  # fmt: skip
+
+
+def _owner(payload: dict, standalone: dict[str, bool]) -> Owner:
+    segment = payload["segment_id"]
+    return Owner(segment, payload["document_id"], standalone[segment])
 
 
 def vector_scores(dataset: Dataset, vector: np.ndarray | None, node_ids: list[str]) -> dict[str, float]:

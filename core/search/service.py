@@ -221,7 +221,7 @@ def _ranked_results(
     if reranker is not None:
         with timings.measure("rerank"):
             ranked.scores = _rerank(session, reranker, query, ranked.scores)
-    return _group_by_segment(session, ranked)
+    return _group_by_segment(session, ranked, top_k)
 
 
 def _observe(method: str, timings: SearchTimings) -> None:
@@ -252,9 +252,9 @@ def _node_scores(
     return _hybrid(session, dataset, query, vector, model, _hybrid_recall(top_k), restriction, timings)
 
 
-def _keyword_scores(session, dataset, query, restriction, limit, node_ids=None) -> dict[str, NodeHit]:
+def _keyword_scores(session, dataset, query, restriction, limit, owners=None) -> dict[str, NodeHit]:
     weight = get_settings().full_text_document_weight
-    return legs.keyword_scores(session, dataset, query, restriction, limit, weight, node_ids=node_ids)
+    return legs.keyword_scores(session, dataset, query, restriction, limit, weight, owners=owners)
 
 
 def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
@@ -280,7 +280,7 @@ def _hybrid(session, dataset, query, pending_vector, model, recall, restriction,
         cosines = {hit.node_id: hit.score for hit in vector_hits}
         cosines |= legs.vector_scores(dataset, vector, [node for node in hits if node not in cosines])
     with timings.measure("keyword_search"):
-        unscored = [node for node in hits if node not in keyword]
+        unscored = {node: hits[node].owner for node in hits if node not in keyword}
         if unscored:
             keyword |= _keyword_scores(session, dataset, query, restriction, len(unscored), unscored)
     bm25 = {node: keyword[node].score if node in keyword else 0.0 for node in hits}
@@ -335,11 +335,32 @@ def _weights(model: RetrievalModel) -> tuple[float, float]:
     return model.weights.vector_setting.vector_weight, model.weights.keyword_setting.keyword_weight
 
 
-def _group_by_segment(session: Session, ranked: _Ranked) -> list[SegmentResult]:
+def _group_by_segment(session: Session, ranked: _Ranked, top_k: int) -> list[SegmentResult]:
     """Chunks hit through their children come back once, as the parent with the matched children;
-    the record's score (and leg standing) is its best child's."""
-    scores, hits = ranked.scores, ranked.hits
-    segment_ids = {hits[node].segment_id for node in scores}
+    the record's score (and leg standing) is its best child's. Only the best `top_k` segments (with
+    any tied with the last) are read from the database, more only if some of them have just gone."""
+    nodes = sorted(ranked.scores, key=lambda node: -ranked.scores[node])
+    best: dict[str, float] = {}  # segment -> its best node's score, best first
+    for node in nodes:
+        best.setdefault(ranked.hits[node].segment_id, ranked.scores[node])
+    segment_ids = list(best)
+    results: dict[str, SegmentResult] = {}
+    start = 0
+    while start < len(segment_ids) and len(results) < top_k:
+        end = start + top_k - len(results)
+        while end < len(segment_ids) and best[segment_ids[end]] == best[segment_ids[end - 1]]:
+            end += 1  # ties with the last are ordered by position below: read them too
+        wanted = set(segment_ids[start:end])
+        results |= _results(
+            session, ranked, [node for node in nodes if ranked.hits[node].segment_id in wanted]
+        )
+        start = end
+    return sorted(results.values(), key=_rank_order)[:top_k]
+
+
+def _results(session: Session, ranked: _Ranked, nodes: list[str]) -> dict[str, SegmentResult]:
+    """The records of these nodes (best first) whose segment and document are still there."""
+    segment_ids = {ranked.hits[node].segment_id for node in nodes}
     segments = {s.id: s for s in session.scalars(select(Segment).where(Segment.id.in_(segment_ids)))}
     documents = {
         d.id: d
@@ -347,20 +368,23 @@ def _group_by_segment(session: Session, ranked: _Ranked) -> list[SegmentResult]:
             select(Document).where(Document.id.in_({s.document_id for s in segments.values()}))
         )
     }
-    children = {
-        c.id: c for c in session.scalars(select(ChildChunk).where(ChildChunk.index_node_id.in_(list(scores))))
-    }
+    child_nodes = [node for node in nodes if node != ranked.hits[node].segment_id]
+    children = {}
+    if child_nodes:
+        chosen = select(ChildChunk).where(ChildChunk.index_node_id.in_(child_nodes))
+        children = {child.id: child for child in session.scalars(chosen)}
     results: dict[str, SegmentResult] = {}
-    for node, score in sorted(scores.items(), key=lambda item: -item[1]):
-        segment = segments.get(hits[node].segment_id)
+    for node in nodes:
+        segment = segments.get(ranked.hits[node].segment_id)
         if segment is None or segment.document_id not in documents:
             continue
+        score = ranked.scores[node]
         if segment.id not in results:
             standing = ranked.legs.get(node, LegScores())
             results[segment.id] = SegmentResult(segment, documents[segment.document_id], score, legs=standing)
         if node in children:
             results[segment.id].child_chunks.append((children[node], score))
-    return sorted(results.values(), key=_rank_order)
+    return results
 
 
 def _rank_order(result: SegmentResult) -> tuple:
