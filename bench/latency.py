@@ -213,7 +213,8 @@ def write_results(payload: dict) -> None:
     base = payload["baseline"]
     lines += ["", f"Same run: numpy brute-force top-10 {base['numpy_top10']['p50']} ms p50 "
               f"({base['numpy_top10_filtered']['p50']} ms over the filtered vectors); raw query embedding "
-              f"{base['raw_query_embedding']['p50']} ms p50 (one thread of this process)."]  # fmt: skip
+              f"{base['raw_query_embedding']['p50']} ms p50 (sentence-transformers `encode` in this "
+              "process, torch's default threads)."]  # fmt: skip
     (RESULTS / "latency.md").write_text("\n".join(lines) + "\n")
     _plot(payload)
 
