@@ -19,6 +19,7 @@ from core.datasets.models import Dataset
 from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.errors import is_dependency_failure
+from core.indexing.keyword_index import settle_averages
 from core.indexing.pipeline import index_upload_file_documents
 from core.queue import INDEX_DOCUMENT_TASK, send_task
 from core.settings import get_settings
@@ -58,6 +59,8 @@ def index_document(document_id: str) -> None:
         logs.bind(workspace_id=document.workspace_id, dataset_id=document.dataset_id)
         with tracing.span("index.run", {"document_id": document_id, "dataset_id": document.dataset_id}):
             pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
+        if not _waiting_companions(session, dataset.id, document.data_source_type, document.id):
+            settle_averages(session, dataset.id)  # once a burst, at its end: the next run would do it
         refresh_sqlite_statistics(session)
 
 

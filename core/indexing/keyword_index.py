@@ -11,7 +11,10 @@ BM25's average length is part of the weights, so it is fixed when they are writt
 collection records each one's average and point count, and once a collection has doubled or halved
 since, the average is taken again and every weight of that collection rewritten from the counts in the
 payload (no text is read again). Writers check the average after writing, so none leaves weights of an
-old one behind (`_write`).
+old one behind (`_write`). The end of an indexing burst (and `kb reindex`) takes the average again
+once the collection has moved by `SETTLE_SHARE` since and the true one differs (`settle_averages`):
+the weights then use the collection's true average, not the one of its last doubling (0.3 % off
+after a SciFact ingest, which cost full-text search 0.0009 of nDCG@10).
 """
 
 from collections import Counter
@@ -31,6 +34,11 @@ from retrieval.tokenizer import tokenize
 from retrieval.vector_store import TERMS, TermPoint
 
 MAX_TERM_LENGTH = 128
+# The end of an indexing burst rewrites a collection's weights with its true average once it holds
+# this share more or fewer points than the recorded average was taken over, and that average is off
+# the true one by more than AVERAGE_TOLERANCE (relative).
+SETTLE_SHARE = 0.05
+AVERAGE_TOLERANCE = 0.001
 STORED_FIELDS = [
     "key",
     "document_id",
@@ -127,13 +135,32 @@ def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[
     document_metadata.record_written(session, {id_: found.revision for id_, found in metadata.items()})
 
 
-def _write(session: Session, dataset_id: str, kind: str, payloads: list[dict]) -> None:
-    """Writes the points with the collection's current average, and writes them again (or, after
-    taking a new average, the whole collection) until the average read after writing is the one
-    used: a writer racing one that takes a new average never leaves weights of the old one behind.
-    Points rewritten as they were read keep the metadata revision they carry, which the session
-    checks once its transaction ends, as for the new ones."""
-    if not payloads:
+def settle_averages(session: Session, dataset_id: str) -> None:
+    """At the end of an indexing burst (the writes during it used the average of the collection's
+    last doubling): each term collection that has moved since its average was taken, and whose true
+    average is now another, gets it, and its weights are rewritten."""
+    names, store = term_collections(dataset_id), get_vector_store()
+    for kind, record in statistics(dataset_id).items():
+        if kind not in (TEXTS, DOCUMENTS):
+            continue
+        taken_over, points = record["points"], store.count(names[kind])
+        if not points or abs(points - taken_over) <= SETTLE_SHARE * taken_over:
+            continue
+        lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"])]
+        true_average = sum(lengths) / len(lengths)
+        if abs(true_average - record["average_length"]) > AVERAGE_TOLERANCE * record["average_length"]:
+            _write(session, dataset_id, kind, [], new_average=True)
+
+
+def _write(
+    session: Session, dataset_id: str, kind: str, payloads: list[dict], *, new_average: bool = False
+) -> None:
+    """Writes the points with the collection's current average (a `new_average` taken first), and
+    writes them again (or, after taking a new average, the whole collection) until the average read
+    after writing is the one used: a writer racing one that takes a new average never leaves weights
+    of the old one behind. Points rewritten as they were read keep the metadata revision they carry,
+    which the session checks once its transaction ends, as for the new ones."""
+    if not payloads and not new_average:
         return
     names = term_collections(dataset_id)
     store = get_vector_store()
@@ -141,7 +168,10 @@ def _write(session: Session, dataset_id: str, kind: str, payloads: list[dict]) -
         store.ensure_term_collection(name)
     used, whole_collection = None, False
     while True:
-        average = _recorded_average(names, kind, incoming=0 if used else len(payloads))
+        average = (
+            None if new_average else _recorded_average(names, kind, incoming=0 if used else len(payloads))
+        )
+        new_average = False
         if average is None:
             average, whole_collection = _take_average(names, kind, payloads), True
         if average == used:

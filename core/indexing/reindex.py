@@ -60,6 +60,7 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
         written += len(texts)
         documents |= {segment.document_id for segment in batch}
     keyword_index.refresh_document_terms(session, dataset_id, documents)
+    keyword_index.settle_averages(session, dataset_id)
     return written
 
 

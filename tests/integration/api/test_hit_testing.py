@@ -13,13 +13,26 @@ from bench.corpus import document_text, load_corpus
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
-from core.indexing.keyword_index import average_lengths, term_collections
+from core.indexing.keyword_index import (
+    AVERAGE_TOLERANCE,
+    SETTLE_SHARE,
+    average_lengths,
+    statistics,
+    term_collections,
+)
 from core.indexing.vectors import get_vector_store
 from core.search import legs
 from core.segments.models import Segment
 from core.settings import get_settings
 from retrieval.tokenizer import tokenize
-from tests.helpers import assert_error, create_dataset, create_text_document, upload_document, wait_for_batch
+from tests.helpers import (
+    assert_error,
+    create_dataset,
+    create_text_document,
+    upload_document,
+    wait_for_batch,
+    wait_until,
+)
 from tests.http_servers import read_json, send_json, serving
 
 ABSTRACTS = load_corpus(40)
@@ -140,6 +153,36 @@ def _check_with_the_engines_statistics(dataset_id: str) -> None:
     for name in term_collections(dataset_id).values():
         get_vector_store().optimize(name)
     assert _oracle_check(dataset_id, QUERIES) >= 200
+
+
+def test_an_indexing_run_ends_with_an_average_taken_over_the_collection(client, tenant, celery_worker):
+    """Weights written during a run use the average length taken at the collection's last doubling;
+    a run that leaves a collection more than SETTLE_SHARE away from the points that average was taken
+    over takes it again, so the weights follow the collection's true average."""
+    dataset = create_dataset(client, tenant)
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[:20], indexing_technique="economy", process_rule=LINE_RULE
+    )
+    wait_until(lambda: _averages_follow_the_collections(dataset["id"]))
+    # about a fifth more chunks, each several sentences long: a new average, far from a doubling
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[20:30], indexing_technique="economy",
+        process_rule={"mode": "automatic"},
+    )  # fmt: skip
+    wait_until(lambda: _averages_follow_the_collections(dataset["id"]))
+    assert _oracle_check(dataset["id"], QUERIES) >= 100
+
+
+def _averages_follow_the_collections(dataset_id: str) -> bool:
+    """Each collection's recorded average is its true one, or was taken over about as many points."""
+    recorded, names, store = statistics(dataset_id), term_collections(dataset_id), get_vector_store()
+    for kind in ("texts", "documents"):
+        lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"])]
+        taken_over, average = recorded[kind]["points"], recorded[kind]["average_length"]
+        near = abs(len(lengths) - taken_over) <= SETTLE_SHARE * taken_over
+        if not near and average != pytest.approx(sum(lengths) / len(lengths), rel=AVERAGE_TOLERANCE):
+            return False
+    return True
 
 
 def _hit_testing(client, tenant, dataset_id, query, **retrieval_model):
