@@ -39,6 +39,7 @@ MAX_TERM_LENGTH = 128
 # the true one by more than AVERAGE_TOLERANCE (relative).
 SETTLE_SHARE = 0.05
 AVERAGE_TOLERANCE = 0.001
+REWRITING = "rewriting"  # on a statistics record while the weights are rewritten to its average
 STORED_FIELDS = [
     "key",
     "document_id",
@@ -138,18 +139,24 @@ def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[
 def settle_averages(session: Session, dataset_id: str) -> None:
     """At the end of an indexing burst (the writes during it used the average of the collection's
     last doubling): each term collection that has moved since its average was taken, and whose true
-    average is now another, gets it, and its weights are rewritten."""
-    names, store = term_collections(dataset_id), get_vector_store()
+    average is now another, gets it, and its weights are rewritten; so does one whose rewrite a stop
+    or a crash cut short."""
+    names = term_collections(dataset_id)
     for kind, record in statistics(dataset_id).items():
         if kind not in (TEXTS, DOCUMENTS):
             continue
-        taken_over, points = record["points"], store.count(names[kind])
-        if not points or abs(points - taken_over) <= SETTLE_SHARE * taken_over:
-            continue
-        lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"])]
-        true_average = sum(lengths) / len(lengths)
-        if abs(true_average - record["average_length"]) > AVERAGE_TOLERANCE * record["average_length"]:
+        if record.get(REWRITING) or _average_has_moved(names[kind], record):
             _write(session, dataset_id, kind, [], new_average=True)
+
+
+def _average_has_moved(name: str, record: dict) -> bool:
+    store = get_vector_store()
+    taken_over, points = record["points"], store.count(name)
+    if not points or abs(points - taken_over) <= SETTLE_SHARE * taken_over:
+        return False
+    lengths = [payload["length"] for payload in store.payloads(name, ["length"])]
+    true_average = sum(lengths) / len(lengths)
+    return abs(true_average - record["average_length"]) > AVERAGE_TOLERANCE * record["average_length"]
 
 
 def _write(
@@ -171,14 +178,16 @@ def _write(
         average = (
             None if new_average else _recorded_average(names, kind, incoming=0 if used else len(payloads))
         )
-        new_average = False
-        if average is None:
-            average, whole_collection = _take_average(names, kind, payloads), True
+        new_average, taken = False, average is None
+        if taken:
+            (average, points), whole_collection = _take_average(names, kind, payloads), True
         if average == used:
             return
         stored = store.payloads(names[kind], STORED_FIELDS) if whole_collection else []
         store.upsert_terms(names[kind], [_point(payload, average) for payload in stored + payloads])
         document_metadata.record_written(session, document_metadata.carried_revisions(stored))
+        if taken:
+            _record_average(names, kind, points, average)  # the rewrite to it is complete
         used = average
 
 
@@ -206,14 +215,23 @@ def _recorded_average(names: dict[str, str], kind: str, incoming: int) -> float 
     return None
 
 
-def _take_average(names: dict[str, str], kind: str, incoming: list[dict]) -> float:
+def _take_average(names: dict[str, str], kind: str, incoming: list[dict]) -> tuple[float, int]:
+    """The collection's new average, recorded (as one its weights are being rewritten to) before
+    they are: a writer racing the rewrite then finds it, and writes its own weights again."""
     store = get_vector_store()
     lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"]) + incoming]
     average = sum(lengths) / len(lengths)
-    store.upsert_terms(
-        names[STATISTICS], [TermPoint(kind, {}, {"points": len(lengths), "average_length": average})]
-    )
-    return average
+    _record_average(names, kind, len(lengths), average, rewriting=True)
+    return average, len(lengths)
+
+
+def _record_average(
+    names: dict[str, str], kind: str, points: int, average: float, *, rewriting: bool = False
+) -> None:
+    """`rewriting`: the weights are being rewritten to it; a record left so by a crash has the next
+    start (or the next indexing burst's end) rewrite them all again (`settle_averages`)."""
+    record = {"points": points, "average_length": average} | ({REWRITING: True} if rewriting else {})
+    get_vector_store().upsert_terms(names[STATISTICS], [TermPoint(kind, {}, record)])
 
 
 def statistics(dataset_id: str) -> dict[str, dict]:

@@ -13,6 +13,7 @@ from bench.corpus import document_text, load_corpus
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
+from core.indexing import keyword_index
 from core.indexing.keyword_index import (
     AVERAGE_TOLERANCE,
     SETTLE_SHARE,
@@ -20,6 +21,7 @@ from core.indexing.keyword_index import (
     statistics,
     term_collections,
 )
+from core.indexing.reindex import build_missing_term_collections
 from core.indexing.vectors import get_vector_store
 from core.search import legs
 from core.segments.models import Segment
@@ -173,10 +175,32 @@ def test_an_indexing_run_ends_with_an_average_taken_over_the_collection(client, 
     assert _oracle_check(dataset["id"], QUERIES) >= 100
 
 
+def test_a_rewrite_of_the_weights_cut_short_is_finished_at_the_next_start(client, tenant, celery_worker):
+    """A new average is recorded as being rewritten to before the weights are: a stop in between
+    leaves some weights of the old one, and the next start rewrites them all."""
+    dataset = create_dataset(client, tenant)
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[:10], indexing_technique="economy", process_rule=LINE_RULE
+    )
+    wait_until(lambda: _averages_follow_the_collections(dataset["id"]))  # the run's end is done with them
+    names, store = term_collections(dataset["id"]), get_vector_store()
+    stored = store.payloads(names["texts"], keyword_index.STORED_FIELDS)
+    average = statistics(dataset["id"])["texts"]["average_length"] * 1.5
+    keyword_index._record_average(names, "texts", len(stored), average, rewriting=True)
+    store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in stored[::2]])
+
+    build_missing_term_collections()  # what a start runs before serving
+    assert keyword_index.REWRITING not in statistics(dataset["id"])["texts"]
+    assert _oracle_check(dataset["id"], QUERIES) >= 50
+
+
 def _averages_follow_the_collections(dataset_id: str) -> bool:
-    """Each collection's recorded average is its true one, or was taken over about as many points."""
+    """Each collection's recorded average is its true one, or was taken over about as many points,
+    and no rewrite to it is under way."""
     recorded, names, store = statistics(dataset_id), term_collections(dataset_id), get_vector_store()
     for kind in ("texts", "documents"):
+        if keyword_index.REWRITING in recorded[kind]:
+            return False
         lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"])]
         taken_over, average = recorded[kind]["points"], recorded[kind]["average_length"]
         near = abs(len(lengths) - taken_over) <= SETTLE_SHARE * taken_over
