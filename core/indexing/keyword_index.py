@@ -141,21 +141,28 @@ def settle_averages(session: Session, dataset_id: str) -> None:
     last doubling): each term collection that has moved since its average was taken, and whose true
     average is now another, gets it, and its weights are rewritten; so does one whose rewrite a stop
     or a crash cut short."""
-    names = term_collections(dataset_id)
-    for kind, record in statistics(dataset_id).items():
-        if kind not in (TEXTS, DOCUMENTS):
-            continue
-        if record.get(REWRITING) or _average_has_moved(names[kind], record):
+    for kind, record in _weighted_kinds(dataset_id):
+        if record.get(REWRITING) or _average_has_moved(term_collections(dataset_id)[kind], record):
             _write(session, dataset_id, kind, [], new_average=True)
 
 
+def finish_cut_short_rewrites(session: Session, dataset_id: str) -> None:
+    """At a start: weights that a stop or a crash left half rewritten to a new average are rewritten
+    to it (a drifted average waits for the next burst's end)."""
+    for kind, record in _weighted_kinds(dataset_id):
+        if record.get(REWRITING):
+            _write(session, dataset_id, kind, [], new_average=True)
+
+
+def _weighted_kinds(dataset_id: str) -> list[tuple[str, dict]]:
+    return [(kind, record) for kind, record in statistics(dataset_id).items() if kind in (TEXTS, DOCUMENTS)]
+
+
 def _average_has_moved(name: str, record: dict) -> bool:
-    store = get_vector_store()
-    taken_over, points = record["points"], store.count(name)
+    taken_over, points = record["points"], get_vector_store().count(name)
     if not points or abs(points - taken_over) <= SETTLE_SHARE * taken_over:
         return False
-    lengths = [payload["length"] for payload in store.payloads(name, ["length"])]
-    true_average = sum(lengths) / len(lengths)
+    true_average, _ = _average_length(name)
     return abs(true_average - record["average_length"]) > AVERAGE_TOLERANCE * record["average_length"]
 
 
@@ -218,18 +225,23 @@ def _recorded_average(names: dict[str, str], kind: str, incoming: int) -> float 
 def _take_average(names: dict[str, str], kind: str, incoming: list[dict]) -> tuple[float, int]:
     """The collection's new average, recorded (as one its weights are being rewritten to) before
     they are: a writer racing the rewrite then finds it, and writes its own weights again."""
-    store = get_vector_store()
-    lengths = [payload["length"] for payload in store.payloads(names[kind], ["length"]) + incoming]
-    average = sum(lengths) / len(lengths)
-    _record_average(names, kind, len(lengths), average, rewriting=True)
-    return average, len(lengths)
+    average, points = _average_length(names[kind], incoming)
+    _record_average(names, kind, points, average, rewriting=True)
+    return average, points
+
+
+def _average_length(name: str, incoming: Iterable[dict] = ()) -> tuple[float, int]:
+    """The average length over the collection's points and `incoming` ones, and how many they are."""
+    lengths = [payload["length"] for payload in get_vector_store().payloads(name, ["length"])]
+    lengths += [payload["length"] for payload in incoming]
+    return sum(lengths) / len(lengths), len(lengths)
 
 
 def _record_average(
     names: dict[str, str], kind: str, points: int, average: float, *, rewriting: bool = False
 ) -> None:
     """`rewriting`: the weights are being rewritten to it; a record left so by a crash has the next
-    start (or the next indexing burst's end) rewrite them all again (`settle_averages`)."""
+    start (or the next indexing burst's end) rewrite them all again (`finish_cut_short_rewrites`)."""
     record = {"points": points, "average_length": average} | ({REWRITING: True} if rewriting else {})
     get_vector_store().upsert_terms(names[STATISTICS], [TermPoint(kind, {}, record)])
 

@@ -80,7 +80,7 @@ def build_missing_term_collections() -> int:
                 logger.warning("building the full-text index of dataset %s in the search engine", dataset_id)
                 built += _write_live_texts(session, dataset_id) > 0
             else:
-                keyword_index.settle_averages(session, dataset_id)
+                keyword_index.finish_cut_short_rewrites(session, dataset_id)
         return built
 
 
