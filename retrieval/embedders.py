@@ -1,9 +1,11 @@
 """Embedding providers: local sentence-transformers and any OpenAI-compatible `/v1/embeddings` API."""
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -16,6 +18,7 @@ import numpy as np
 from retrieval.http_client import ApiError, JsonApi, bearer
 
 EmbeddingError = ApiError
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(str(model_path), device=device, local_files_only=True)
         # One encode at a time: torch already uses every core, and concurrent calls only thrash.
         self._lock = threading.Lock()
+        self._query_transformer = _traced_transformer(self._model)
 
     @property
     def dimension(self) -> int:
@@ -80,16 +84,22 @@ class SentenceTransformerEmbedder:
         return vectors.astype(np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The model's modules called on the one text, without `encode`'s batching around them: the same
-        vector, sooner (1.8 ms of 18 at one thread here)."""
+        """The model's modules called on the one text, without `encode`'s batching around them, and its
+        transformer through the traced graph when there is one: the same vector, in half the time."""
         import torch
         from sentence_transformers.util import batch_to_device
 
         model = self._model
-        preprocess = getattr(model, "preprocess", None) or model.tokenize
         with self._lock, torch.inference_mode():
-            features = batch_to_device(preprocess([text]), model.device)
-            vector = model(features)["sentence_embedding"][0].float().cpu().numpy()
+            features = batch_to_device(_preprocess(model, [text]), model.device)
+            if self._query_transformer is None:
+                features = model(features)
+            else:
+                output = self._query_transformer(input_ids=features["input_ids"])
+                features["token_embeddings"] = output["last_hidden_state"]
+                for module in list(model)[1:]:
+                    features = module(features)
+            vector = features["sentence_embedding"][0].float().cpu().numpy()
         return _normalise(vector[None, :])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
@@ -98,6 +108,41 @@ class SentenceTransformerEmbedder:
         with self._lock:
             encoded = self._model.tokenizer(list(texts), truncation=True, max_length=limit)["input_ids"]
         return [len(ids) for ids in encoded]
+
+
+def _preprocess(model, texts: list[str]) -> dict:
+    return (getattr(model, "preprocess", None) or model.tokenize)(texts)
+
+
+def _traced_transformer(model):
+    """The model's transformer as a TorchScript graph of one text's token ids, or None where it cannot
+    be traced. A single text needs no attention mask (it has no padding), and the graph runs without
+    the Python of `transformers` around every layer: a query's forward pass takes half the time on
+    a small CPU. The graph is checked against the model on a text of another length before use."""
+    import torch
+
+    transformer = model[0]
+    if getattr(transformer, "module_output_name", None) != "token_embeddings":
+        return None
+    sample, check = (_preprocess(model, [text])["input_ids"] for text in _TRACE_TEXTS)
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the Python branches it fixed
+            traced = torch.jit.trace(
+                transformer.model, example_kwarg_inputs={"input_ids": sample}, strict=False, check_trace=False
+            )
+            matches = torch.allclose(
+                traced(input_ids=check)["last_hidden_state"],
+                transformer.model(input_ids=check).last_hidden_state,
+                atol=1e-4,
+            )
+    except Exception:  # noqa: BLE001 - a model the tracer cannot follow keeps its eager path
+        logger.warning("the transformer of the embedding model could not be traced", exc_info=True)
+        return None
+    return traced if matches else None
+
+
+_TRACE_TEXTS = ("a query of a few words", "a longer query, of many more words than the one it was traced on")
 
 
 _process_model: SentenceTransformerEmbedder | None = None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import (
@@ -37,6 +38,33 @@ def test_minilm_vectors_are_normalised_and_meaningful(minilm):
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     assert minilm.count_tokens(["hello world"]) == [4]  # [CLS] hello world [SEP]
+
+
+QUERY_TEXTS = [
+    "cells",
+    "A cat sits on the mat.",
+    "word " * 40 + "about cells",
+    "long " * 400,
+]  # 400: truncated
+
+
+def test_a_query_embeds_as_the_same_text_among_documents(minilm):
+    """Queries take the traced transformer; documents the model's own batched path."""
+    assert minilm._query_transformer is not None
+    expected = minilm.embed_documents(QUERY_TEXTS)
+    for text, vector in zip(QUERY_TEXTS, expected, strict=True):
+        assert np.allclose(minilm.embed_query(text), vector, atol=1e-5)
+
+
+def test_a_model_the_tracer_cannot_follow_embeds_queries_on_its_eager_path(monkeypatch):
+    def refuse(*arguments, **keywords):
+        raise RuntimeError("untraceable")
+
+    monkeypatch.setattr(torch.jit, "trace", refuse)
+    untraced = SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path())
+    assert untraced._query_transformer is None
+    expected = untraced.embed_documents(QUERY_TEXTS)
+    assert np.allclose([untraced.embed_query(text) for text in QUERY_TEXTS], expected, atol=1e-5)
 
 
 class _EmbeddingServer(BaseHTTPRequestHandler):
