@@ -70,6 +70,32 @@ class EmbeddedServer:
             time.sleep(0.05)
         return key
 
+    def wait_until_idle(self, timeout: float = 120, quiet_seconds: int = 3) -> float:
+        """Waits until the service has used under 5 % of a core for `quiet_seconds` running (a start
+        sweeps the data and may build indexes in the background): the seconds waited."""
+        started = time.monotonic()
+        quiet, used = 0, self._cpu_seconds()
+        while quiet < quiet_seconds and time.monotonic() - started < timeout:
+            time.sleep(1)
+            previous, used = used, self._cpu_seconds()
+            quiet = quiet + 1 if used - previous < 0.05 else 0
+        return round(time.monotonic() - started, 1)
+
+    def _cpu_seconds(self) -> float:
+        """CPU time of the service's process (all its threads) and of its model processes."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         """As Ctrl+C stops it."""
         self.process.send_signal(signal.SIGINT)

@@ -200,6 +200,19 @@ class EdgeVectorStore:
         records = shard.retrieve([point_id(key) for key in keys], with_payload=["key"], with_vector=True)
         return {record.payload["key"]: np.asarray(record.vector, dtype=np.float32) for record in records}
 
+    def similarities(self, name: str, vector: np.ndarray, keys: list[str]) -> dict[str, float]:
+        """The query's similarity to the stored vectors of `keys`, computed by the engine: a search among
+        those points alone, with no vector or payload handed back (a fifth of the time of reading them)."""
+        shard = self._shard(name)
+        if not keys or shard is None:
+            return {}
+        ids = {point_id(key): key for key in keys}
+        points = shard.query(
+            edge.QueryRequest(limit=len(ids), query=edge.Query.Nearest(vector.tolist()),
+                              filter=edge.Filter(must=[edge.HasIdCondition(set(ids))]), with_payload=False)
+        )  # fmt: skip
+        return {ids[str(point.id)]: float(point.score) for point in points}
+
     def search(
         self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]:

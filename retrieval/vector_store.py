@@ -78,6 +78,7 @@ class VectorStore(Protocol):
     def keys(self, name: str, **equals: str) -> set[str]: ...
     def payload_values(self, name: str, field: str, **equals: str) -> set[str]: ...
     def vectors(self, name: str, keys: list[str]) -> dict[str, np.ndarray]: ...
+    def similarities(self, name: str, vector: np.ndarray, keys: list[str]) -> dict[str, float]: ...
     def search(
         self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]: ...
@@ -212,6 +213,16 @@ class QdrantVectorStore:
         points = self._client.retrieve(name, ids=[point_id(key) for key in keys], with_payload=["key"],
                                        with_vectors=True)  # fmt: skip
         return {point.payload["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
+
+    def similarities(self, name: str, vector: np.ndarray, keys: list[str]) -> dict[str, float]:
+        if not keys or not self._client.collection_exists(name):
+            return {}
+        ids = {point_id(key): key for key in keys}
+        response = self._client.query_points(
+            name, query=vector.tolist(), limit=len(ids), with_payload=False,
+            query_filter=models.Filter(must=[models.HasIdCondition(has_id=list(ids))]),
+        )  # fmt: skip
+        return {ids[str(point.id)]: float(point.score) for point in response.points}
 
     def search(
         self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None

@@ -273,11 +273,11 @@ def _owner(payload: dict, standalone: dict[str, bool]) -> Owner:
 
 
 def vector_scores(dataset: Dataset, vector: np.ndarray | None, node_ids: list[str]) -> dict[str, float]:
-    """Cosine of given chunks (found by the keyword leg only), from their stored vectors."""
+    """Cosine of given chunks (found by the keyword leg only) with the query, by the engine."""
     if vector is None or not node_ids:
         return {}
-    stored = get_vector_store().vectors(dataset.vector_collection, node_ids)
-    return {node: _unit(float(np.dot(stored_vector, vector))) for node, stored_vector in stored.items()}
+    similarities = get_vector_store().similarities(dataset.vector_collection, vector, node_ids)
+    return {node: _unit(similarity) for node, similarity in similarities.items()}
 
 
 def _unit(score: float) -> float:

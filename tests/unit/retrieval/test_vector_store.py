@@ -57,6 +57,10 @@ def test_upsert_is_idempotent_and_search_filters_by_document(store):
     assert store.payload_values("c", "document_id") == {"doc-1", "doc-2", "doc-3"}
     stored = store.vectors("c", ["seg-2", "missing"])
     assert list(stored) == ["seg-2"] and np.allclose(stored["seg-2"], _vector(0, 1, 0))
+    query = _vector(1, 2, 0)
+    similarities = store.similarities("c", query, ["seg-2", "seg-3", "missing"])
+    assert similarities.keys() == {"seg-2", "seg-3"}
+    assert similarities == pytest.approx({"seg-2": query @ _vector(0, 1, 0), "seg-3": 0.0}, abs=1e-6)
     store.delete_where("c", document_id="doc-1")
     store.delete_keys("c", ["seg-2"])
     assert store.keys("c") == {"seg-3"}
