@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
     qdrant_path: Path | None = None  # the embedded engine's directory
+    # Threads one search of the embedded engine may use; 0 lets it take every core.
+    engine_search_threads: int = Field(default=1, ge=0)
     # Collections created on a Qdrant server: shards spread over its nodes, each kept this many times.
     qdrant_shard_number: int | None = Field(default=None, ge=1)
     qdrant_replication_factor: int | None = Field(default=None, ge=1)

@@ -7,6 +7,7 @@ Edge runs no optimizer by itself: new points sit in a plain segment that is sear
 thread builds their HNSW index while searches go on.
 """
 
+import json
 import logging
 import shutil
 import threading
@@ -41,12 +42,22 @@ IDF_CACHE_TERMS = 100_000  # per collection; the whole cache of one starts again
 # what takes them out of the IDF statistics. When one runs is decided here (`_changed`).
 _OPTIMIZERS = edge.EdgeOptimizersConfig(deleted_threshold=0.0, vacuum_min_vector_number=1)
 SCROLL_PAGE = 1024
+EDGE_CONFIG_FILE = "edge_config.json"  # where a shard keeps its configuration
+
+
+# Threads of one search (0: Edge's default, every core). Spreading a search over the cores costs more
+# than it saves on segments of this size, and takes the core a query is being embedded on.
+SEARCH_THREADS = 1
 
 
 class EdgeVectorStore:
-    def __init__(self, path: Path, *, optimize_after: int = UNINDEXED_POINTS_BEFORE_OPTIMIZE):
+    def __init__(
+        self, path: Path, *, optimize_after: int = UNINDEXED_POINTS_BEFORE_OPTIMIZE,
+        search_threads: int = SEARCH_THREADS,
+    ):  # fmt: skip
         self._path = path
         self._optimize_after = optimize_after
+        self._search_threads = search_threads
         self._shards: dict[str, edge.EdgeShard] = {}
         self._optimizing: dict[str, threading.Thread] = {}
         self._deleted: dict[str, int] = {}  # points deleted since the last optimisation
@@ -70,18 +81,33 @@ class EdgeVectorStore:
         with self._lock:
             shard = self._shards.get(name)
             if shard is None and (self._path / name).is_dir():
-                shard = self._shards[name] = edge.EdgeShard.load(str(self._path / name))
+                shard = self._shards[name] = edge.EdgeShard.load(str(self._path / name), self._reopened(name))
             return shard
 
-    def ensure_collection(self, name: str, dimension: int) -> None:
+    def _reopened(self, name: str) -> edge.EdgeConfig:
+        """The collection's configuration as created, with this store's search threads: Edge keeps what
+        a load leaves unset and takes what it sets, but asks for the vectors' own description."""
+        persisted = json.loads((self._path / name / EDGE_CONFIG_FILE).read_text())
+        vectors = persisted.get("vectors", {}).get("")
+        return self._vector_config(vectors["size"]) if vectors else self._term_config()
+
+    def _vector_config(self, dimension: int) -> edge.EdgeConfig:
         vectors = edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)
-        config = edge.EdgeConfig(vectors=vectors, optimizers=_OPTIMIZERS)
-        self._create(name, config, PAYLOAD_INDEX_FIELDS)
+        return edge.EdgeConfig(
+            vectors=vectors, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads
+        )
+
+    def _term_config(self) -> edge.EdgeConfig:
+        sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
+        return edge.EdgeConfig(
+            sparse_vectors=sparse, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads
+        )
+
+    def ensure_collection(self, name: str, dimension: int) -> None:
+        self._create(name, self._vector_config(dimension), PAYLOAD_INDEX_FIELDS)
 
     def ensure_term_collection(self, name: str) -> None:
-        sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
-        config = edge.EdgeConfig(sparse_vectors=sparse, optimizers=_OPTIMIZERS)
-        self._create(name, config, TERM_KEYWORD_FIELDS)
+        self._create(name, self._term_config(), TERM_KEYWORD_FIELDS)
 
     def _create(self, name: str, config: edge.EdgeConfig, keyword_fields: Sequence[str]) -> None:
         with self._lock:

@@ -59,7 +59,7 @@ def _connect(settings) -> VectorStore:
             shard_number=settings.qdrant_shard_number,
             replication_factor=settings.qdrant_replication_factor,
         )
-    return EdgeVectorStore(settings.resolved_qdrant_path)
+    return EdgeVectorStore(settings.resolved_qdrant_path, search_threads=settings.engine_search_threads)
 
 
 def close_vector_stores() -> None:

@@ -2,6 +2,7 @@
 server path through qdrant-client, here run against qdrant-client's in-memory implementation of the
 same API, so the requests the server path builds are executed for real."""
 
+import json
 import uuid
 
 import numpy as np
@@ -12,7 +13,7 @@ from core.datasets.schemas import MetadataCondition
 from core.search.filters import engine_condition
 from retrieval.bm25 import lucene_idf, query_weights, saturated_weights, term_index
 from retrieval.conditions import Condition, Restriction, keyword_key, metadata_payload, only_documents
-from retrieval.edge_store import EdgeVectorStore
+from retrieval.edge_store import EDGE_CONFIG_FILE, EdgeVectorStore
 from retrieval.vector_store import TERMS, QdrantVectorStore, TermPoint, VectorPoint, point_id
 from tests.metadata_cases import CASES, DOCUMENTS
 
@@ -71,15 +72,21 @@ def test_upsert_is_idempotent_and_search_filters_by_document(store):
     assert store.count("c") == 0 and store.keys("c") == set() and store.vectors("c", ["seg-3"]) == {}
 
 
-def test_edge_reopens_its_collections_after_a_restart(tmp_path):
-    first = EdgeVectorStore(tmp_path / "engine")
+def test_edge_reopens_its_collections_after_a_restart_with_the_search_threads_now_set(tmp_path):
+    first = EdgeVectorStore(tmp_path / "engine", search_threads=0)
     first.ensure_collection("c", 3)
+    first.ensure_term_collection("t")
     first.upsert("c", [VectorPoint("seg-1", _vector(1, 0, 0), {"document_id": "doc-1"})])
+    first.upsert_terms("t", [TermPoint(str(uuid.uuid4()), {7: 1.0}, {"document_id": "doc-1"})])
     first.close()
-    second = EdgeVectorStore(tmp_path / "engine")
-    assert second.collection_names() == ["c"]
+    second = EdgeVectorStore(tmp_path / "engine", search_threads=1)
+    assert second.collection_names() == ["c", "t"]
     assert [hit.key for hit in second.search("c", _vector(1, 0, 0), limit=1)] == ["seg-1"]
+    assert len(second.search_terms("t", {7: 1.0}, limit=5)) == 1
     second.close()
+    for name in ("c", "t"):
+        persisted = json.loads((tmp_path / "engine" / name / EDGE_CONFIG_FILE).read_text())
+        assert persisted["max_search_threads"] == 1
 
 
 def test_edge_builds_its_hnsw_index_in_the_background_and_stays_exact(tmp_path):
