@@ -92,16 +92,13 @@ class EdgeVectorStore:
         return self._vector_config(vectors["size"]) if vectors else self._term_config()
 
     def _vector_config(self, dimension: int) -> edge.EdgeConfig:
-        vectors = edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine)
-        return edge.EdgeConfig(
-            vectors=vectors, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads
-        )
+        return self._config(vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine))
 
     def _term_config(self) -> edge.EdgeConfig:
-        sparse = {TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)}
-        return edge.EdgeConfig(
-            sparse_vectors=sparse, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads
-        )
+        return self._config(sparse_vectors={TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)})
+
+    def _config(self, **stored) -> edge.EdgeConfig:
+        return edge.EdgeConfig(**stored, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads)
 
     def ensure_collection(self, name: str, dimension: int) -> None:
         self._create(name, self._vector_config(dimension), PAYLOAD_INDEX_FIELDS)

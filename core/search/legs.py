@@ -163,7 +163,7 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
 
 # The statements of the per-search lookups take their ids as one expanding parameter: built once and
 # compiled once, instead of coercing a few hundred ids into a new statement at every search.
-_IDS = bindparam("ids", expanding=True)
+IDS = bindparam("ids", expanding=True)
 
 
 @cache
@@ -171,7 +171,7 @@ def _live_chunk_owners():
     return (
         select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(_IDS), live_chunk_condition())
+        .where(Segment.id.in_(IDS), live_chunk_condition())
     )
 
 
@@ -181,7 +181,7 @@ def _live_child_owners():
         select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Segment, Segment.id == ChildChunk.segment_id)
         .join(Document, Document.id == Segment.document_id)
-        .where(ChildChunk.id.in_(_IDS), live_chunk_condition())
+        .where(ChildChunk.id.in_(IDS), live_chunk_condition())
     )
 
 
@@ -190,7 +190,7 @@ def _live_segments():
     return (
         select(Segment.id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(_IDS), live_chunk_condition())
+        .where(Segment.id.in_(IDS), live_chunk_condition())
     )
 
 

@@ -387,7 +387,7 @@ def _results(session: Session, ranked: _Ranked, nodes: list[str]) -> dict[str, S
 @cache
 def _rows_by_id(model, column: str):
     """The rows of `model` whose `column` is among the `ids` parameter: one statement compiled once."""
-    return select(model).where(getattr(model, column).in_(bindparam("ids", expanding=True)))
+    return select(model).where(getattr(model, column).in_(legs.IDS))
 
 
 def _rank_order(result: SegmentResult) -> tuple:
