@@ -67,8 +67,9 @@ def _write_live_texts(session: Session, dataset_id: str) -> int:
 def build_missing_term_collections() -> int:
     """Datasets from before the full-text index moved into the engine (and any whose term collections
     were lost) get them before anything is served; nothing is dropped, so a first indexing run under
-    way elsewhere loses nothing. The others finish a rewrite of their weights that a stop or a crash
-    cut short. Returns how many were built."""
+    way elsewhere loses nothing. The others settle their averages: a stop or a crash may have cut
+    short a rewrite of their weights, or the end of an indexing burst that would have taken a new one.
+    Returns how many were built."""
     with session_scope() as session:
         with_segments = session.scalars(select(Segment.dataset_id).distinct()).all()
         if not with_segments:
@@ -80,7 +81,7 @@ def build_missing_term_collections() -> int:
                 logger.warning("building the full-text index of dataset %s in the search engine", dataset_id)
                 built += _write_live_texts(session, dataset_id) > 0
             else:
-                keyword_index.finish_cut_short_rewrites(session, dataset_id)
+                keyword_index.settle_averages(session, dataset_id)
         return built
 
 

@@ -195,6 +195,25 @@ def test_a_rewrite_of_the_weights_cut_short_is_finished_at_the_next_start(client
     assert _oracle_check(dataset["id"], QUERIES) >= 50
 
 
+def test_an_average_a_stop_left_unsettled_is_settled_at_the_next_start(client, tenant, celery_worker):
+    """A stop right after a burst can cut short its end, which would have taken a new average: the
+    weights then carry the average of the collection's last doubling, and the next start settles it."""
+    dataset = create_dataset(client, tenant)
+    _ingest(
+        client, tenant, dataset["id"], ABSTRACTS[:10], indexing_technique="economy", process_rule=LINE_RULE
+    )
+    names, store = term_collections(dataset["id"]), get_vector_store()
+    stored = store.payloads(names["texts"], keyword_index.STORED_FIELDS)
+    average = statistics(dataset["id"])["texts"]["average_length"] * 1.2
+    keyword_index._record_average(names, "texts", int(len(stored) * 0.7), average)  # as at a doubling
+    store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in stored])
+    assert not _averages_follow_the_collections(dataset["id"])
+
+    build_missing_term_collections()
+    assert _averages_follow_the_collections(dataset["id"])
+    assert _oracle_check(dataset["id"], QUERIES) >= 50
+
+
 def _averages_follow_the_collections(dataset_id: str) -> bool:
     """Each collection's recorded average is its true one, or was taken over about as many points,
     and no rewrite to it is under way."""
