@@ -180,38 +180,43 @@ def test_an_indexing_run_ends_with_an_average_taken_over_the_collection(client, 
 def test_a_rewrite_of_the_weights_cut_short_is_finished_at_the_next_start(client, tenant, celery_worker):
     """A new average is recorded as being rewritten to before the weights are: a stop in between
     leaves some weights of the old one, and the next start rewrites them all."""
-    dataset = create_dataset(client, tenant)
-    _ingest(
-        client, tenant, dataset["id"], ABSTRACTS[:10], indexing_technique="economy", process_rule=LINE_RULE
+    dataset_id = _ten_abstracts_with_a_wrong_average(
+        client, tenant, factor=1.5, share_of_points=1.0, share_rewritten=2, rewriting=True
     )
-    names, store = term_collections(dataset["id"]), get_vector_store()
-    stored = store.payloads(names["texts"], keyword_index.STORED_FIELDS)
-    average = statistics(dataset["id"])["texts"]["average_length"] * 1.5
-    keyword_index._record_average(names, "texts", len(stored), average, rewriting=True)
-    store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in stored[::2]])
-
     build_missing_term_collections()  # what a start runs before serving
-    assert keyword_index.REWRITING not in statistics(dataset["id"])["texts"]
-    assert _oracle_check(dataset["id"], QUERIES) >= 50
+    assert keyword_index.REWRITING not in statistics(dataset_id)["texts"]
+    assert _oracle_check(dataset_id, QUERIES) >= 50
 
 
 def test_an_average_a_stop_left_unsettled_is_settled_at_the_next_start(client, tenant, celery_worker):
     """A stop right after a burst can cut short its end, which would have taken a new average: the
     weights then carry the average of the collection's last doubling, and the next start settles it."""
+    dataset_id = _ten_abstracts_with_a_wrong_average(client, tenant, factor=1.2, share_of_points=0.7)
+    assert not _averages_follow_the_collections(dataset_id)
+
+    build_missing_term_collections()
+    assert _averages_follow_the_collections(dataset_id)
+    assert _oracle_check(dataset_id, QUERIES) >= 50
+
+
+def _ten_abstracts_with_a_wrong_average(
+    client, tenant, *, factor: float, share_of_points: float, share_rewritten: int = 1,
+    rewriting: bool = False,
+) -> str:  # fmt: skip
+    """A dataset whose chunk collection records `factor` times its true average, taken over
+    `share_of_points` of its points, with every `share_rewritten`-th weight written with it."""
     dataset = create_dataset(client, tenant)
     _ingest(
         client, tenant, dataset["id"], ABSTRACTS[:10], indexing_technique="economy", process_rule=LINE_RULE
     )
     names, store = term_collections(dataset["id"]), get_vector_store()
     stored = store.payloads(names["texts"], keyword_index.STORED_FIELDS)
-    average = statistics(dataset["id"])["texts"]["average_length"] * 1.2
-    keyword_index._record_average(names, "texts", int(len(stored) * 0.7), average)  # as at a doubling
-    store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in stored])
-    assert not _averages_follow_the_collections(dataset["id"])
-
-    build_missing_term_collections()
-    assert _averages_follow_the_collections(dataset["id"])
-    assert _oracle_check(dataset["id"], QUERIES) >= 50
+    average = statistics(dataset["id"])["texts"]["average_length"] * factor
+    points = int(len(stored) * share_of_points)
+    keyword_index._record_average(names, "texts", points, average, rewriting=rewriting)
+    rewritten = stored[::share_rewritten]
+    store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in rewritten])
+    return dataset["id"]
 
 
 def _averages_follow_the_collections(dataset_id: str) -> bool:
