@@ -181,7 +181,7 @@ def test_a_rewrite_of_the_weights_cut_short_is_finished_at_the_next_start(client
     """A new average is recorded as being rewritten to before the weights are: a stop in between
     leaves some weights of the old one, and the next start rewrites them all."""
     dataset_id = _ten_abstracts_with_a_wrong_average(
-        client, tenant, factor=1.5, share_of_points=1.0, share_rewritten=2, rewriting=True
+        client, tenant, factor=1.5, share_of_points=1.0, rewrite_every=2, rewriting=True
     )
     build_missing_term_collections()  # what a start runs before serving
     assert keyword_index.REWRITING not in statistics(dataset_id)["texts"]
@@ -200,11 +200,11 @@ def test_an_average_a_stop_left_unsettled_is_settled_at_the_next_start(client, t
 
 
 def _ten_abstracts_with_a_wrong_average(
-    client, tenant, *, factor: float, share_of_points: float, share_rewritten: int = 1,
+    client, tenant, *, factor: float, share_of_points: float, rewrite_every: int = 1,
     rewriting: bool = False,
 ) -> str:  # fmt: skip
     """A dataset whose chunk collection records `factor` times its true average, taken over
-    `share_of_points` of its points, with every `share_rewritten`-th weight written with it."""
+    `share_of_points` of its points, with every `rewrite_every`-th weight written with it."""
     dataset = create_dataset(client, tenant)
     _ingest(
         client, tenant, dataset["id"], ABSTRACTS[:10], indexing_technique="economy", process_rule=LINE_RULE
@@ -214,7 +214,7 @@ def _ten_abstracts_with_a_wrong_average(
     average = statistics(dataset["id"])["texts"]["average_length"] * factor
     points = int(len(stored) * share_of_points)
     keyword_index._record_average(names, "texts", points, average, rewriting=rewriting)
-    rewritten = stored[::share_rewritten]
+    rewritten = stored[::rewrite_every]
     store.upsert_terms(names["texts"], [keyword_index._point(payload, average) for payload in rewritten])
     return dataset["id"]
 
