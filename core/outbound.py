@@ -1,45 +1,36 @@
 """Outbound URLs that come from requests (crawl targets, data-source base URLs, sitemap pages) may
 only reach public addresses, unless OUTBOUND_ALLOWED_HOSTS names the host: otherwise a caller could
 make the server (or a self-hosted crawler it drives) fetch internal services and metadata endpoints.
-URLs from our own settings (embedding, rerank, LLM) are the operator's choice and are not checked."""
+Every such request goes through `outbound_transport`, which checks each request (redirects and
+`next` links included) and connects to the address it checked. URLs from our own settings
+(embedding, rerank, LLM) are the operator's choice and are not checked."""
 
-import ipaddress
-import socket
-from urllib.parse import urlsplit
+import httpx
 
 from core.errors import InvalidParam
 from core.settings import Settings
+from retrieval.outbound import OutboundPolicy, OutboundRefused, PinnedTransport
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    return OutboundPolicy(settings.outbound_allowed_hosts.split(","))
+
+
+def outbound_transport(settings: Settings) -> PinnedTransport:
+    return PinnedTransport(outbound_policy(settings))
 
 
 def check_outbound_url(url: str, settings: Settings) -> str:
-    """Returns the URL when it is http(s) and its host resolves only to public addresses (or is
-    allow-listed); raises InvalidParam otherwise."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """Returns the URL when a request to it would be sent now; raises InvalidParam otherwise. This
+    is the early answer to the caller: the transport checks again when the request is made."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidParam(f"Only http and https URLs are allowed: {url!r}.")
-    host = parts.hostname.lower()
-    if host in _allowed_hosts(settings):
-        return url
-    for address in _addresses(host, parts.port or (443 if parts.scheme == "https" else 80)):
-        if not address.is_global:
-            raise InvalidParam(
-                f"The URL {url!r} points to a private, loopback or reserved address; "
-                "OUTBOUND_ALLOWED_HOSTS must name the host to allow it."
-            )
+    try:
+        outbound_policy(settings).address_to_connect(parsed)
+    except OutboundRefused as error:
+        raise InvalidParam(str(error)) from None
     return url
-
-
-def _allowed_hosts(settings: Settings) -> set[str]:
-    return {host.strip().lower() for host in settings.outbound_allowed_hosts.split(",") if host.strip()}
-
-
-def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        return [ipaddress.ip_address(host)]
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        raise InvalidParam(f"The host {host!r} could not be resolved.") from None
-    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]

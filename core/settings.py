@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     outbound_allowed_hosts: str = ""
     # Seconds between polls of a crawl job at the provider.
     crawl_poll_interval: float = 2.0
+    # Bounds of one job reading an online source: requests to the provider, and seconds in all.
+    crawl_max_requests: int = Field(default=5000, ge=1)
+    crawl_timeout_seconds: int = Field(default=3600, ge=1)
     # Largest JSON request body (create-by-text carries whole documents); uploads have their own limit.
     json_body_limit_mb: int = 20
     # Knowledge requests (contract section 7) per workspace in any 60 seconds, by plan.

@@ -10,8 +10,10 @@ returned separately, so they can become documents of their own.
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from etl.extractors.base import table_text
-from retrieval.http_client import ApiError, JsonApi, bearer
+from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
 
 NOTION_VERSION = "2022-06-28"
 PAGE_SIZE = 100
@@ -30,7 +32,14 @@ class NotionPage:
 
 
 class NotionClient(JsonApi):
-    def __init__(self, token: str, base_url: str):
+    def __init__(
+        self,
+        token: str,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        budget: RequestBudget | None = None,
+    ):
         super().__init__(
             "Notion",
             base_url,
@@ -38,6 +47,8 @@ class NotionClient(JsonApi):
             timeout=60.0,
             max_attempts=6,
             backoff_seconds=1.0,
+            transport=transport,
+            budget=budget,
         )
 
     def search(self, kind: str) -> list[dict]:

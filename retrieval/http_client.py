@@ -2,12 +2,15 @@
 retried with exponential back-off that honours `Retry-After`; other answers fail at once."""
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 60.0
+# No JSON answer we read is near this; a larger one is a broken or hostile server, not data to hold.
+MAX_ANSWER_BYTES = 64 * 2**20
 
 
 class ApiError(RuntimeError):
@@ -18,6 +21,24 @@ class ApiError(RuntimeError):
         super().__init__(message)
         self.status = status
         self.transient = transient  # unreachable or overloaded after the retries: worth trying later
+
+
+@dataclass
+class RequestBudget:
+    """Hard bounds on a job's calls to one API (a crawl): a server that keeps answering "more" (an
+    endless `next` chain, a status that never finishes) ends the job with a message instead of
+    running it forever."""
+
+    max_requests: int
+    deadline: float  # time.monotonic() after which no request is sent
+    sent: int = 0
+
+    def spend(self, what: str) -> None:
+        if self.sent >= self.max_requests:
+            raise ApiError(f"Stopped after {self.max_requests} requests to {what}, the most a job may send.")
+        if time.monotonic() > self.deadline:
+            raise ApiError(f"Stopped: the job's calls to {what} ran past its time limit.")
+        self.sent += 1
 
 
 class JsonApi:
@@ -34,13 +55,21 @@ class JsonApi:
         timeout: float,
         max_attempts: int,
         backoff_seconds: float,
+        transport: httpx.BaseTransport | None = None,
+        budget: RequestBudget | None = None,
     ):
         self.what = what
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
+        self.budget = budget
+        self.base_url = httpx.URL(base_url.rstrip("/"))
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
+        )
 
     def request(self, method: str, path: str, body: dict | None = None) -> Any:
+        if self.budget is not None:
+            self.budget.spend(self.what)
         return request_json_with_retries(
             self._http,
             method,
@@ -77,7 +106,7 @@ def request_json_with_retries(
 ) -> Any:
     for attempt in range(1, max_attempts + 1):
         try:
-            response = client.request(method, path, json=body)
+            response = _send(client, method, path, body)
         except httpx.TransportError as error:
             if attempt == max_attempts:
                 raise ApiError(f"{what} API unreachable: {error}", transient=True) from error
@@ -96,6 +125,25 @@ def request_json_with_retries(
             )
         time.sleep(_delay(attempt, response.headers.get("Retry-After"), backoff_seconds))
     raise AssertionError("unreachable")
+
+
+def _send(client: httpx.Client, method: str, path: str, body: dict | None) -> httpx.Response:
+    """The answer with its body read up to MAX_ANSWER_BYTES: streamed, so a huge body is never held."""
+    request = client.build_request(method, path, json=body)
+    streamed = client.send(request, stream=True)
+    chunks, size = [], 0
+    try:
+        for chunk in streamed.iter_bytes():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise ApiError(f"{request.url.host} answered more than {MAX_ANSWER_BYTES // 2**20} MB.")
+            chunks.append(chunk)
+    finally:
+        streamed.close()
+    # The body is decoded already: the new answer must not say it is still compressed.
+    headers = [(name, value) for name, value in streamed.headers.items() if name != "content-encoding"]
+    content = b"".join(chunks)
+    return httpx.Response(streamed.status_code, headers=headers, content=content, request=request)
 
 
 def _delay(attempt: int, retry_after: str | None, backoff_seconds: float) -> float:

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 
 from core.datasources.service import Provider, load_credentials, save_credentials
 from core.errors import InvalidParam
+from core.outbound import outbound_transport
 from core.secret_key import server_secret
 from core.settings import get_settings
 from core.workspaces.models import Workspace
+from retrieval.outbound import OutboundRefused
 
 TOKEN_TIMEOUT_SECONDS = 30
 
@@ -32,12 +34,13 @@ def complete_authorization(session: Session, workspace: Workspace, code: str, st
     client = load_credentials(session, workspace.id, Provider.NOTION_OAUTH)
     body = {"grant_type": "authorization_code", "code": code, "redirect_uri": client.redirect_uri}
     try:
-        response = httpx.post(
-            f"{client.base_url}/v1/oauth/token",
-            json=body,
-            auth=(client.client_id, client.api_key),
-            timeout=TOKEN_TIMEOUT_SECONDS,
-        )
+        transport = outbound_transport(get_settings())
+        with httpx.Client(transport=transport, timeout=TOKEN_TIMEOUT_SECONDS) as http:
+            response = http.post(
+                f"{client.base_url}/v1/oauth/token", json=body, auth=(client.client_id or "", client.api_key)
+            )
+    except OutboundRefused as error:
+        raise InvalidParam(str(error)) from None
     except httpx.HTTPError as error:
         raise InvalidParam(f"Notion could not be reached to complete the authorization: {error}") from None
     if response.status_code != 200:

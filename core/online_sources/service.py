@@ -27,22 +27,20 @@ from core.documents.uploads import store_bytes
 from core.errors import InvalidParam, NotFound
 from core.metadata import service as metadata
 from core.metadata.service import MetadataValue
+from core.online_sources.clients import job_budget, open_client
 from core.online_sources.models import CrawlJob, CrawlPage
-from core.outbound import check_outbound_url
+from core.outbound import check_outbound_url, outbound_transport
 from core.queue import READ_SOURCE_TASK, enqueue_after_commit
 from core.settings import get_settings
 from core.workspaces.models import Account, Workspace
 from etl.crawlers import CrawledPage, CrawlOptions
-from etl.crawlers.firecrawl import FirecrawlClient
-from etl.crawlers.jina import JinaReader, sitemap_urls
-from etl.notion import NotionClient, NotionPage, page_title
-from retrieval.http_client import ApiError
+from etl.crawlers.jina import MAX_SITEMAP_BYTES, sitemap_urls
+from etl.notion import NotionPage, page_title
+from retrieval.http_client import ApiError, RequestBudget
 
 CRAWL_PROVIDERS = (Provider.FIRECRAWL, Provider.JINA)
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
 DONE = "done"
-# A crawl that has not finished after this long is given up (the provider's job may be stuck).
-CRAWL_TIMEOUT_SECONDS = 3600
 SITEMAP_TIMEOUT_SECONDS = 30
 
 
@@ -106,7 +104,7 @@ def list_notion_sources(session: Session, caller: Caller) -> list[dict]:
     """The pages and databases the workspace's Notion integration can see."""
     credentials = datasources.load_credentials(session, caller.workspace.id, Provider.NOTION)
     try:
-        with NotionClient(credentials.api_key, credentials.base_url) as client:
+        with open_client(credentials) as client:
             found = [(item, "page") for item in client.search("page")] + [
                 (item, "database") for item in client.search("database")
             ]
@@ -164,7 +162,7 @@ def run_job(job_id: str) -> None:
             return
         try:
             credentials = datasources.load_credentials(session, job.workspace_id, job.provider)
-            RUNNERS[job.provider](session, job, credentials)
+            RUNNERS[job.provider](session, job, credentials, job_budget())
             job.status = COMPLETED
         except (ApiError, InvalidParam, NotFound) as error:
             session.rollback()
@@ -180,25 +178,24 @@ def _crawl_options(job: CrawlJob) -> CrawlOptions:
     )
 
 
-def _crawl_with_firecrawl(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+def _crawl_with_firecrawl(
+    session: Session, job: CrawlJob, credentials: Credentials, budget: RequestBudget
+) -> None:
     options = _crawl_options(job)
-    with FirecrawlClient(credentials.api_key, credentials.base_url) as client:
+    with open_client(credentials, budget) as client:
         if not options.crawl_sub_pages:
             job.total = 1
             _store_page(session, job, client.scrape(job.url, options.only_main_content))
             return
         job.provider_job_id = job.provider_job_id or client.start_crawl(job.url, options)
         session.commit()
-        deadline = time.monotonic() + CRAWL_TIMEOUT_SECONDS
         while True:
-            status = client.crawl_status(job.provider_job_id)
+            status = client.crawl_status(job.provider_job_id, max_pages=options.limit)
             job.total = status.total
             for page in status.pages:
                 _store_page(session, job, page)
             if status.finished:
                 break
-            if time.monotonic() > deadline:
-                raise ApiError("The Firecrawl crawl did not finish within an hour.")
             time.sleep(get_settings().crawl_poll_interval)
         for failure in client.crawl_errors(job.provider_job_id):
             _store_failure(session, job, failure.url, failure.error)
@@ -206,9 +203,11 @@ def _crawl_with_firecrawl(session: Session, job: CrawlJob, credentials: Credenti
             raise ApiError(f"The Firecrawl crawl ended as {status.status}.")
 
 
-def _crawl_with_jina(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+def _crawl_with_jina(
+    session: Session, job: CrawlJob, credentials: Credentials, budget: RequestBudget
+) -> None:
     options = _crawl_options(job)
-    with JinaReader(credentials.api_key, credentials.base_url) as reader:
+    with open_client(credentials, budget) as reader:
         urls = sitemap_urls(job.url, options.limit, _fetch_public) if options.crawl_sub_pages else [job.url]
         job.total = len(urls)
         session.commit()
@@ -221,10 +220,12 @@ def _crawl_with_jina(session: Session, job: CrawlJob, credentials: Credentials) 
                 _store_failure(session, job, url, str(error))
 
 
-def _import_from_notion(session: Session, job: CrawlJob, credentials: Credentials) -> None:
+def _import_from_notion(
+    session: Session, job: CrawlJob, credentials: Credentials, budget: RequestBudget
+) -> None:
     """Reads the chosen pages (and their child pages, when asked) and databases (a page per row), then
     imports every page read as a document, all in one batch."""
-    with NotionClient(credentials.api_key, credentials.base_url) as client:
+    with open_client(credentials, budget) as client:
         pending = [(item["id"], item["type"]) for item in job.options["items"]]
         seen: set[str] = set()
         while pending:
@@ -307,16 +308,24 @@ RUNNERS = {
 
 
 def _fetch_public(url: str) -> bytes:
-    """The sitemap is fetched by us, so its URL must be public (or allow-listed); redirects are not
-    followed, since they could lead anywhere."""
-    check_outbound_url(url, get_settings())
+    """The sitemap is fetched by us, through the outbound check (its URL must be public or
+    allow-listed); redirects are not followed, and reading stops past the sitemap size limit."""
+    transport = outbound_transport(get_settings())
     try:
-        response = httpx.get(url, timeout=SITEMAP_TIMEOUT_SECONDS, follow_redirects=False)
+        with (
+            httpx.Client(transport=transport, timeout=SITEMAP_TIMEOUT_SECONDS) as http,
+            http.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise ApiError(f"The sitemap {url} answered {response.status_code}.", response.status_code)
+            content = bytearray()
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_SITEMAP_BYTES:
+                    break  # the sitemap parser names the limit
+            return bytes(content)
     except httpx.HTTPError as error:
         raise ApiError(f"The sitemap {url} could not be read: {error}") from error
-    if response.status_code != 200:
-        raise ApiError(f"The sitemap {url} answered {response.status_code}.", response.status_code)
-    return response.content
 
 
 def _store_page(session: Session, job: CrawlJob, page: CrawledPage, info: dict | None = None) -> None:

@@ -15,12 +15,10 @@ from core.documents import service as documents
 from core.documents.models import ONLINE_SOURCES, Document, UploadFile
 from core.errors import InvalidParam, NotFound
 from core.indexing.embedding_cache import text_hash
+from core.online_sources.clients import open_client
 from core.online_sources.service import apply_row_properties, markdown_file, owner_caller
 from core.queue import SYNC_DOCUMENT_TASK, enqueue_after_commit
 from etl.crawlers import CrawledPage
-from etl.crawlers.firecrawl import FirecrawlClient
-from etl.crawlers.jina import JinaReader
-from etl.notion import NotionClient
 from retrieval.http_client import ApiError
 
 
@@ -64,16 +62,14 @@ def sync_document(document_id: str) -> None:
 def _read_again(session: Session, workspace_id: str, info: dict) -> tuple[CrawledPage, dict | None]:
     """The page as its source has it now, and a database row's properties (None for other pages)."""
     credentials = datasources.load_credentials(session, workspace_id, info["provider"])
-    if credentials.provider == Provider.NOTION:
-        with NotionClient(credentials.api_key, credentials.base_url) as client:
+    with open_client(credentials) as client:
+        if credentials.provider == Provider.NOTION:
             as_row = info.get("type") == "database_row"
             page = client.page(info["notion_page_id"], as_row=as_row)
             return CrawledPage(page.url, page.title, page.text), page.properties if as_row else None
-    if credentials.provider == Provider.FIRECRAWL:
-        with FirecrawlClient(credentials.api_key, credentials.base_url) as client:
+        if credentials.provider == Provider.FIRECRAWL:
             return client.scrape(info["url"], info.get("only_main_content", True)), None
-    with JinaReader(credentials.api_key, credentials.base_url) as reader:
-        return reader.read(info["url"]), None
+        return client.read(info["url"]), None
 
 
 def _current_text_hash(session: Session, document: Document) -> str | None:

@@ -4,8 +4,10 @@ pages that failed, and `POST /v1/scrape` reads one page."""
 
 from dataclasses import dataclass, field
 
+import httpx
+
 from etl.crawlers import CrawledPage, CrawlOptions, FailedPage
-from retrieval.http_client import ApiError, JsonApi, bearer
+from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -23,9 +25,23 @@ class CrawlStatus:
 
 
 class FirecrawlClient(JsonApi):
-    def __init__(self, api_key: str, base_url: str):
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        budget: RequestBudget | None = None,
+    ):
         super().__init__(
-            "Firecrawl", base_url, bearer(api_key), timeout=60.0, max_attempts=4, backoff_seconds=1.0
+            "Firecrawl",
+            base_url,
+            bearer(api_key),
+            timeout=60.0,
+            max_attempts=4,
+            backoff_seconds=1.0,
+            transport=transport,
+            budget=budget,
         )
 
     def start_crawl(self, url: str, options: CrawlOptions) -> str:
@@ -43,15 +59,32 @@ class FirecrawlClient(JsonApi):
             raise ApiError(f"Firecrawl did not start the crawl: {answer.get('error') or answer}")
         return answer["id"]
 
-    def crawl_status(self, job_id: str) -> CrawlStatus:
-        """The job's state with every page scraped so far (all `next` slices followed)."""
+    def crawl_status(self, job_id: str, max_pages: int) -> CrawlStatus:
+        """The job's state with every page scraped so far (all `next` slices followed). The key goes
+        with every slice, so a `next` is followed only on Firecrawl's own origin, once, and only while
+        slices bring pages and the pages stay within the `max_pages` the crawl asked for."""
         answer = self._call("GET", f"/v1/crawl/{job_id}")
         status = CrawlStatus(answer.get("status", ""), answer.get("total") or 0, answer.get("completed") or 0)
+        followed: set[str] = set()
         while True:
-            status.pages += [_page(item) for item in answer.get("data") or []]
+            slice_pages = [_page(item) for item in answer.get("data") or []]
+            status.pages += slice_pages
+            if len(status.pages) > max_pages:
+                raise ApiError(f"Firecrawl returned more than the {max_pages} pages the crawl asked for.")
             if not answer.get("next"):
                 return status
-            answer = self._call("GET", answer["next"])
+            if followed and not slice_pages:
+                raise ApiError("Firecrawl's `next` link led to a slice with no pages; the crawl stopped.")
+            answer = self._call("GET", self._next_slice(str(answer["next"]), followed))
+
+    def _next_slice(self, link: str, followed: set[str]) -> str:
+        url = self.base_url.join(link)
+        if (url.scheme, url.host, url.port) != (self.base_url.scheme, self.base_url.host, self.base_url.port):
+            raise ApiError(f"Firecrawl's `next` link {link!r} leaves its API's address; it was not followed.")
+        if str(url) in followed:
+            raise ApiError(f"Firecrawl's `next` links loop back to {link!r}; the crawl stopped.")
+        followed.add(str(url))
+        return str(url)
 
     def crawl_errors(self, job_id: str) -> list[FailedPage]:
         answer = self._call("GET", f"/v1/crawl/{job_id}/errors")

@@ -5,8 +5,10 @@ from the site's sitemap, which we read ourselves (the caller checks the sitemap 
 import xml.etree.ElementTree as ET
 from urllib.parse import urljoin, urlsplit
 
+import httpx
+
 from etl.crawlers import CrawledPage
-from retrieval.http_client import ApiError, JsonApi, bearer
+from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
 
 SITEMAP_NAMESPACE = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_SITEMAP_BYTES = 10 * 2**20
@@ -14,7 +16,14 @@ MAX_NESTED_SITEMAPS = 20
 
 
 class JinaReader(JsonApi):
-    def __init__(self, api_key: str, base_url: str):
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        budget: RequestBudget | None = None,
+    ):
         super().__init__(
             "Jina Reader",
             base_url,
@@ -22,6 +31,8 @@ class JinaReader(JsonApi):
             timeout=60.0,
             max_attempts=4,
             backoff_seconds=1.0,
+            transport=transport,
+            budget=budget,
         )
 
     def read(self, url: str) -> CrawledPage:
