@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from etl.extractors.archives import ArchiveLimits
+
 MEGABYTE = 1024 * 1024
 
 
@@ -83,6 +85,12 @@ class Settings(BaseSettings):
     ui_session_hours: int = Field(default=12, ge=1)  # an admin UI sign-in lasts this long
 
     upload_file_size_limit: int = 15  # MB
+    # Bounds on inflating an archive-based upload (docx, xlsx, pptx, epub): all members together, one
+    # member, how many members, and how many times its compressed size a member may inflate.
+    archive_max_expanded_mb: int = Field(default=100, ge=1)
+    archive_max_member_mb: int = Field(default=100, ge=1)
+    archive_max_members: int = Field(default=10_000, ge=1)
+    archive_max_ratio: int = Field(default=200, ge=1)
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
     # Share of a chunk's full-text score that comes from its whole document (0: the chunk alone).
@@ -105,6 +113,15 @@ class Settings(BaseSettings):
     knowledge_rate_limit_team: int = 1000
     dataset_max_segments_per_request: int = 0  # 0: no limit
     indexing_max_segmentation_tokens_length: int = 4000
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_expanded_bytes=self.archive_max_expanded_mb * 2**20,
+            max_member_bytes=self.archive_max_member_mb * 2**20,
+            max_members=self.archive_max_members,
+            max_ratio=self.archive_max_ratio,
+        )
 
     @cached_property
     def data_dir(self) -> Path:

@@ -129,12 +129,37 @@ def make_msg(path: Path) -> Path:
     return path
 
 
+# The member of each archive-based format that holds the text.
+TEXT_MEMBERS = {"docx": "word/document.xml", "xlsx": "xl/worksheets/sheet1.xml",
+                "pptx": "ppt/slides/slide1.xml", "epub": "EPUB/chapter1.xhtml"}  # fmt: skip
+
+
 def make_zip_bomb_docx(path: Path, uncompressed_mb: int = 200) -> Path:
     """A DOCX-shaped ZIP whose one entry expands to hundreds of megabytes."""
+    return make_zip_bomb(path, "docx", uncompressed_mb)
+
+
+def make_zip_bomb(path: Path, extension: str, uncompressed_mb: int, declared_mb: int | None = None) -> Path:
+    """A ZIP shaped as `extension` whose text member inflates to `uncompressed_mb` of spaces. With
+    `declared_mb` the archive's directory lies about that member's size."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
-        with archive.open("word/document.xml", "w") as entry:
-            block = b"\0" * (1024 * 1024)
+        with archive.open(TEXT_MEMBERS[extension], "w") as entry:
+            block = b" " * (1024 * 1024)
             for _ in range(uncompressed_mb):
                 entry.write(block)
+    if declared_mb is not None:
+        _rewrite_declared_size(path, TEXT_MEMBERS[extension], declared_mb * 2**20)
     return path
+
+
+def _rewrite_declared_size(path: Path, member: str, size: int) -> None:
+    """Rewrites the member's uncompressed size in its central-directory entry, which readers trust."""
+    data = bytearray(path.read_bytes())
+    start = data.find(b"PK\x01\x02")
+    while start != -1:
+        name_length = int.from_bytes(data[start + 28 : start + 30], "little")
+        if data[start + 46 : start + 46 + name_length] == member.encode():
+            data[start + 24 : start + 28] = size.to_bytes(4, "little")
+        start = data.find(b"PK\x01\x02", start + 1)
+    path.write_bytes(bytes(data))

@@ -224,6 +224,7 @@ def extract_text(settings: Settings, path, extension: str) -> str:
         etl_type=settings.etl_type,
         unstructured_api_url=settings.unstructured_api_url,
         unstructured_api_key=settings.unstructured_api_key,
+        archive_limits=settings.archive_limits,
     )
     return "\n".join(part.text for part in parts)
 
@@ -277,7 +278,7 @@ def _split(rule: dict, text: str, limit: int) -> list[str]:
 
 
 def _plan_qa(settings: Settings, language: str | None, rule: dict, text: str, path, extension: str):
-    rows = read_table_rows(path, extension)
+    rows = read_table_rows(path, extension, settings.archive_limits)
     if rows is not None:
         pairs = qa_pairs_from_rows(rows)
         if not pairs:

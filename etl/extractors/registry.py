@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from etl.extractors import documents, email_formats, markup, text_formats
+from etl.extractors.archives import ARCHIVE_FORMATS, ArchiveLimits, check_archive
 from etl.extractors.base import ExtractedPart, ExtractionError
 from etl.extractors.unstructured_api import extract_with_unstructured_api
 
@@ -52,10 +53,13 @@ def extract_file(
     etl_type: str = "default",
     unstructured_api_url: str | None = None,
     unstructured_api_key: str | None = None,
+    archive_limits: ArchiveLimits = ArchiveLimits(),
 ) -> list[ExtractedPart]:
     extension = extension.lower().lstrip(".")
     if extension not in supported_extensions(etl_type, unstructured_api_url):
         raise ExtractionError(f"File type not allowed: .{extension}")
+    if extension in ARCHIVE_FORMATS:
+        check_archive(path, extension, archive_limits)
     if etl_type == "unstructured" and extension in _SENT_TO_UNSTRUCTURED:
         if not unstructured_api_url:
             raise ExtractionError("ETL_TYPE=unstructured needs UNSTRUCTURED_API_URL to read this file type.")
@@ -68,11 +72,15 @@ def extract_file(
     return parts
 
 
-def read_table_rows(path: Path, extension: str) -> list[list[str]] | None:
+def read_table_rows(
+    path: Path, extension: str, archive_limits: ArchiveLimits = ArchiveLimits()
+) -> list[list[str]] | None:
     """The raw rows of a csv, xlsx or xls file (first sheet), for Q&A tables; None for other types."""
     extension = extension.lower().lstrip(".")
     if extension == "csv":
         return text_formats.read_csv_rows(path)
+    if extension == "xlsx":
+        check_archive(path, extension, archive_limits)
     if extension in ("xlsx", "xls"):
         return documents.first_sheet_rows(path, extension)
     return None

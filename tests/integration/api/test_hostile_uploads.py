@@ -1,7 +1,10 @@
 """Hostile uploads through the API and the real worker: each gets a clear error (at upload, or on its
 own document), and the dataset's other documents index as if nothing had happened."""
 
+import os
+import threading
 import zlib
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +118,46 @@ def test_bytes_that_are_no_text_fail_with_a_clear_error(client, tenant, celery_w
         "error",
         "The file is not text in any encoding that could be detected.",
     )
+
+
+class PeakMemory:
+    """Samples this process's resident memory (the API and its embedded worker run here) while a block
+    runs; `growth` is the peak above the level at the start."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = _resident_bytes()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, _resident_bytes())
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+def _resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_archive_bombs_of_every_format_are_refused_without_inflating(client, tenant, celery_worker, tmp_path):
+    bombs = {f"bomb.{ext}": samples.make_zip_bomb(tmp_path / f"bomb.{ext}", ext, 400).read_bytes()
+             for ext in ("epub", "docx", "xlsx", "pptx")}  # fmt: skip
+    dataset = create_dataset(client, tenant)
+    with PeakMemory() as memory:
+        for name, content in bombs.items():
+            batch = upload_document(client, tenant, dataset["id"], name, content, OPTIONS).json()["batch"]
+            status = wait_for_batch(client, tenant, dataset["id"], batch)[0]
+            assert status["indexing_status"] == "error", name
+            assert "ZIP bomb" in status["error"], (name, status["error"])
+    assert memory.growth < 200 * 2**20, f"{memory.growth / 2**20:.0f} MB"

@@ -1,8 +1,11 @@
 """Every supported file type, from real files the tests write with the library made for each format."""
 
+import zipfile
+
 import pytest
 
 from etl.extractors import ExtractionError, extract_file, supported_extensions
+from etl.extractors.archives import ArchiveLimits, check_archive
 from etl.extractors.registry import read_table_rows
 from tests import samples
 from tests.samples import PARAGRAPH
@@ -165,3 +168,43 @@ def test_table_rows_for_qa(tmp_path):
     path.write_text("question,answer\nWhat is ATP?,The energy currency.\n")
     assert read_table_rows(path, "csv") == [["question", "answer"], ["What is ATP?", "The energy currency."]]
     assert read_table_rows(path, "txt") is None
+
+
+@pytest.mark.parametrize("extension", ["docx", "xlsx", "pptx", "epub"])
+def test_archive_formats_refuse_a_member_that_inflates_past_the_limit(tmp_path, extension):
+    path = samples.make_zip_bomb(tmp_path / f"bomb.{extension}", extension, 150)
+    with pytest.raises(ExtractionError, match=r"The .* file was not read: .* \(a ZIP bomb\?\)"):
+        extract_file(path, extension)
+
+
+def test_declared_sizes_are_not_trusted(tmp_path):
+    """The directory says 1 MB; the member inflates to 150 MB: streaming stops it either way."""
+    path = samples.make_zip_bomb(tmp_path / "liar.epub", "epub", 150, declared_mb=1)
+    with pytest.raises(ExtractionError, match="EPUB"):
+        extract_file(path, "epub")
+
+
+def test_archive_limits_on_members_ratio_and_total(tmp_path):
+    small = ArchiveLimits(
+        max_expanded_bytes=20 * 2**20, max_member_bytes=15 * 2**20, max_members=3, max_ratio=10**6
+    )
+    crowded = tmp_path / "crowded.docx"
+    with zipfile.ZipFile(crowded, "w") as archive:
+        for number in range(4):
+            archive.writestr(f"part{number}.xml", "<x/>")
+    with pytest.raises(ExtractionError, match="holds 4 files, more than the 3 allowed"):
+        check_archive(crowded, "docx", small)
+    with pytest.raises(ExtractionError, match="word/document.xml expands past the 15 MB allowed"):
+        check_archive(samples.make_zip_bomb(tmp_path / "a.docx", "docx", 16), "docx", small)
+    with pytest.raises(ExtractionError, match="expands more than 200 times its compressed size"):
+        check_archive(samples.make_zip_bomb(tmp_path / "b.docx", "docx", 12), "docx", ArchiveLimits())
+    two = tmp_path / "two.docx"
+    with zipfile.ZipFile(two, "w") as archive:  # stored, not compressed: no ratio to judge
+        archive.writestr("one.xml", b" " * 12 * 2**20)
+        archive.writestr("two.xml", b" " * 12 * 2**20)
+    with pytest.raises(ExtractionError, match="it expands past the 20 MB allowed"):
+        check_archive(two, "docx", small)
+
+
+def test_a_real_document_passes_the_archive_bounds(tmp_path):
+    check_archive(samples.make_docx(tmp_path / "a.docx"), "docx", ArchiveLimits())
