@@ -32,7 +32,8 @@ def check_archive(path: Path, extension: str, limits: ArchiveLimits) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             if len(members) > limits.max_members:
-                raise _bomb(kind, f"it holds {len(members)} files, more than the {limits.max_members} allowed")
+                count = len(members)
+                raise _bomb(kind, f"it holds {count} files, more than the {limits.max_members} allowed")
             expanded = 0
             for member in members:
                 expanded += _inflated_size(archive, member, kind, limits, expanded)
@@ -48,7 +49,8 @@ def _inflated_size(
         while chunk := stream.read(CHUNK_BYTES):
             size += len(chunk)
             if size > limits.max_member_bytes:
-                raise _bomb(kind, f"{member.filename} expands past the {_mb(limits.max_member_bytes)} allowed")
+                limit = _mb(limits.max_member_bytes)
+                raise _bomb(kind, f"{member.filename} expands past the {limit} allowed")
             if before + size > limits.max_expanded_bytes:
                 raise _bomb(kind, f"it expands past the {_mb(limits.max_expanded_bytes)} allowed")
             if size > RATIO_FLOOR_BYTES and size > limits.max_ratio * max(member.compress_size, 1):
