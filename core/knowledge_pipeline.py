@@ -25,7 +25,8 @@ from core.datasets.models import Dataset
 from core.datasources.models import DataSourceCredential
 from core.datasources.service import Provider
 from core.documents import service as documents
-from core.documents.models import DataSourceType, Document, IndexingStatus, UploadFile
+from core.documents.lookup import reachable_upload
+from core.documents.models import DataSourceType, Document, IndexingStatus
 from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
 from core.documents.uploads import StoredFile
@@ -366,8 +367,8 @@ def _uploaded_file(session: Session, caller: Caller, item: _LocalFileItem, index
         raise InvalidParam(
             f"datasource_info_list[{index}].reference is required: the id the pipeline file upload returned."
         )
-    upload = session.get(UploadFile, upload_id)
-    if upload is None or upload.workspace_id != caller.workspace.id:
+    upload = reachable_upload(session, caller, upload_id)
+    if upload is None:
         raise NotFound(f"datasource_info_list[{index}]: uploaded file not found.")
     return NewFile(
         stored=StoredFile(storage_key=upload.storage_key, size=upload.size, sha256=upload.hash),

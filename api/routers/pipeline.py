@@ -49,9 +49,15 @@ async def upload_pipeline_file(request: Request, caller: CallerDep, session: Ses
     source = upload.file
     with discarded_on_failure(session, source):
         row = record_upload(
-            session, workspace_id=caller.workspace.id, created_by=caller.account.id, stored=source.stored,
-            name=source.name, extension=source.extension, mime_type=source.mime_type,
-        )  # fmt: skip
+            session,
+            workspace_id=caller.workspace.id,
+            created_by=caller.account.id,
+            stored=source.stored,
+            name=source.name,
+            extension=source.extension,
+            mime_type=source.mime_type,
+            api_key_id=caller.api_key_id or None,
+        )
         session.commit()
     body = {"id": row.id, "name": row.name, "size": row.size, "extension": row.extension,
             "mime_type": row.mime_type, "created_by": row.created_by,

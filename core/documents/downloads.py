@@ -12,12 +12,11 @@ from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset
-from core.documents.lookup import get_document
-from core.documents.models import DataSourceType, Document, UploadFile
+from core.documents.lookup import documents_of, get_document
+from core.documents.models import DataSourceType, UploadFile
 from core.documents.storage import file_storage
 from core.documents.uploads import stored
 from core.errors import Forbidden, NotFound
@@ -84,11 +83,7 @@ def verified_upload(
 
 def zip_documents(session: Session, settings: Settings, dataset: Dataset, document_ids: list[str]) -> Path:
     """A ZIP of the documents' files in a temporary file (the caller removes it), names made unique."""
-    documents = session.scalars(
-        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
-    ).all()
-    if len(documents) != len(set(document_ids)):
-        raise NotFound("Document not found.")
+    documents = documents_of(session, dataset, document_ids, "Document not found.")
     uploads = []
     for document in documents:
         if document.data_source_type != DataSourceType.UPLOAD_FILE or not document.upload_file_id:

@@ -57,6 +57,8 @@ class UploadFile(Base):
     mime_type: Mapped[str | None] = mapped_column(String(255))
     hash: Mapped[str] = mapped_column(String(64), index=True)
     created_by: Mapped[str] = mapped_column(String(36))
+    # The key that uploaded a file for a later pipeline run (null for a document's own upload).
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

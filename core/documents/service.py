@@ -15,7 +15,7 @@ from core.datasets import service as datasets
 from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
 from core.documents import uploads
-from core.documents.lookup import get_document
+from core.documents.lookup import documents_of, get_document
 from core.documents.models import (
     IN_PROGRESS,
     ONLINE_SOURCES,
@@ -270,9 +270,7 @@ def resume_document(session: Session, dataset: Dataset, document_id: str) -> Non
 
 
 def retry_documents(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
-    documents = session.scalars(
-        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
-    ).all()
+    documents = documents_of(session, dataset, document_ids)
     if any(document.indexing_status == IndexingStatus.COMPLETED for document in documents):
         raise DocumentAlreadyFinished()
     for document in documents:

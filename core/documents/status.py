@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from core.api_keys.service import Caller
 from core.database import utcnow
 from core.datasets.models import Dataset
+from core.documents.lookup import documents_of
 from core.documents.models import IN_PROGRESS, Document, IndexingStatus
 from core.errors import InvalidAction
 from core.indexing.writer import index_segments, remove_from_indexes
@@ -25,9 +26,7 @@ def update_document_status(
 ) -> None:
     if action not in ACTIONS:
         raise InvalidAction(f"Invalid action: {action}. Valid actions are: {', '.join(ACTIONS)}.")
-    documents = session.scalars(
-        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
-    ).all()
+    documents = documents_of(session, dataset, document_ids)
     for document in documents:  # checked first, so a refused batch changes nothing
         if document.indexing_status in IN_PROGRESS and not document.is_paused:
             raise InvalidAction(f"Document:{document.name} is being indexed, please try again later")

@@ -132,6 +132,7 @@ def record_upload(
     name: str,
     extension: str,
     mime_type: str | None,
+    api_key_id: str | None = None,
 ) -> UploadFile:
     upload = UploadFile(
         workspace_id=workspace_id,
@@ -142,6 +143,7 @@ def record_upload(
         mime_type=mime_type,
         hash=stored.sha256,
         created_by=created_by,
+        api_key_id=api_key_id,
     )
     session.add(upload)
     session.flush()

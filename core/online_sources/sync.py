@@ -12,6 +12,7 @@ from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Provider
 from core.documents import service as documents
+from core.documents.lookup import documents_of
 from core.documents.models import ONLINE_SOURCES, Document, UploadFile
 from core.errors import InvalidParam, NotFound
 from core.indexing.embedding_cache import text_hash
@@ -78,11 +79,7 @@ def _current_text_hash(session: Session, document: Document) -> str | None:
 
 
 def queue_sync(session: Session, dataset: Dataset, document_ids: list[str]) -> None:
-    found = session.scalars(
-        select(Document).where(Document.dataset_id == dataset.id, Document.id.in_(document_ids))
-    ).all()
-    if len(found) != len(set(document_ids)):
-        raise NotFound("Document not found.")
+    found = documents_of(session, dataset, document_ids, "Document not found.")
     if any(document.data_source_type not in ONLINE_SOURCES for document in found):
         raise InvalidParam("Only documents imported from an online source can be synced.")
     for document in found:

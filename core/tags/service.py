@@ -64,12 +64,15 @@ def delete_tag(session: Session, caller: Caller, tag_id: str) -> None:
 
 
 def bind_tags(session: Session, caller: Caller, tag_ids: list[str], target_id: str) -> None:
+    """Another workspace's tag id is refused as a missing one is: 404 "Tag not found"."""
     _ensure_target(session, caller, target_id)
     known = session.scalars(
         select(Tag.id).where(
             Tag.workspace_id == caller.workspace.id, Tag.type == KNOWLEDGE, Tag.id.in_(tag_ids)
         )
     ).all()
+    if len(known) != len(set(tag_ids)):
+        raise NotFound("Tag not found")
     already = set(
         session.scalars(
             select(TagBinding.tag_id).where(TagBinding.target_id == target_id, TagBinding.tag_id.in_(known))

@@ -83,9 +83,14 @@ def test_other_workspace_tags_cannot_be_used(client, tenant, other_tenant):
         "not_found",
         "Dataset not found.",
     )
-    # Their tag id bound to my dataset is silently ignored, as unknown ids are.
+    # Their tag id bound to my dataset is refused as an unknown id is: the answer never says "done".
     bind_mine = {"tag_ids": [their_tag["id"]], "target_id": mine["id"]}
-    assert client.post("/v1/datasets/tags/binding", json=bind_mine, headers=tenant.headers).status_code == 204
+    assert_error(
+        client.post("/v1/datasets/tags/binding", json=bind_mine, headers=tenant.headers),
+        404,
+        "not_found",
+        "Tag not found",
+    )
     assert client.get(f"/v1/datasets/{mine['id']}/tags", headers=tenant.headers).json()["total"] == 0
     assert client.get(f"/v1/datasets?tag_ids={their_tag['id']}", headers=tenant.headers).json()["total"] == 0
     theirs = client.get("/v1/datasets/tags", headers=other_tenant.headers).json()
@@ -105,17 +110,21 @@ NOT_WALKED = {("DELETE", "/v1/datasets/{dataset_id}")}
 def victim(client, other_tenant, celery_worker) -> dict:
     """Another workspace's ids of every kind: dataset, document, batch, segment, child chunk,
     metadata field, tag and uploaded file."""
-    headers = other_tenant.headers
-    dataset = create_dataset(client, other_tenant, "secret")
+    return _ids_of_a_secret_dataset(client, other_tenant)
+
+
+def _ids_of_a_secret_dataset(client, owner) -> dict:
+    headers = owner.headers
+    dataset = create_dataset(client, owner, "secret")
     options = {
         "indexing_technique": "high_quality",
         "doc_form": "hierarchical_model",
         "process_rule": HIERARCHICAL,
     }
     created = upload_document(
-        client, other_tenant, dataset["id"], "plan.txt", b"Secret plan. Launch on Monday.", options
+        client, owner, dataset["id"], "plan.txt", b"Secret plan. Launch on Monday.", options
     ).json()
-    wait_for_batch(client, other_tenant, dataset["id"], created["batch"])
+    wait_for_batch(client, owner, dataset["id"], created["batch"])
     base = f"/v1/datasets/{dataset['id']}"
     document_id = created["document"]["id"]
     segment = client.get(f"{base}/documents/{document_id}/segments", headers=headers).json()["data"][0]
@@ -128,7 +137,7 @@ def victim(client, other_tenant, celery_worker) -> dict:
     )
     with session_scope() as session:
         upload_file_id = session.get(Document, document_id).upload_file_id
-        job = CrawlJob(workspace_id=other_tenant.workspace_id, dataset_id=dataset["id"], provider="firecrawl",
+        job = CrawlJob(workspace_id=owner.workspace_id, dataset_id=dataset["id"], provider="firecrawl",
                        url="https://example.com", options={}, created_by=dataset["created_by"])  # fmt: skip
         session.add(job)
         session.flush()
@@ -189,14 +198,33 @@ def test_ids_of_another_workspace_are_indistinguishable_from_unknown_ones(
     body, answers exactly as it does for ids that exist nowhere; nothing of theirs changes."""
     before = _victim_view(client, other_tenant, victim)
     own = create_dataset(client, tenant, "mine")["id"]
+    _walk_every_route(client, tenant.headers, own, victim)
+    assert _victim_view(client, other_tenant, victim) == before
+
+
+def test_ids_outside_a_scoped_key_are_indistinguishable_from_unknown_ones(client, tenant, celery_worker):
+    """The same walk with a key scoped to one dataset and the ids of another dataset of its own
+    workspace (body-borne upload, document and segment ids included)."""
+    from core.api_keys import service as api_keys
+
+    outside = _ids_of_a_secret_dataset(client, tenant)
+    mine = create_dataset(client, tenant, "mine")["id"]
+    with session_scope() as session:
+        key = api_keys.create_key(session, api_keys.authenticate(session, tenant.key).workspace, [mine])
+    before = _victim_view(client, tenant, outside)
+    _walk_every_route(client, {"Authorization": f"Bearer {key}"}, mine, outside)
+    assert _victim_view(client, tenant, outside) == before
+
+
+def _walk_every_route(client, headers: dict, own: str, ids: dict) -> None:
     routes = [(method.upper(), path) for path, operations in create_app().openapi()["paths"].items()
               for method in operations if (method.upper(), path) not in NOT_WALKED]  # fmt: skip
     differences = []
     for n, (method, path) in enumerate(routes):
         answers = []
-        for k, ids in enumerate((victim, _unknown_ids(victim))):
-            url, body = _request(path, own, ids, 2 * n + k)
-            answers.append(client.request(method, url, json=body, headers=tenant.headers))
+        for k, named in enumerate((ids, _unknown_ids(ids))):
+            url, body = _request(path, own, named, 2 * n + k)
+            answers.append(client.request(method, url, json=body, headers=headers))
         theirs, unknown = answers
         same = theirs.status_code == unknown.status_code and (
             theirs.status_code < 300 or theirs.content == unknown.content
@@ -205,7 +233,6 @@ def test_ids_of_another_workspace_are_indistinguishable_from_unknown_ones(
             differences.append((method, path, theirs.status_code, theirs.text[:200], unknown.text[:200]))
     assert differences == [], "\n".join(map(str, differences))
     assert len(routes) > 40
-    assert _victim_view(client, other_tenant, victim) == before
 
 
 @pytest.fixture
@@ -269,3 +296,19 @@ def test_a_key_scoped_to_a_foreign_or_missing_dataset_is_refused(client, tenant,
         for scope in ([theirs["id"]], [], ["00000000-0000-4000-8000-000000000000"]):
             with pytest.raises(InvalidParam):
                 api_keys.create_key(session, workspace, scope)
+
+
+def test_batch_actions_and_tag_binding_with_foreign_ids_say_not_found(client, tenant, other_tenant, victim):
+    """Unknown or foreign ids in a batch body are a 404, not a "success" that changed nothing."""
+    own = create_dataset(client, tenant, "mine")["id"]
+    body = {"document_ids": [victim["document_id"]]}
+    disable = client.patch(f"/v1/datasets/{own}/documents/status/disable", json=body, headers=tenant.headers)
+    assert_error(disable, 404, "not_found", "Documents not found.")
+    retry = client.post(f"/v1/datasets/{own}/retry", json=body, headers=tenant.headers)
+    assert_error(retry, 404, "not_found", "Documents not found.")
+    bind = {"tag_ids": [victim["tag_id"]], "target_id": own}
+    assert_error(client.post("/v1/datasets/tags/binding", json=bind, headers=tenant.headers), 404, "not_found")
+    empty = client.patch(
+        f"/v1/datasets/{own}/documents/status/disable", json={"document_ids": []}, headers=tenant.headers
+    )
+    assert empty.status_code == 200 and empty.json() == {"result": "success"}
