@@ -46,9 +46,7 @@ def reachable_upload(session: Session, caller: Caller, upload_id: str) -> Upload
         return upload
     held = session.scalar(
         select(
-            exists().where(
-                Document.upload_file_id == upload.id, Document.dataset_id.in_(caller.dataset_ids)
-            )
+            exists().where(Document.upload_file_id == upload.id, Document.dataset_id.in_(caller.dataset_ids))
         )
     )
     return upload if held else None

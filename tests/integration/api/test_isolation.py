@@ -307,7 +307,8 @@ def test_batch_actions_and_tag_binding_with_foreign_ids_say_not_found(client, te
     retry = client.post(f"/v1/datasets/{own}/retry", json=body, headers=tenant.headers)
     assert_error(retry, 404, "not_found", "Documents not found.")
     bind = {"tag_ids": [victim["tag_id"]], "target_id": own}
-    assert_error(client.post("/v1/datasets/tags/binding", json=bind, headers=tenant.headers), 404, "not_found")
+    bound = client.post("/v1/datasets/tags/binding", json=bind, headers=tenant.headers)
+    assert_error(bound, 404, "not_found", "Tag not found")
     empty = client.patch(
         f"/v1/datasets/{own}/documents/status/disable", json={"document_ids": []}, headers=tenant.headers
     )
