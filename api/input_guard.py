@@ -1,10 +1,12 @@
 """Checks every request before a handler sees it.
 
 A JSON body larger than JSON_BODY_LIMIT_MB is refused (413) while it streams in, never read whole
-into memory. Text the database cannot store is refused too: a NUL character in the query string, the
-path or any string of a JSON body (PostgreSQL text rejects it) is a 400 invalid_param up front, so no
-request half-applies and then fails in the database. Uploads (multipart) have their own streaming
-limit and check their `data` field with `check_no_nul`."""
+into memory. A JSON body the service could not take safely is a 400 invalid_param up front, so no
+request half-applies and then fails deeper down: nesting deeper than MAX_JSON_DEPTH (validation and
+the database's JSON would recurse into it), and text the database cannot store, that is a NUL
+character (PostgreSQL text rejects it, also in the query string and the path) or half of a UTF-16
+surrogate pair (no UTF-8 encoding exists for it). Uploads (multipart) have their own streaming limit
+and check their `data` field with `check_json_text`."""
 
 import json
 import re
@@ -17,25 +19,54 @@ from core.errors import InvalidParam
 from core.settings import get_settings
 
 NUL_MESSAGE = "Text must not contain NUL (\\u0000) characters."
+# Far deeper than any body of the API (a metadata filter is four levels), far below Python's recursion.
+MAX_JSON_DEPTH = 32
+TOO_DEEP_MESSAGE = f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep."
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-def has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(has_nul(item) for item in value)
-    return False
+def json_text_problem(value: Any) -> str | None:
+    """Why a parsed JSON value cannot be taken (too deep, a NUL, a lone surrogate), or None. Walks
+    with a stack of its own, so a deep value cannot exhaust Python's recursion."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return TOO_DEEP_MESSAGE
+        if isinstance(item, str):
+            problem = _string_problem(item, path)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                problem = _string_problem(key, path)
+                if problem:
+                    return problem
+                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item))
+    return None
 
 
-def check_no_nul(value: Any) -> None:
-    if has_nul(value):
-        raise InvalidParam(NUL_MESSAGE)
+def _string_problem(text: str, path: str) -> str | None:
+    if "\x00" in text:
+        return NUL_MESSAGE
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return (
+            f"{path or 'The body'} is not valid text: it holds half of a UTF-16 surrogate pair "
+            "(\\ud800-\\udfff without its other half)."
+        )
+    return None
+
+
+def check_json_text(value: Any) -> None:
+    if problem := json_text_problem(value):
+        raise InvalidParam(problem)
 
 
 class GuardRequestInput:
@@ -60,8 +91,12 @@ class GuardRequestInput:
             message = f"The request body is larger than the {get_settings().json_body_limit_mb} MB limit."
             await error_response("request_entity_too_large", message, 413)(scope, receive, send)
             return
-        if has_nul(_parsed(body)):
-            await _refuse(scope, receive, send)
+        try:
+            problem = json_text_problem(_parsed(body))
+        except RecursionError:  # deeper than the JSON parser itself goes
+            problem = TOO_DEEP_MESSAGE
+        if problem:
+            await error_response("invalid_param", problem, 400)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 

@@ -6,13 +6,14 @@ type before the first byte is written.
 """
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from api.input_guard import check_no_nul
+from api.input_guard import TOO_DEEP_MESSAGE, check_json_text
 from core.documents.service import NewFile
 from core.documents.uploads import UploadWriter, check_extension, safe_filename
 from core.errors import (
@@ -27,6 +28,9 @@ from core.settings import Settings
 
 MAX_DATA_FIELD_BYTES = 1024 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024
+# An oversized upload is read and dropped up to this much so that its client sees the 413; past it
+# the connection is closed instead.
+DRAINED_BYTES_MAX = 256 * 1024 * 1024
 
 
 @dataclass
@@ -126,24 +130,41 @@ class _UploadParser:
 async def read_document_upload(
     request: Request, settings: Settings, *, file_required: bool, on_update: bool
 ) -> DocumentUpload:
-    """Raises the contract's upload errors; size and type errors are 400 invalid_param on create paths
-    and 413 / 415 on update paths, as Dify reports them."""
-    try:
-        return await _read(request, settings, file_required=file_required, on_update=on_update)
-    except FileTooLarge as error:
-        if on_update:
-            raise
-        raise InvalidParam(error.message) from None
-
-
-async def _read(
-    request: Request, settings: Settings, *, file_required: bool, on_update: bool
-) -> DocumentUpload:
+    """Raises the contract's upload errors: a file over the size limit is 413 file_too_large; a type the
+    service does not read is 400 invalid_param on create paths and 415 on update paths, as Dify
+    reports it. An oversized body is answered without being stored: before it is sent where the client
+    waits for `Expect: 100-continue`, else after the rest is read and dropped (up to DRAINED_BYTES_MAX),
+    so that a client sending the whole body first reads the answer instead of a reset connection."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
         if file_required:
             raise NoFileUploaded()
         return DocumentUpload(file=None, data={})
+    body = request.stream()
+    try:
+        return await _read(body, request, settings, options[b"boundary"], file_required, on_update)
+    except FileTooLarge:
+        if request.headers.get("expect", "").lower() != "100-continue":
+            await _drain(body)
+        raise
+
+
+async def _drain(body: AsyncIterator[bytes]) -> None:
+    drained = 0
+    async for chunk in body:
+        drained += len(chunk)
+        if drained > DRAINED_BYTES_MAX:
+            return
+
+
+async def _read(
+    body: AsyncIterator[bytes],
+    request: Request,
+    settings: Settings,
+    boundary: bytes,
+    file_required: bool,
+    on_update: bool,
+) -> DocumentUpload:
     declared = request.headers.get("content-length")
     limit = settings.upload_file_size_limit_bytes + FORM_OVERHEAD_BYTES
     if declared and declared.isdigit() and int(declared) > limit:
@@ -151,9 +172,9 @@ async def _read(
             f"File size exceeded. The file is larger than the {settings.upload_file_size_limit} MB limit."
         )
     state = _UploadParser(settings, on_update)
-    parser = MultipartParser(options[b"boundary"], state.callbacks())
+    parser = MultipartParser(boundary, state.callbacks())
     try:
-        async for chunk in request.stream():
+        async for chunk in body:
             parser.write(chunk)
         parser.finalize()
     except ServiceError:
@@ -177,7 +198,9 @@ def _parse_data(raw: bytes) -> dict[str, Any]:
         data = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidParam("The data field must be a JSON object.") from None
+    except RecursionError:
+        raise InvalidParam(TOO_DEEP_MESSAGE) from None
     if not isinstance(data, dict):
         raise InvalidParam("The data field must be a JSON object.")
-    check_no_nul(data)
+    check_json_text(data)
     return data

@@ -34,7 +34,7 @@ from core.documents.schemas import (
 from core.documents.service import NewFile
 from core.documents.storage import file_storage
 from core.documents.uploads import delete_stored_file_if_unused, store_bytes
-from core.errors import FileTooLarge, InvalidMetadata, InvalidParam
+from core.errors import InvalidMetadata, InvalidParam
 from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["documents"])
@@ -61,13 +61,8 @@ def _document_with_batch(session, dataset, document, batch: str) -> dict:
     return {"document": views.describe_documents(session, dataset, [document])[0], "batch": batch}
 
 
-def _text_file(text: str, name: str, *, on_update: bool) -> NewFile:
-    try:
-        stored = store_bytes(get_settings(), text.encode(), "txt")
-    except FileTooLarge as error:
-        if on_update:
-            raise
-        raise InvalidParam(error.message) from None
+def _text_file(text: str, name: str) -> NewFile:
+    stored = store_bytes(get_settings(), text.encode(), "txt")
     return NewFile(stored=stored, name=name, extension="txt", mime_type="text/plain")
 
 
@@ -96,7 +91,7 @@ def create_document_by_text(
     dataset's `doc_form`; `process_rule` defaults to the dataset's latest rule, else automatic. A
     document of the same name and unchanged text, rule and form is not indexed again. Empty text is
     refused."""
-    source = _text_file(body.text, body.name, on_update=False)
+    source = _text_file(body.text, body.name)
     with documents.discarded_on_failure(session, source):
         document, batch = documents.create_document(session, caller, dataset, body, source)
     return _document_with_batch(session, dataset, document, batch)
@@ -153,7 +148,7 @@ def update_document_by_text(
     document = documents.get_document(session, dataset, parse_uuid(document_id))
     if body.text is not None and not body.name:
         raise InvalidParam("name is required when text is given.")
-    source = _text_file(body.text, body.name, on_update=True) if body.text is not None else None
+    source = _text_file(body.text, body.name) if body.text is not None else None
     options = DocumentOptions.model_validate(
         body.model_dump(exclude_unset=True) | {"doc_form": body.doc_form}
     )

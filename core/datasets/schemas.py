@@ -3,12 +3,18 @@
 Validators raise ValueError, which the API reports as 400 `invalid_param` with the message given here.
 """
 
+import re
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.datasets.models import DatasetPermission, DatasetProvider, IndexingTechnique
+
+# A metadata field's name, where fields are created and where filters name them: it becomes a key of
+# the engine's payload, so it is kept to what every engine takes as a key.
+METADATA_NAME = re.compile(r"[a-z0-9_]+")
+METADATA_NAME_RULE = "Metadata name can only contain lowercase letters, digits and underscores."
 
 
 class SearchMethod(StrEnum):
@@ -60,6 +66,13 @@ class MetadataCondition(BaseModel):
     empty. A condition with an unknown operator or a null value is dropped, as Dify drops it."""
     value: str | int | float | list[str] | None = None
     """The value compared with; a list (or comma-separated string) for `in` / `not in`."""
+
+    @field_validator("name")
+    @classmethod
+    def _a_field_name(cls, name: str) -> str:
+        if not METADATA_NAME.fullmatch(name):
+            raise ValueError(METADATA_NAME_RULE)
+        return name
 
 
 class MetadataFilteringConditions(BaseModel):

@@ -4,7 +4,6 @@ Values live in each document's `doc_metadata` (name → value, time as Unix seco
 retrieval filters read, so every change here applies to the next search.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.api_keys.service import Caller
 from core.database import unix_seconds
 from core.datasets.models import Dataset
+from core.datasets.schemas import METADATA_NAME, METADATA_NAME_RULE
 from core.documents.lookup import get_document
 from core.documents.models import SOURCE_NAMES, Document, IndexingStatus
 from core.errors import InvalidParam, NotFound
@@ -22,7 +22,6 @@ from core.metadata.models import MetadataBinding, MetadataField
 from core.workspaces.models import Account
 
 FIELD_TYPES = ("string", "number", "time")
-NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 BUILT_IN_NAMES = {name for name, _ in BUILT_IN_FIELDS}
 
 
@@ -36,8 +35,8 @@ class MetadataValue:
 def _check_name(session: Session, dataset: Dataset, name: str, keep_id: str | None = None) -> None:
     if len(name) > 255:
         raise InvalidParam("Metadata name cannot exceed 255 characters.")
-    if not NAME_PATTERN.match(name):
-        raise InvalidParam("Metadata name can only contain lowercase letters, digits and underscores.")
+    if not METADATA_NAME.fullmatch(name):
+        raise InvalidParam(METADATA_NAME_RULE)
     if name in BUILT_IN_NAMES:
         raise InvalidParam("Metadata name already exists in Built-in fields.")
     clash = session.scalar(

@@ -310,7 +310,7 @@ def test_upload_size_limit_is_enforced_while_streaming(client, tenant, monkeypat
     big = b"x" * (1024 * 1024 + 10)
     data = {"indexing_technique": "economy", "process_rule": {"mode": "automatic"}}
     response = upload_document(client, tenant, dataset["id"], "big.txt", big, data)
-    assert_error(response, 400, "invalid_param")
+    assert_error(response, 413, "file_too_large")
     assert response.json()["message"].startswith("File size exceeded.")
 
     small = upload_document(client, tenant, dataset["id"], "small.txt", b"small text", data)
@@ -860,9 +860,12 @@ def test_document_status_actions_take_documents_out_of_the_indexes_and_back(clie
         return client.patch(f"{url}/{action}", json={"document_ids": ids}, headers=tenant.headers)
 
     unknown = "00000000-0000-4000-8000-000000000000"
+    # An unknown id refuses the whole batch (404), so the answer never claims a change it did not make.
+    assert_error(act("disable", [document["id"], unknown]), 404, "not_found", "Documents not found.")
+    assert _vectors(dataset["id"], document_id=document["id"]) == vectors
     for action, gone in (("disable", True), ("enable", False), ("archive", True), ("un_archive", False)):
         for _ in range(2):  # the second call is a no-op
-            response = act(action, [document["id"], unknown])
+            response = act(action, [document["id"]])
             assert response.status_code == 200 and response.json() == {"result": "success"}
         assert _vectors(dataset["id"], document_id=document["id"]) == (0 if gone else vectors)
         assert _texts(document["id"]) == (0 if gone else nodes)
