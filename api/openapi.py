@@ -31,7 +31,10 @@ ERRORS = {
     "404": "not_found: the dataset, document, segment or other id does not exist in the caller's workspace",
     "503": "service_unavailable: the database, Redis or the search engine is unreachable (with Retry-After)",
 }
-TOO_LARGE = "request_entity_too_large: a body over JSON_BODY_LIMIT_MB, an upload over UPLOAD_FILE_SIZE_LIMIT"
+TOO_LARGE = (
+    "request_entity_too_large: a body over JSON_BODY_LIMIT_MB; file_too_large: an upload or a document's "
+    "text over UPLOAD_FILE_SIZE_LIMIT"
+)
 FULL = "insufficient_storage: the data directory is full; nothing half-written is kept"
 UNSUPPORTED = "unsupported_file_type: a file type the service does not read"
 DOCUMENT = "/v1/datasets/{dataset_id}/documents/{document_id}"
@@ -91,11 +94,48 @@ def _document(app: FastAPI) -> dict:
         components.setdefault("schemas", {}).update(Error=ENVELOPE, ExternalError=EXTERNAL_ENVELOPE)
         for name in ("HTTPValidationError", "ValidationError"):
             components["schemas"].pop(name, None)
+        _hoist_local_definitions(schema, components["schemas"])
         for path, operations in schema["paths"].items():
             for method, operation in operations.items():
                 _describe_errors(path, method, operation)
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+def _hoist_local_definitions(document: dict, schemas: dict) -> None:
+    """Bodies described by a model's own JSON schema (routes that take JSON or multipart) carry their
+    nested models under a local `$defs`, which means nothing once the schema sits inside the OpenAPI
+    document: the definitions move to the components and their references follow."""
+    found: dict = {}
+
+    def collect(node: dict) -> None:
+        if "$defs" in node:
+            definitions = node.pop("$defs")
+            found.update(definitions)
+            for definition in definitions.values():
+                _walk(definition, collect)
+
+    _walk(document, collect)
+    for name, definition in found.items():
+        schemas.setdefault(name, definition)
+
+    def repoint(node: dict) -> None:
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            node["$ref"] = "#/components/schemas/" + reference.removeprefix("#/$defs/")
+
+    _walk(document, repoint)
+
+
+def _walk(node, visit) -> None:
+    """Calls `visit` on every object of a JSON document, parents before their children."""
+    if isinstance(node, dict):
+        visit(node)
+        for value in list(node.values()):
+            _walk(value, visit)
+    elif isinstance(node, list):
+        for value in node:
+            _walk(value, visit)
 
 
 def _describe_errors(path: str, method: str, operation: dict) -> None:

@@ -63,8 +63,10 @@ def _dataset_drift(session: Session, dataset: Dataset) -> list[Drift]:
     ).all()  # fmt: skip
     units = indexed_texts(session, list(live))
     owner = {unit.node_id: unit.segment_id for unit in units}
-    known = set(session.scalars(select(Segment.id).where(Segment.dataset_id == dataset.id)))
-    known |= set(session.scalars(select(ChildChunk.id).where(ChildChunk.dataset_id == dataset.id)))
+    # Points are keyed by node id, which is not always the row's id: both passes compare by node id,
+    # or one pass would delete what the other indexes, and --repair would never settle.
+    known = set(session.scalars(select(Segment.index_node_id).where(Segment.dataset_id == dataset.id)))
+    known |= set(session.scalars(select(ChildChunk.index_node_id).where(ChildChunk.dataset_id == dataset.id)))
     by_id = {segment.id: segment for segment in live}
     texts = keyword_index.term_collections(dataset.id)[keyword_index.TEXTS]
     with_terms = {
