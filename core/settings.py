@@ -13,6 +13,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etl.extractors.archives import ArchiveLimits
+from etl.extractors.ocr import OcrSettings, TextRecognizer, ocr_available, shared_recognizer
 
 MEGABYTE = 1024 * 1024
 
@@ -91,6 +92,11 @@ class Settings(BaseSettings):
     archive_max_member_mb: int = Field(default=100, ge=1)
     archive_max_members: int = Field(default=10_000, ge=1)
     archive_max_ratio: int = Field(default=200, ge=1)
+    # OCR of pages without a text layer and of image uploads (RapidOCR's packaged models, on the CPU).
+    ocr_enabled: bool = True
+    ocr_threads: int = Field(default=1, ge=0)  # per recognition; 0: every core
+    ocr_render_dpi: int = Field(default=200, ge=72, le=600)
+    ocr_max_pages: int = Field(default=100, ge=0)  # pages of one document read by OCR; past it: skipped
     upload_file_batch_limit: int = 5
     top_k_max_value: int = 10
     # Share of a chunk's full-text score that comes from its whole document (0: the chunk alone).
@@ -121,6 +127,15 @@ class Settings(BaseSettings):
             max_member_bytes=self.archive_max_member_mb * 2**20,
             max_members=self.archive_max_members,
             max_ratio=self.archive_max_ratio,
+        )
+
+    @property
+    def text_recognizer(self) -> TextRecognizer | None:
+        """The OCR engine, or None when OCR is off or its packages are not installed."""
+        if not self.ocr_enabled or not ocr_available():
+            return None
+        return shared_recognizer(
+            OcrSettings(self.ocr_threads, self.ocr_render_dpi, max_pages=self.ocr_max_pages)
         )
 
     @cached_property

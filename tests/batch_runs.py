@@ -8,9 +8,10 @@ import httpx
 from bench.corpus import document_text, load_corpus
 from core.documents.process_rules import AUTOMATIC_RULES
 from core.indexing.keyword_index import TEXTS, term_collections
-from core.indexing.pipeline import plan_segments
+from core.indexing.planning import plan_segments
 from core.indexing.vectors import collection_name
 from core.settings import Settings
+from etl.extractors.base import ExtractedPart
 from retrieval.edge_store import EdgeVectorStore
 
 
@@ -64,7 +65,7 @@ def clean_counts(corpus: dict[str, str]) -> dict[str, int]:
     """The chunks each document makes when nothing goes wrong."""
     rule = {"mode": "automatic", "rules": AUTOMATIC_RULES}
     return {
-        name: len(plan_segments(Settings(), "text_model", None, rule, text, None, "txt"))
+        name: len(plan_segments(Settings(), "text_model", None, rule, [ExtractedPart(text)], None, "txt"))
         for name, text in corpus.items()
     }
 

@@ -21,6 +21,85 @@ def make_pdf(path: Path, pages: list[str]) -> Path:
     return path
 
 
+def make_report_pdf(
+    path: Path, sections: list[tuple[str, str]], header: str, pages_per_section: int = 1
+) -> Path:
+    """A report as word processors make them: a running header and a "Page n of N" footer on every
+    page, and each section a numbered heading set larger than its body text."""
+    from fpdf import FPDF
+
+    class Report(FPDF):
+        def header(self):
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, header, new_x="LMARGIN", new_y="NEXT")
+
+        def footer(self):
+            self.set_y(-15)
+            self.set_font("Helvetica", size=9)
+            self.cell(0, 8, f"Page {self.page_no()} of {{nb}}")
+
+    pdf = Report()
+    for title, body in sections:
+        for _ in range(pages_per_section):
+            pdf.add_page()
+            pdf.set_font("Helvetica", style="B", size=16)
+            pdf.multi_cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Helvetica", size=11)
+            pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def make_scanned_pdf(path: Path, pages: list[str]) -> Path:
+    """An image-only PDF, as a scanner makes it: a text PDF rendered to pictures, without its text layer."""
+    import pypdfium2 as pdfium
+
+    text_pdf = make_pdf(path.with_suffix(".text.pdf"), pages)
+    document = pdfium.PdfDocument(str(text_pdf))
+    images = [
+        document[index].render(scale=150 / 72).to_pil().convert("RGB") for index in range(len(document))
+    ]
+    document.close()
+    images[0].save(path, "PDF", resolution=150, save_all=True, append_images=images[1:])
+    return path
+
+
+def make_text_image(path: Path, text: str) -> Path:
+    """A picture of text (PNG, JPEG, ... by the suffix), as a photographed or screenshotted page."""
+    import pypdfium2 as pdfium
+
+    text_pdf = make_pdf(path.with_suffix(".text.pdf"), [text])
+    document = pdfium.PdfDocument(str(text_pdf))
+    image = document[0].render(scale=150 / 72).to_pil().convert("RGB")
+    document.close()
+    image.crop((0, 0, image.width, image.height // 3)).save(path)
+    return path
+
+
+def make_pdf_over_array_limit(path: Path, text: str, elements: int = 300_000) -> Path:
+    """A valid one-page PDF with an array of `elements` numbers (as some generators write long
+    /Widths or structure arrays), past what pypdf reads by default."""
+    stream = b"BT /F1 12 Tf 72 720 Td (" + text.encode() + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /Spare [" + b"0 " * elements + b"] >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    body, offsets = b"%PDF-1.4\n", []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(body)
+    return path
+
+
 def make_encrypted_pdf(path: Path, text: str) -> Path:
     from pypdf import PdfReader, PdfWriter
 

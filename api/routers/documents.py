@@ -214,7 +214,7 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
         options = _validated(ChunkPreviewOptions, upload.data)
         with file_storage(settings).local_copy(upload.file.stored.storage_key) as path:
             return await run_in_threadpool(
-                preview.preview_chunks, settings, options, (path, upload.file.extension)
+                preview.preview_chunks, settings, options, (path, upload.file.extension, upload.file.name)
             )
     finally:
         delete_stored_file_if_unused(session, settings, upload.file.stored.storage_key)

@@ -23,6 +23,7 @@ from core.errors import ServiceError
 from core.rate_limits import service as rate_limits
 from core.rate_limits.service import RateLimited
 from core.search import service as search
+from core.segments.views import describe_place
 
 router = APIRouter(tags=["external knowledge"])
 RATE_LIMITED = 3001
@@ -128,5 +129,6 @@ def _record(result: search.SegmentResult) -> dict:
             "document_name": document.name,
             "segment_id": segment.id,
             "segment_position": segment.position,
+            **describe_place(segment),
         },
     }

@@ -6,23 +6,25 @@ from pathlib import Path
 from core.documents.process_rules import AUTOMATIC_RULES
 from core.documents.schemas import ChunkPreviewOptions
 from core.errors import InvalidParam
-from core.indexing.pipeline import IndexingFailed, PlannedSegment, extract_text, plan_segments
+from core.indexing.planning import IndexingFailed, PlannedSegment, extract_parts, plan_segments
 from core.settings import Settings
-from etl.extractors.base import ExtractionError
+from etl.extractors.base import ExtractedPart, ExtractionError
 from etl.splitting import SegmentationError
 
 PREVIEW_SEGMENTS = 50  # shown of a longer document; the total is still counted
 
 
 def preview_chunks(
-    settings: Settings, options: ChunkPreviewOptions, file: tuple[Path, str] | None = None
+    settings: Settings, options: ChunkPreviewOptions, file: tuple[Path, str, str] | None = None
 ) -> dict:
-    """`file` is (path, extension) of an upload to split instead of `options.text`."""
+    """`file` is (path, extension, name) of an upload to split instead of `options.text`."""
     rule = options.process_rule or {"mode": "automatic", "rules": AUTOMATIC_RULES}
-    path, extension = file or (None, "txt")
+    path, extension, name = file or (None, "txt", None)
     try:
-        text = _text_of(settings, options, path, extension)
-        planned = plan_segments(settings, options.doc_form, options.doc_language, rule, text, path, extension)
+        parts = _parts_of(settings, options, path, extension)
+        planned = plan_segments(
+            settings, options.doc_form, options.doc_language, rule, parts, path, extension, title=name
+        )
     except (IndexingFailed, SegmentationError, ExtractionError) as error:
         raise InvalidParam(str(error)) from None
     return {
@@ -35,13 +37,15 @@ def preview_chunks(
     }
 
 
-def _text_of(settings: Settings, options: ChunkPreviewOptions, path: Path | None, extension: str) -> str:
+def _parts_of(
+    settings: Settings, options: ChunkPreviewOptions, path: Path | None, extension: str
+) -> list[ExtractedPart]:
     if path is None:
         if not options.text or not options.text.strip():
             raise InvalidParam("text or a file is required.")
-        return options.text
+        return [ExtractedPart(options.text)]
     try:
-        return extract_text(settings, path, extension)
+        return extract_parts(settings, path, extension)
     except ExtractionError:
         raise
     except Exception as error:  # noqa: BLE001 - a parser's own error on a broken file, as indexing reports it
@@ -55,4 +59,8 @@ def _describe(position: int, plan: PlannedSegment) -> dict:
         "answer": plan.answer,
         "word_count": len(plan.content) + len(plan.answer or ""),
         "child_chunks": plan.children,
+        "context": plan.context,
+        "page_start": plan.place.page_start if plan.place else None,
+        "page_end": plan.place.page_end if plan.place else None,
+        "heading_path": list(plan.place.heading_path) if plan.place else [],
     }

@@ -50,7 +50,10 @@ def file_extension(filename: str) -> str:
 def check_extension(filename: str, settings: Settings, *, on_update: bool) -> str:
     """Create paths report a bad type as 400 invalid_param and update paths as 415, as Dify does."""
     extension = file_extension(filename)
-    if extension not in supported_extensions(settings.etl_type, settings.unstructured_api_url):
+    readable = supported_extensions(
+        settings.etl_type, settings.unstructured_api_url, ocr=settings.ocr_enabled
+    )
+    if extension not in readable:
         if on_update:
             raise UnsupportedFileType()
         raise InvalidParam(f"File type not allowed: .{extension}" if extension else "File type not allowed.")

@@ -18,19 +18,21 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 
 from core import metrics, tracing
 from core.database import utcnow
-from core.datasets.models import Dataset, DocForm
+from core.datasets.models import Dataset
 from core.documents.lease import PROCESS_ID, holding
 from core.documents.models import Document, IndexingStatus, UploadFile
-from core.documents.process_rules import (
-    AUTOMATIC_RULES,
-    document_process_rule,
-    enabled_cleaning_rules,
-    segmentation_of,
-)
+from core.documents.process_rules import AUTOMATIC_RULES, document_process_rule
 from core.documents.uploads import local_copy, stored
 from core.indexing import keyword_index
 from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
 from core.indexing.keyword_index import IndexedText
+from core.indexing.planning import (
+    IndexingFailed,
+    PlannedSegment,
+    extract_parts,
+    extraction_summary,
+    plan_segments,
+)
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import (
     VECTOR_INDEX_FIELDS,
@@ -44,11 +46,6 @@ from core.indexing.writer import (
 )
 from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
 from core.settings import Settings, get_settings
-from etl.cleaning import clean_text
-from etl.extractors import extract_file
-from etl.extractors.registry import read_table_rows
-from etl.qa import generate_qa_pairs, qa_pairs_from_rows
-from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +56,6 @@ LIVE = "completed"
 
 class IndexingStopped(Exception):
     """The run must end quietly: the document was paused, deleted, or claimed by a newer run."""
-
-
-class IndexingFailed(Exception):
-    """A failure to report on the document."""
-
-
-@dataclass
-class PlannedSegment:
-    content: str
-    answer: str | None = None
-    children: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -130,12 +116,19 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     upload = _source_file(session, settings, document)
     with local_copy(settings, upload) as path:
         with tracing.span("index.extract", {"document_id": document.id, "extension": upload.extension}):
-            text = extract_text(settings, path, upload.extension)
+            parts = extract_parts(settings, path, upload.extension)
         parsed_at = utcnow()
         rule = _process_rule(session, document)
         with tracing.span("index.chunk", {"document_id": document.id, "doc_form": document.doc_form}):
             planned = plan_segments(
-                settings, document.doc_form, document.doc_language, rule, text, path, upload.extension
+                settings,
+                document.doc_form,
+                document.doc_language,
+                rule,
+                parts,
+                path,
+                upload.extension,
+                title=document.name,
             )
     if not planned:
         raise IndexingFailed("No chunks could be made from the document's text.")
@@ -146,6 +139,7 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     document.parsing_completed_at = parsed_at
     document.cleaning_completed_at = document.splitting_completed_at = split_at
     document.word_count = words
+    document.extraction = extraction_summary(parts)
     document.heartbeat_at = split_at
     session.commit()
     return run
@@ -216,19 +210,6 @@ def _discard_new_segments(session: Session, document: Document) -> None:
         session.execute(delete(Segment).where(Segment.id.in_([segment.id for segment in unfinished])))
 
 
-def extract_text(settings: Settings, path, extension: str) -> str:
-    """A file's text, by the extractor the settings choose."""
-    parts = extract_file(
-        path,
-        extension,
-        etl_type=settings.etl_type,
-        unstructured_api_url=settings.unstructured_api_url,
-        unstructured_api_key=settings.unstructured_api_key,
-        archive_limits=settings.archive_limits,
-    )
-    return "\n".join(part.text for part in parts)
-
-
 def _source_file(session: Session, settings: Settings, document: Document) -> UploadFile:
     upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
     if upload is None:
@@ -245,63 +226,6 @@ def _process_rule(session: Session, document: Document) -> dict:
     return {"mode": rule.mode, "rules": rule.rules or AUTOMATIC_RULES}
 
 
-def plan_segments(
-    settings: Settings, doc_form: str, language: str | None, rule: dict, text: str, path, extension: str
-) -> list[PlannedSegment]:
-    """The chunks a document of this form becomes under this process rule (also the chunk preview)."""
-    rules = rule["rules"]
-    cleaned = clean_text(text, enabled_cleaning_rules(rules))
-    limit = settings.indexing_max_segmentation_tokens_length
-    if doc_form == DocForm.HIERARCHICAL:
-        if rule["mode"] != "hierarchical":
-            raise IndexingFailed("hierarchical_model documents need a process rule of mode hierarchical.")
-        parent = segmentation_of(rules.get("segmentation"))
-        child = segmentation_of(rules["subchunk_segmentation"])
-        for segmentation in (parent, child):
-            if segmentation is not None and not (
-                rules.get("parent_mode") == "full-doc" and segmentation is parent
-            ):
-                check_segmentation(segmentation, limit)
-        parents = split_parent_child(cleaned, rules.get("parent_mode", "paragraph"), parent, child)
-        return [PlannedSegment(p.content, children=p.children) for p in parents]
-    if doc_form == DocForm.QA:
-        return _plan_qa(settings, language, rule, cleaned, path, extension)
-    return [PlannedSegment(chunk) for chunk in _split(rule, cleaned, limit)]
-
-
-def _split(rule: dict, text: str, limit: int) -> list[str]:
-    if rule["mode"] == "automatic":
-        return split_automatic(text)
-    segmentation = segmentation_of(rule["rules"].get("segmentation")) or Segmentation()
-    check_segmentation(segmentation, limit)
-    return split_general(text, segmentation)
-
-
-def _plan_qa(settings: Settings, language: str | None, rule: dict, text: str, path, extension: str):
-    rows = read_table_rows(path, extension, settings.archive_limits)
-    if rows is not None:
-        pairs = qa_pairs_from_rows(rows)
-        if not pairs:
-            raise IndexingFailed("The table has no rows with both a question and an answer.")
-        return [PlannedSegment(question, answer) for question, answer in pairs]
-    if not (settings.qa_llm_base_url and settings.qa_llm_model):
-        raise IndexingFailed(
-            "Q&A documents from text need an LLM: set QA_LLM_BASE_URL and QA_LLM_MODEL, "
-            "or upload a CSV or Excel file with question and answer columns."
-        )
-    planned = []
-    for chunk in _split(rule, text, settings.indexing_max_segmentation_tokens_length):
-        for question, answer in generate_qa_pairs(
-            chunk,
-            language or "English",
-            base_url=settings.qa_llm_base_url,
-            model=settings.qa_llm_model,
-            api_key=settings.qa_llm_api_key,
-        ):
-            planned.append(PlannedSegment(question, answer))
-    return planned
-
-
 def _save_segments(
     session: Session, document: Document, generation: int, planned: list[PlannedSegment]
 ) -> int:
@@ -313,16 +237,19 @@ def _save_segments(
     children: list[ChildChunk] = []
     for position, plan in enumerate(planned, start=1):
         words += len(plan.content) + len(plan.answer or "")
-        kept = reusable.get((text_hash(plan.content), plan.answer, tuple(plan.children)))
+        kept = reusable.get((text_hash(plan.content), plan.answer, tuple(plan.children), plan.context))
         if kept:
             segment = kept.pop()
             segment.position = position
             segment.generation = generation
+            _set_place(segment, plan)
             continue
         segment = new_segment(
             document, position, plan.content, plan.answer, created_by=document.created_by, at=now,
             status=NEW, generation=generation,
         )  # fmt: skip
+        segment.context = plan.context
+        _set_place(segment, plan)
         session.add(segment)
         children += [
             new_child_chunk(segment, child_position, child, created_by=document.created_by, at=now)
@@ -332,6 +259,12 @@ def _save_segments(
     session.add_all(children)
     session.flush()
     return words
+
+
+def _set_place(segment: Segment, plan: PlannedSegment) -> None:
+    place = plan.place
+    segment.page_start, segment.page_end = (place.page_start, place.page_end) if place else (None, None)
+    segment.heading_path = list(place.heading_path) if place and place.heading_path else None
 
 
 def _reusable_segments(session: Session, document: Document) -> dict[tuple, list[Segment]]:
@@ -347,7 +280,7 @@ def _reusable_segments(session: Session, document: Document) -> dict[tuple, list
         children.setdefault(chunk.segment_id, []).append(chunk.content)
     reusable: dict[tuple, list[Segment]] = {}
     for segment in live:
-        key = (segment.index_node_hash, segment.answer, tuple(children.get(segment.id, [])))
+        key = (segment.index_node_hash, segment.answer, tuple(children.get(segment.id, [])), segment.context)
         reusable.setdefault(key, []).append(segment)
     return reusable
 

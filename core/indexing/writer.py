@@ -106,6 +106,8 @@ def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText
 
 
 def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> IndexedText:
+    """The chunk's context line (its document and heading path) is read before its text: a chunk of
+    a table or a section rarely names what it belongs to, and the indexes should know."""
     found = metadata.get(segment.document_id)
     return IndexedText(
         node_id=node_id,
@@ -113,7 +115,7 @@ def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> Index
         document_id=segment.document_id,
         workspace_id=segment.workspace_id,
         dataset_id=segment.dataset_id,
-        text=text,
+        text=f"{segment.context}\n{text}" if segment.context else text,
         keywords=tuple(segment.keywords or ()),
         metadata=found.payload if found else {},
         metadata_revision=found.revision if found else 0,

@@ -3,6 +3,7 @@ so that they can never disagree."""
 
 import contextvars
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from core import metrics, tracing
 from core.api_keys.service import Caller
 from core.datasets.models import Dataset, IndexingTechnique
 from core.datasets.schemas import RetrievalModel, SearchMethod
-from core.documents.models import Document
+from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
 from core.errors import InvalidParam, ServiceError
 from core.indexing.vectors import get_reranker
 from core.queries.models import DatasetQuery
@@ -176,11 +177,12 @@ def _search_dataset(
     query = check_query(query)
     timings = SearchTimings()
     vector = _PendingQueryVector(dataset, query, timings) if model.search_method in VECTOR_METHODS else None
-    if not _has_live_segments(session, dataset):
-        raise DatasetNotInitialized()
+    nothing_searchable = not _has_live_segments(session, dataset)
+    if nothing_searchable:
+        _refuse_if_not_ready(session, dataset)
     top_k = min(model.top_k, get_settings().top_k_max_value)
     restriction = metadata_restriction(session, dataset, model.metadata_filtering_conditions)
-    if restriction is MATCHES_NOTHING:
+    if nothing_searchable or restriction is MATCHES_NOTHING:
         results: list[SegmentResult] = []  # conditions that match no document: nothing to search
     else:
         reranker = _reranker(model)
@@ -393,6 +395,22 @@ def _rows_by_id(model, column: str):
 def _rank_order(result: SegmentResult) -> tuple:
     """Best score first; equal scores (repeated text) in reading order, the same on every deployment."""
     return -result.score, result.document.position, result.segment.position
+
+
+def _refuse_if_not_ready(session: Session, dataset: Dataset) -> None:
+    """A dataset with no searchable chunk: still being indexed (or empty), as Dify says it; or every
+    document failed, which waiting will not change. Otherwise (documents disabled or archived, say)
+    the search simply finds nothing."""
+    statuses = Counter(
+        session.scalars(select(Document.indexing_status).where(Document.dataset_id == dataset.id))
+    )
+    if not statuses or any(status in UNFINISHED_STATUSES for status in statuses):
+        raise DatasetNotInitialized()
+    if statuses[IndexingStatus.ERROR] and not statuses[IndexingStatus.COMPLETED]:
+        raise DatasetNotInitialized(
+            f"No document of this dataset could be indexed: {statuses[IndexingStatus.ERROR]} failed "
+            "(each document's error says why)."
+        )
 
 
 def _has_live_segments(session: Session, dataset: Dataset) -> bool:

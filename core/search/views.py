@@ -5,7 +5,7 @@ import time
 from dataclasses import asdict
 
 from core.search.service import SearchOutcome, SegmentResult
-from core.segments.views import describe_segment
+from core.segments.views import describe_place, describe_segment
 from retrieval.tokenizer import term_spans
 
 
@@ -43,6 +43,7 @@ def describe_records(results: list[SegmentResult], query_terms: list[str]) -> li
             "files": [],
             "summary": None,
             "score_details": asdict(result.legs),
+            **describe_place(result.segment),
             **_matches(result, terms),
         }
         for result in results

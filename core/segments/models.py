@@ -41,6 +41,13 @@ class Segment(Base):
     error: Mapped[str | None] = mapped_column(Text)
     stopped_at: Mapped[datetime | None]
     generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Where the chunk is in its document (null where the document has no pages or headings).
+    page_start: Mapped[int | None]
+    page_end: Mapped[int | None]
+    heading_path: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Read by the indexes (embedding and full-text) before the content, never shown as content: the
+    # document's title and the heading path (null: the chunk is indexed alone).
+    context: Mapped[str | None] = mapped_column(Text)
 
 
 class ChildChunk(Base):

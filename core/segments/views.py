@@ -54,6 +54,18 @@ def describe_segment(segment: Segment) -> dict:
         "child_chunks": [],
         "attachments": [],
         "summary": None,
+        **describe_place(segment),
+        "context": segment.context,
+    }
+
+
+def describe_place(segment: Segment) -> dict:
+    """Ours: where the chunk is in its document (null and [] where the document has no pages or
+    headings)."""
+    return {
+        "page": segment.page_start,
+        "page_end": segment.page_end,
+        "heading_path": segment.heading_path or [],
     }
 
 

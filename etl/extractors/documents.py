@@ -1,4 +1,4 @@
-"""PDF and the office formats: docx, xlsx, xls, pptx, and doc through a converter when installed."""
+"""The office formats: docx, xlsx, xls, pptx, and doc through a converter when installed."""
 
 import shutil
 import subprocess
@@ -7,32 +7,6 @@ from pathlib import Path
 from etl.extractors.base import ExtractedPart, ExtractionError, table_text
 
 DOC_CONVERSION_TIMEOUT_SECONDS = 120
-
-
-def extract_pdf(path: Path) -> list[ExtractedPart]:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ExtractionError("The PDF file is encrypted and cannot be read without its password.")
-        parts = []
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            if text.strip():
-                parts.append(ExtractedPart(text, {"page": number}))
-        return parts
-    except ExtractionError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
-        raise ExtractionError(f"The PDF file is damaged or not a PDF: {error}") from error
-    except Exception as error:
-        if type(error).__name__ == "FileNotDecryptedError" or "decrypt" in str(error).lower():
-            raise ExtractionError(
-                "The PDF file is encrypted and cannot be read without its password."
-            ) from error
-        raise ExtractionError(f"The PDF file could not be read: {error}") from error
 
 
 def extract_docx(path: Path) -> list[ExtractedPart]:

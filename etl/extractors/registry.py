@@ -6,6 +6,9 @@ from pathlib import Path
 from etl.extractors import documents, email_formats, markup, text_formats
 from etl.extractors.archives import ARCHIVE_FORMATS, ArchiveLimits, check_archive
 from etl.extractors.base import ExtractedPart, ExtractionError
+from etl.extractors.images import IMAGE_EXTENSIONS, extract_image
+from etl.extractors.ocr import TextRecognizer, ocr_available
+from etl.extractors.pdf import extract_pdf
 from etl.extractors.unstructured_api import extract_with_unstructured_api
 
 Extractor = Callable[[Path], list[ExtractedPart]]
@@ -20,7 +23,6 @@ _DEFAULT: dict[str, Extractor] = {
     "csv": text_formats.extract_csv,
     "html": markup.extract_html,
     "htm": markup.extract_html,
-    "pdf": documents.extract_pdf,
     "docx": documents.extract_docx,
     "xlsx": documents.extract_xlsx,
     "xls": documents.extract_xls,
@@ -38,11 +40,19 @@ _EXTENDED: dict[str, Extractor] = {
 _SENT_TO_UNSTRUCTURED = {"md", "markdown", "mdx", "doc", "msg", "eml", "ppt", "pptx", "xml", "epub"}
 
 
-def supported_extensions(etl_type: str = "default", unstructured_api_url: str | None = None) -> set[str]:
+# Read with the OCR engine when there is one: PDF pages without a text layer, and images.
+_WITH_OCR = {"pdf", *IMAGE_EXTENSIONS}
+
+
+def supported_extensions(
+    etl_type: str = "default", unstructured_api_url: str | None = None, ocr: bool = False
+) -> set[str]:
+    """`ocr`: whether an OCR engine is on, which makes images readable."""
+    images = set(IMAGE_EXTENSIONS) if ocr and ocr_available() else set()
     if etl_type == "unstructured":
-        extensions = set(_DEFAULT) | (_SENT_TO_UNSTRUCTURED - {"ppt"})
+        extensions = set(_DEFAULT) | {"pdf"} | (_SENT_TO_UNSTRUCTURED - {"ppt"}) | images
         return extensions | {"ppt"} if unstructured_api_url else extensions
-    extensions = set(_DEFAULT) | set(_EXTENDED)
+    extensions = set(_DEFAULT) | {"pdf"} | set(_EXTENDED) | images
     return extensions if documents.doc_converter() else extensions - {"doc"}
 
 
@@ -54,17 +64,20 @@ def extract_file(
     unstructured_api_url: str | None = None,
     unstructured_api_key: str | None = None,
     archive_limits: ArchiveLimits = ArchiveLimits(),
+    recognizer: TextRecognizer | None = None,
 ) -> list[ExtractedPart]:
     extension = extension.lower().lstrip(".")
-    if extension not in supported_extensions(etl_type, unstructured_api_url):
+    if extension not in supported_extensions(etl_type, unstructured_api_url, ocr=recognizer is not None):
         raise ExtractionError(f"File type not allowed: .{extension}")
-    if extension in ARCHIVE_FORMATS:
-        check_archive(path, extension, archive_limits)
     if etl_type == "unstructured" and extension in _SENT_TO_UNSTRUCTURED:
         if not unstructured_api_url:
             raise ExtractionError("ETL_TYPE=unstructured needs UNSTRUCTURED_API_URL to read this file type.")
         parts = extract_with_unstructured_api(path, unstructured_api_url, unstructured_api_key)
+    elif extension in _WITH_OCR:
+        parts = extract_pdf(path, recognizer) if extension == "pdf" else extract_image(path, recognizer)
     else:
+        if extension in ARCHIVE_FORMATS:  # inflated here, so bounded here (a remote parser bounds its own)
+            check_archive(path, extension, archive_limits)
         parts = {**_DEFAULT, **_EXTENDED}[extension](path)
     parts = [part for part in parts if part.text.strip()]
     if not parts:

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from core.indexing.pipeline import plan_segments
+from core.indexing.planning import plan_segments
 from core.settings import get_settings
+from etl.extractors.base import ExtractedPart
 from etl.splitting import split_automatic
 from tests.helpers import (
     assert_error,
@@ -135,5 +136,5 @@ def test_indexing_status_by_document_id(client, tenant, other_tenant, celery_wor
 def test_plan_segments_is_the_preview_function():
     """One function plans chunks for indexing and for the preview, so they cannot drift apart."""
     rule = {"mode": "automatic", "rules": {"pre_processing_rules": []}}
-    planned = plan_segments(get_settings(), "text_model", None, rule, TEXT, None, "txt")
+    planned = plan_segments(get_settings(), "text_model", None, rule, [ExtractedPart(TEXT)], None, "txt")
     assert [plan.content for plan in planned] == split_automatic(TEXT)

@@ -11,7 +11,8 @@ ABSTRACTS = load_corpus(3)
 SEGMENT_FIELDS = set(
     """id position document_id content sign_content answer word_count tokens keywords index_node_id
     index_node_hash hit_count enabled disabled_at disabled_by status created_by created_at updated_at
-    updated_by indexing_at completed_at error stopped_at child_chunks attachments summary""".split()  # noqa: SIM905
+    updated_by indexing_at completed_at error stopped_at child_chunks attachments summary page page_end
+    heading_path context""".split()  # noqa: SIM905
 )
 HIERARCHICAL = {"mode": "hierarchical", "rules": {"pre_processing_rules": [], "parent_mode": "paragraph",
                 "segmentation": {"separator": "\\n\\n", "max_tokens": 2000},

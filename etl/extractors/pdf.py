@@ -1,0 +1,230 @@
+"""PDF text through PDFium (pypdfium2): every page in reading order, with no limit that refuses a large
+legitimate file. Pages without a text layer (scans, image-only pages) are read by OCR when a
+recogniser is given. Around the text:
+
+- running headers and footers (lines repeated at the top or bottom of most pages) and page numbers
+  are removed, and words hyphenated at line ends are joined;
+- headings become Markdown heading lines (`## 2.1 Study design`), found from the PDF's outline when it
+  has one, else from the fonts (a line set larger than the body text, or wholly bold) and numbering
+  (`2.1`), so that later stages know each chunk's heading path.
+"""
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from etl.extractors.base import ExtractedPart, ExtractionError
+from etl.extractors.ocr import TextRecognizer
+
+logger = logging.getLogger(__name__)
+
+# A page with fewer visible characters than this has no usable text layer.
+MIN_PAGE_CHARS = 20
+HEADING_SIZE_RATIO = 1.12  # a line this much larger than the body text is a heading
+# A size (or boldness) that sets more of the text than this is a kind of body text, not headings.
+MAX_HEADING_SHARE = 0.1
+MAX_HEADING_CHARS = 100
+FURNITURE_ZONE = 3  # lines at the top and at the bottom of a page where headers and footers live
+PAGE_NUMBER = re.compile(r"(page\s*)?\d{1,4}(\s*(of|/)\s*\d{1,4})?", re.IGNORECASE)
+NUMBERED_HEADING = re.compile(r"(\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+\S.*")
+HYPHENATED = re.compile(r"([a-z])-\n([a-z])")
+
+
+@dataclass
+class Line:
+    text: str
+    size: float = 0.0  # font size of the line (0: unknown, e.g. read by OCR)
+    bold: bool = False
+    heading_level: int = 0
+
+
+@dataclass
+class Page:
+    number: int
+    lines: list[Line] = field(default_factory=list)
+    ocr: bool = False
+
+
+def extract_pdf(path: Path, recognizer: TextRecognizer | None = None) -> list[ExtractedPart]:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as error:
+        raise ExtractionError(_open_failure(str(error))) from error
+    try:
+        pages, without_text = _read_pages(document, recognizer)
+        outline = _outline(document)
+    finally:
+        document.close()
+    if without_text and all(not page.lines for page in pages):
+        raise ExtractionError(
+            "The PDF has no text layer (a scan?) and OCR is turned off (OCR_ENABLED): nothing could be read."
+        )
+    _remove_furniture(pages)
+    _mark_headings(pages, outline)
+    return [
+        ExtractedPart(_page_text(page), {"page": page.number} | ({"ocr": True} if page.ocr else {}))
+        for page in pages
+        if page.lines
+    ]
+
+
+def _open_failure(message: str) -> str:
+    if "password" in message.lower():
+        return "The PDF file is encrypted and cannot be read without its password."
+    return f"The PDF file is damaged or not a PDF ({message.rstrip('.')})."
+
+
+def _read_pages(document, recognizer: TextRecognizer | None) -> tuple[list[Page], list[int]]:
+    """The pages, and the numbers of those left without text (no text layer and no OCR for them)."""
+    pages, without_text, recognised = [], [], 0
+    for index in range(len(document)):
+        page = document[index]
+        try:
+            read = Page(index + 1, _text_lines(page))
+            if sum(len(line.text.strip()) for line in read.lines) < MIN_PAGE_CHARS:
+                read.lines = []
+                if recognizer is None or recognised >= recognizer.settings.max_pages:
+                    without_text.append(read.number)
+                else:
+                    recognised += 1
+                    read.lines, read.ocr = _recognised_lines(page, recognizer), True
+            pages.append(read)
+        finally:
+            page.close()
+    return pages, without_text
+
+
+def _text_lines(page) -> list[Line]:
+    import pypdfium2.raw as pdfium_c
+
+    textpage = page.get_textpage()
+    try:
+        # PDFium joins a word hyphenated at a line's end itself, leaving U+FFFE where the hyphen was.
+        text = textpage.get_text_range()
+        lines, offset = [], 0
+        for raw in text.split("\r\n"):
+            line = raw.strip()
+            if line:
+                first = offset + raw.index(line[0])
+                last = first + len(line) - 1
+                size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
+                bold = all(_is_bold(pdfium_c, textpage.raw, index) for index in (first, last))
+                lines.append(Line(re.sub(r"\s+", " ", line.replace("\ufffe", "")), round(size, 1), bold))
+            offset += len(raw) + 2
+        return lines
+    finally:
+        textpage.close()
+
+
+def _is_bold(pdfium_c, textpage, index: int) -> bool:
+    if pdfium_c.FPDFText_GetFontWeight(textpage, index) >= 600:
+        return True
+    buffer = (pdfium_c.c_char * 128)()
+    flags = pdfium_c.c_int()
+    length = pdfium_c.FPDFText_GetFontInfo(textpage, index, buffer, 128, flags)
+    return b"bold" in bytes(buffer[: max(length - 1, 0)]).lower()
+
+
+def _recognised_lines(page, recognizer: TextRecognizer) -> list[Line]:
+    """A page OCR cannot read is left empty: the document's other pages still count."""
+    try:
+        image = page.render(scale=recognizer.settings.render_dpi / 72).to_pil()
+        text = recognizer.read(image)
+    except Exception:  # noqa: BLE001 - the recogniser's own failure on one page
+        logger.warning("a page could not be read by OCR", exc_info=True)
+        return []
+    return [Line(text) for text in text.splitlines() if text.strip()]
+
+
+def _outline(document) -> dict[int, list[tuple[str, int]]]:
+    """The outline's entries by page number: (normalised title, level from 1)."""
+    entries: dict[int, list[tuple[str, int]]] = {}
+    for bookmark in document.get_toc():
+        destination = bookmark.get_dest()
+        title = _normalised(bookmark.get_title() or "")
+        if destination is not None and destination.get_index() is not None and title:
+            entries.setdefault(destination.get_index() + 1, []).append((title, bookmark.level + 1))
+    return entries
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _remove_furniture(pages: list[Page]) -> None:
+    """Page numbers at a page's top or bottom, and lines there that repeat (numbers aside) on at least
+    half the pages, and on two at least."""
+    seen = Counter(
+        key for page in pages for key in {_furniture_key(line.text) for line in _zones(page.lines)}
+    )
+    repeated = {key for key, count in seen.items() if count >= max(2, len(pages) / 2)}
+    for page in pages:
+        zone = {id(line) for line in _zones(page.lines)}
+        page.lines = [
+            line
+            for line in page.lines
+            if id(line) not in zone
+            or not (PAGE_NUMBER.fullmatch(line.text.strip()) or _furniture_key(line.text) in repeated)
+        ]
+
+
+def _zones(lines: list[Line]) -> list[Line]:
+    return lines[:FURNITURE_ZONE] + lines[max(FURNITURE_ZONE, len(lines) - FURNITURE_ZONE) :]
+
+
+def _furniture_key(text: str) -> str:
+    return re.sub(r"\d+", "#", _normalised(text))
+
+
+def _mark_headings(pages: list[Page], outline: dict[int, list[tuple[str, int]]]) -> None:
+    if sum(len(entries) for entries in outline.values()) >= 3:
+        for page in pages:
+            titles = dict(outline.get(page.number, []))
+            for line in page.lines:
+                line.heading_level = titles.get(_normalised(line.text), 0)
+        return
+    shares: Counter[tuple[float, bool]] = Counter()
+    for page in pages:
+        for line in page.lines:
+            if line.size:
+                shares[line.size, line.bold] += len(line.text)
+    if not shares:
+        return
+    total = sum(shares.values())
+    regular = Counter({size: share for (size, bold), share in shares.items() if not bold})
+    body = regular.most_common(1)[0][0] if regular else 0.0
+    rare = {style for style, share in shares.items() if share <= MAX_HEADING_SHARE * total}
+    larger = sorted({size for size, _ in rare if size >= body * HEADING_SIZE_RATIO}, reverse=True)
+    for page in pages:
+        for line in page.lines:
+            if (line.size, line.bold) not in rare or not _could_be_heading(line.text):
+                continue
+            if line.size in larger:
+                line.heading_level = min(larger.index(line.size) + 1, 5)
+            elif line.bold and line.size >= body:
+                line.heading_level = min(len(larger) + 1, 6)
+            else:
+                continue
+            if numbered := NUMBERED_HEADING.fullmatch(line.text):
+                line.heading_level = min(numbered.group(1).count(".") + 1, 6)
+
+
+def _could_be_heading(text: str) -> bool:
+    text = text.strip()
+    return (
+        len(text) <= MAX_HEADING_CHARS
+        and any(character.isalpha() for character in text)
+        and not text.endswith((".", ",", ":", ";"))
+        and "...." not in text  # a table of contents' line, not the heading itself
+    )
+
+
+def _page_text(page: Page) -> str:
+    text = "\n".join(
+        f"{'#' * line.heading_level} {line.text}" if line.heading_level else line.text for line in page.lines
+    )
+    return HYPHENATED.sub(r"\1\2", text)
