@@ -56,6 +56,10 @@ def validate_process_rule(rule: Any) -> dict[str, Any]:
         stored["subchunk_segmentation"] = _segmentation(
             rules.get("subchunk_segmentation"), True, required=True
         )
+    if "chunk_context" in rules:  # ours; stored only when given, so Dify's rules echo back unchanged
+        if not isinstance(rules["chunk_context"], bool):
+            raise ValueError("Process rule chunk_context must be true or false")
+        stored["chunk_context"] = rules["chunk_context"]
     return {"mode": mode, "rules": stored}
 
 

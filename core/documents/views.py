@@ -96,6 +96,8 @@ def describe_document_detail(session: Session, dataset: Dataset, document: Docum
         "average_segment_length": document.word_count // segment_count if segment_count else 0,
         "hit_count": int(hits),
         "doc_language": document.doc_language,
+        # Ours: pages, and those read by OCR (null for a document without pages).
+        "extraction": document.extraction,
     }
     if metadata == "all":
         detail["doc_type"] = document.doc_type

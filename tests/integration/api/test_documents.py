@@ -356,7 +356,10 @@ def test_same_name_document_is_reindexed_not_duplicated(client, tenant, celery_w
 
 def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_worker):
     dataset = create_dataset(client, tenant)
-    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
+    # Without chunk context, a chunk's indexed text is its content alone, which a rename leaves as it
+    # is (with it, the title is part of every chunk's indexed text: test_a_rename_re_indexes_the_context).
+    rule = {**CUSTOM_RULE, "rules": {**CUSTOM_RULE["rules"], "chunk_context": False}}
+    created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=rule)
     document_id = created["document"]["id"]
     before = {segment.id for segment in _segments(document_id)}
     new_text = TEXT.replace("Section 5.", "Appendix.")
@@ -376,6 +379,35 @@ def test_update_by_text_swaps_content_and_keeps_batch(client, tenant, celery_wor
     assert _eventually(
         lambda: _vectors(dataset["id"], document_id=document_id) == 6 and _texts(document_id) == 6
     )
+
+
+def test_a_rename_re_indexes_the_context(client, tenant, celery_worker):
+    """With chunk context (the default), the title is read before every chunk: an update that renames
+    the document writes every chunk anew, with the new title, and the old title is no longer found."""
+    dataset = create_dataset(client, tenant)
+    created = _indexed_document(
+        client, tenant, dataset["id"], "Okapi field notes", TEXT, process_rule=CUSTOM_RULE
+    )
+    document_id = created["document"]["id"]
+    before = {segment.id for segment in _segments(document_id)}
+    response = client.post(
+        f"/v1/datasets/{dataset['id']}/documents/{document_id}/update-by-text",
+        json={"name": "Quokka field notes", "text": TEXT},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    after = _segments(document_id)
+    assert not before & {segment.id for segment in after}
+    assert {segment.context for segment in after} == {"Quokka field notes"}
+
+    def found(word: str) -> int:
+        body = {"query": word, "retrieval_model": {"search_method": "full_text_search", "top_k": 10,
+                "reranking_enable": False, "score_threshold_enabled": False}}  # fmt: skip
+        url = f"/v1/datasets/{dataset['id']}/hit-testing"
+        return len(client.post(url, json=body, headers=tenant.headers).json()["records"])
+
+    assert _eventually(lambda: found("quokka") == len(after) and found("okapi") == 0)
 
 
 def test_an_updated_document_keeps_its_old_version_searchable_until_the_new_one_is_live(

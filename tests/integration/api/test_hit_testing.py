@@ -76,15 +76,17 @@ def _oracle_check(dataset_id: str, queries: list[str], tolerance: float = 1e-6) 
         dataset = session.get(Dataset, dataset_id)
         averages = average_lengths(dataset_id)
         rows = session.execute(
-            select(Segment.index_node_id, Segment.document_id, Segment.content)
+            select(Segment.index_node_id, Segment.document_id, Segment.content, Segment.context)
             .join(Document, Document.id == Segment.document_id)
             .where(Segment.dataset_id == dataset_id, legs.live_chunk_condition())
             .order_by(Segment.index_node_id)
         ).all()
-        rows = [row for row in rows if tokenize(row.content)]  # a text without terms is not indexed
-        corpus = [tokenize(text) for _, _, text in rows]
+        # what the index reads: the chunk's context line, then its content
+        texts = [f"{row.context}\n{row.content}" if row.context else row.content for row in rows]
+        rows, texts = zip(*[(r, t) for r, t in zip(rows, texts, strict=True) if tokenize(t)], strict=True)
+        corpus = [tokenize(text) for text in texts]
         by_document: dict[str, list[str]] = {}
-        for (_, document, _), tokens in zip(rows, corpus, strict=True):
+        for (_, document, _, _), tokens in zip(rows, corpus, strict=True):
             by_document.setdefault(document, []).extend(tokens)
         for query in queries:
             chunk_scores = _normalised_oracle_scores(corpus, tokenize(query), averages["texts"])
@@ -275,7 +277,8 @@ def test_every_method_finds_the_abstract_a_query_is_about(
     assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     record = records[0]
     dify_fields = {"segment", "child_chunks", "score", "tsne_position", "files", "summary"}
-    assert set(record) == dify_fields | {"score_details", "highlights", "matched_terms"}
+    ours = {"score_details", "highlights", "matched_terms", "page", "page_end", "heading_path"}
+    assert set(record) == dify_fields | ours
     assert record["segment"]["status"] == "completed" and record["segment"]["enabled"] is True
     assert record["child_chunks"] == [] and record["tsne_position"] is None
     _check_leg_details(body, retrieval_model["search_method"])
