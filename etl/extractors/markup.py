@@ -9,6 +9,7 @@ from lxml import etree
 from etl.extractors.base import ExtractedPart, ExtractionError, decode_text, table_text
 
 _BLANK_LINES = re.compile(r"\n\s*\n\s*(\n\s*)+")
+HEADING_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 
 
 def html_to_text(html: str) -> str:
@@ -21,6 +22,10 @@ def html_to_text(html: str) -> str:
             for row in table.find_all("tr")
         ]
         table.replace_with(soup.new_string("\n" + table_text(rows) + "\n"))
+    for heading in soup.find_all(HEADING_TAGS):  # as Markdown headings: chunks learn their section
+        title = heading.get_text(" ", strip=True)
+        marks = "#" * int(heading.name[1])
+        heading.replace_with(soup.new_string(f"\n{marks} {title}\n" if title else "\n"))
     text = soup.get_text("\n")
     lines = [line.strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

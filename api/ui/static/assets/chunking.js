@@ -69,6 +69,7 @@ export async function previewChunks(datasetId, options, source, into) {
     (shown < result.total_segments ? ` · the first ${shown} shown` : "")),
   h("ol", { class: "preview" }, result.segments.map((segment) => h("li", {},
     h("div", { class: "muted small" }, `#${segment.position} · ${segment.word_count} characters`),
+    segment.context ? h("div", { class: "muted small context" }, `Indexed with: ${segment.context}`) : null,
     segment.answer !== null ? [h("p", {}, h("strong", {}, "Q: "), segment.content), h("p", {}, h("strong", {}, "A: "), segment.answer)]
       : h("p", { class: "content" }, segment.content),
     segment.child_chunks.length ? h("ul", { class: "children" }, segment.child_chunks.map((child) => h("li", {}, child))) : null))));

@@ -112,3 +112,11 @@ export function datasetHeader(dataset, active) {
     h("nav", { class: "tabs", "aria-label": "Dataset" }, tabs.map(([key, label, suffix]) =>
       h("a", { href: `/ui/datasets/${dataset.id}${suffix}`, "data-link": true, "aria-current": key === active ? "page" : null }, label))));
 }
+
+// Where a chunk is in its document: "page 3–4 · 2 Methods › 2.1 Design" (null when unknown).
+export function placeText(item) {
+  const parts = [];
+  if (item.page) parts.push(item.page_end && item.page_end !== item.page ? `page ${item.page}–${item.page_end}` : `page ${item.page}`);
+  if (item.heading_path?.length) parts.push(item.heading_path.join(" › "));
+  return parts.length ? parts.join(" · ") : null;
+}

@@ -1,7 +1,7 @@
 // Hit-testing: run a query with temporary settings and see why each chunk ranks where it does:
 // each leg's score and rank, the matched words, and where the time went. Records re-run past queries.
 import { api, dataset } from "./api.js";
-import { badge, datasetHeader, h, highlighted, pager, replace, toast, when } from "./dom.js";
+import { badge, datasetHeader, h, highlighted, pager, placeText, replace, toast, when } from "./dom.js";
 import { showError } from "./app.js";
 import { retrievalPanel } from "./retrieval_settings.js";
 
@@ -77,6 +77,7 @@ export async function hitTestingPage(main, datasetId) {
         h("li", {}, h("span", { class: "badge" }, child.score.toFixed(2)), " ", highlighted(child.content, child.highlights)))) : null,
       h("p", { class: "meta small" }, h("a", { href: link, "data-link": true }, segment.document.name),
         ` · chunk #${segment.position} · ${segment.word_count} characters`,
+        placeText(record) ? h("span", { class: "place" }, ` · ${placeText(record)}`) : null,
         segment.keywords?.length ? [" · ", segment.keywords.slice(0, 8).map((word) => badge(word, "keyword"))] : null));
   }
 

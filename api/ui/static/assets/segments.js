@@ -1,6 +1,6 @@
 // Segments (chunks) of one document: search, read, edit content and keywords, add, disable, delete.
 import { api, dataset } from "./api.js";
-import { badge, confirmAction, datasetHeader, field, h, pager, replace, searchField, toast } from "./dom.js";
+import { badge, confirmAction, datasetHeader, field, h, pager, placeText, replace, searchField, toast } from "./dom.js";
 import { guarded, showError } from "./app.js";
 
 const PAGE_SIZE = 20;
@@ -37,10 +37,12 @@ export async function segmentsPage(main, datasetId, documentId, query) {
       : h("p", { class: "content" }, segment.content),
     segment.child_chunks.length ? h("ol", { class: "children", "aria-label": "Child chunks" },
       segment.child_chunks.map((child) => h("li", {}, h("span", { class: "muted small" }, `child ${child.position} · `), child.content))) : null,
-    segment.keywords?.length ? h("p", { class: "keywords" }, segment.keywords.map((word) => badge(word, "keyword"))) : null);
+    segment.keywords?.length ? h("p", { class: "keywords" }, segment.keywords.map((word) => badge(word, "keyword"))) : null,
+    segment.context ? h("p", { class: "muted small context", title: "Read by search before the chunk's text" }, `Indexed with: ${segment.context}`) : null);
     const article = h("article", { class: `card segment${segment.enabled ? "" : " disabled"}`, "data-segment": segment.id },
       h("header", {}, h("strong", {}, `#${segment.position}`),
-        h("span", { class: "muted small" }, ` · ${segment.word_count} characters · ${segment.hit_count} hits · `),
+        h("span", { class: "muted small" }, ` · ${segment.word_count} characters · ${segment.hit_count} hits · `,
+          placeText(segment) ? `${placeText(segment)} · ` : null),
         badge(segment.enabled ? "enabled" : "disabled"), segment.status !== "completed" ? badge(segment.status) : null),
       body,
       h("div", { class: "actions" },
