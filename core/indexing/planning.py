@@ -14,8 +14,16 @@ from etl.extractors import extract_file
 from etl.extractors.base import ExtractedPart
 from etl.extractors.registry import read_table_rows
 from etl.qa import generate_qa_pairs, qa_pairs_from_rows
-from etl.splitting import Segmentation, check_segmentation, split_automatic, split_general, split_parent_child
+from etl.splitting import (
+    AUTOMATIC_MAX_LENGTH,
+    Segmentation,
+    check_segmentation,
+    split_automatic,
+    split_general,
+    split_parent_child,
+)
 from etl.structure import DocumentText, Place, context_line
+from etl.tables import table_runs
 
 
 class IndexingFailed(Exception):
@@ -75,7 +83,7 @@ def plan_segments(
         planned = _plan_parent_child(settings, rule, document.text)
     else:
         limit = settings.indexing_max_segmentation_tokens_length
-        chunks = [chunk for section in document.sections() for chunk in _split(rule, section, limit)]
+        chunks = [chunk for section in document.sections() for chunk in _split_section(rule, section, limit)]
         planned = [PlannedSegment(chunk) for chunk in chunks]
     with_context = rules.get("chunk_context", True)
     for plan, place in zip(planned, document.places([plan.content for plan in planned]), strict=True):
@@ -97,6 +105,19 @@ def _plan_parent_child(settings: Settings, rule: dict, text: str) -> list[Planne
             check_segmentation(segmentation, settings.indexing_max_segmentation_tokens_length)
     parents = split_parent_child(text, rules.get("parent_mode", "paragraph"), parent, child)
     return [PlannedSegment(p.content, children=p.children) for p in parents]
+
+
+def _split_section(rule: dict, section: str, limit: int) -> list[str]:
+    """A section's chunks: its prose split by the rule, its tables cut between rows (header repeated)."""
+    chunks: list[str] = []
+    for run in table_runs(section, _max_length(rule)):
+        chunks += [run.text] if run.is_table else _split(rule, run.text, limit)
+    return chunks
+
+
+def _max_length(rule: dict) -> int:
+    segmentation = segmentation_of(rule["rules"].get("segmentation")) if rule["mode"] != "automatic" else None
+    return segmentation.max_length if segmentation else AUTOMATIC_MAX_LENGTH
 
 
 def _split(rule: dict, text: str, limit: int) -> list[str]:
