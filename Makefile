@@ -72,3 +72,4 @@ bench: install
 	$(BIN)/python -m bench.quality --chunking chunks
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.realdocs

@@ -8,12 +8,10 @@ returned separately, so they can become documents of their own.
 """
 
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from etl.extractors.base import table_text
-from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
+from retrieval.http_client import ApiError, Connection, JsonApi, bearer
 
 NOTION_VERSION = "2022-06-28"
 PAGE_SIZE = 100
@@ -32,23 +30,10 @@ class NotionPage:
 
 
 class NotionClient(JsonApi):
-    def __init__(
-        self,
-        token: str,
-        base_url: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
-    ):
+    def __init__(self, token: str, base_url: str, **connection: Unpack[Connection]):
+        headers = bearer(token) | {"Notion-Version": NOTION_VERSION}
         super().__init__(
-            "Notion",
-            base_url,
-            bearer(token) | {"Notion-Version": NOTION_VERSION},
-            timeout=60.0,
-            max_attempts=6,
-            backoff_seconds=1.0,
-            transport=transport,
-            budget=budget,
+            "Notion", base_url, headers, timeout=60.0, max_attempts=6, backoff_seconds=1.0, **connection
         )
 
     def search(self, kind: str) -> list[dict]:

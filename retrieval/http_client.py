@@ -3,7 +3,7 @@ retried with exponential back-off that honours `Retry-After`; other answers fail
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 
@@ -39,6 +39,13 @@ class RequestBudget:
         if time.monotonic() > self.deadline:
             raise ApiError(f"Stopped: the job's calls to {what} ran past its time limit.")
         self.sent += 1
+
+
+class Connection(TypedDict, total=False):
+    """How a client reaches its API: through `transport` (e.g. the outbound check), within `budget`."""
+
+    transport: httpx.BaseTransport | None
+    budget: RequestBudget | None
 
 
 class JsonApi:

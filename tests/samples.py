@@ -88,6 +88,12 @@ def make_pdf_over_array_limit(path: Path, text: str, elements: int = 300_000) ->
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    path.write_bytes(pdf_of_objects(objects))
+    return path
+
+
+def pdf_of_objects(objects: list[bytes]) -> bytes:
+    """A PDF of the given objects (1 0 R the catalog), with a correct cross-reference table."""
     body, offsets = b"%PDF-1.4\n", []
     for number, content in enumerate(objects, start=1):
         offsets.append(len(body))
@@ -95,9 +101,7 @@ def make_pdf_over_array_limit(path: Path, text: str, elements: int = 300_000) ->
     xref = len(body)
     body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.write_bytes(body)
-    return path
+    return body + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
 
 def make_encrypted_pdf(path: Path, text: str) -> Path:

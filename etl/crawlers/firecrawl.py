@@ -3,11 +3,10 @@ state and the pages scraped so far (in slices linked by `next`), `GET /v1/crawl/
 pages that failed, and `POST /v1/scrape` reads one page."""
 
 from dataclasses import dataclass, field
-
-import httpx
+from typing import Unpack
 
 from etl.crawlers import CrawledPage, CrawlOptions, FailedPage
-from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
+from retrieval.http_client import ApiError, Connection, JsonApi, bearer
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -25,23 +24,10 @@ class CrawlStatus:
 
 
 class FirecrawlClient(JsonApi):
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
-    ):
+    def __init__(self, api_key: str, base_url: str, **connection: Unpack[Connection]):
+        headers = bearer(api_key)
         super().__init__(
-            "Firecrawl",
-            base_url,
-            bearer(api_key),
-            timeout=60.0,
-            max_attempts=4,
-            backoff_seconds=1.0,
-            transport=transport,
-            budget=budget,
+            "Firecrawl", base_url, headers, timeout=60.0, max_attempts=4, backoff_seconds=1.0, **connection
         )
 
     def start_crawl(self, url: str, options: CrawlOptions) -> str:

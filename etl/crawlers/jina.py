@@ -3,12 +3,11 @@
 from the site's sitemap, which we read ourselves (the caller checks the sitemap URL first)."""
 
 import xml.etree.ElementTree as ET
+from typing import Unpack
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from etl.crawlers import CrawledPage
-from retrieval.http_client import ApiError, JsonApi, RequestBudget, bearer
+from retrieval.http_client import ApiError, Connection, JsonApi, bearer
 
 SITEMAP_NAMESPACE = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_SITEMAP_BYTES = 10 * 2**20
@@ -16,23 +15,10 @@ MAX_NESTED_SITEMAPS = 20
 
 
 class JinaReader(JsonApi):
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
-    ):
+    def __init__(self, api_key: str, base_url: str, **connection: Unpack[Connection]):
+        headers = {"Accept": "application/json"} | bearer(api_key)
         super().__init__(
-            "Jina Reader",
-            base_url,
-            {"Accept": "application/json"} | bearer(api_key),
-            timeout=60.0,
-            max_attempts=4,
-            backoff_seconds=1.0,
-            transport=transport,
-            budget=budget,
+            "Jina Reader", base_url, headers, timeout=60.0, max_attempts=4, backoff_seconds=1.0, **connection
         )
 
     def read(self, url: str) -> CrawledPage:

@@ -14,30 +14,18 @@ from tests.helpers import assert_error, create_dataset, upload_document, wait_fo
 OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
 
 
-def _pdf(objects: list[bytes]) -> bytes:
-    """A PDF of the given objects (1 0 R the catalog), with a correct cross-reference table."""
-    body, offsets = b"%PDF-1.4\n", []
-    for number, content in enumerate(objects, start=1):
-        offsets.append(len(body))
-        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
-    xref = len(body)
-    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    return body + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-
-
 def _nested_pdf() -> bytes:
     """A PDF whose catalog holds an array nested 50,000 deep (a parser-recursion attack)."""
     depth = 50_000
     catalog = b"<< /Type /Catalog /Pages 2 0 R /Evil " + b"[" * depth + b"]" * depth + b" >>"
-    return _pdf([catalog, b"<< /Type /Pages /Kids [] /Count 0 >>"])
+    return samples.pdf_of_objects([catalog, b"<< /Type /Pages /Kids [] /Count 0 >>"])
 
 
 def _pdf_bomb() -> bytes:
     """A one-page PDF whose content stream inflates from about 200 KB to 200 MB."""
     stream = zlib.compress(b" " * (200 * 2**20), 9)
     contents = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"
-    return _pdf([
+    return samples.pdf_of_objects([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
