@@ -54,13 +54,6 @@ class DocumentText:
         ]
         self._heading_offsets = [heading.offset for heading in self.headings]
 
-    def sections(self) -> list[str]:
-        """The text cut before each heading line: splitting each on its own keeps chunks from running
-        across a heading. A text without headings is one section."""
-        cuts = [0] + [offset for offset in self._heading_offsets if offset > 0] + [len(self.text)]
-        pieces = [self.text[start:end] for start, end in zip(cuts, cuts[1:], strict=False)]
-        return [piece for piece in pieces if piece.strip()]
-
     def places(self, chunks: list[str]) -> list[Place]:
         """Each chunk's place, the chunks in document order (as the splitters return them)."""
         places, cursor = [], 0
@@ -97,3 +90,11 @@ class DocumentText:
 def context_line(title: str, heading_path: tuple[str, ...] | list[str]) -> str:
     """What the indexes read before a chunk: its document and where in it the chunk is."""
     return " › ".join(part for part in [title, *heading_path] if part)
+
+
+def document_title(name: str) -> str:
+    """A document's name as a title worth reading before each chunk: without its file extension, and
+    nothing at all when it holds no word (an id such as `4983.txt` or `20080124X00101.pdf` tells a
+    search nothing, and would only add noise to every chunk)."""
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name.strip())
+    return stem if re.search(r"(?<![^\W\d_])[^\W\d_]{2,}(?![^\W\d_])", stem) else ""

@@ -48,13 +48,16 @@ def test_headings_come_from_fonts_and_numbering_and_hyphens_are_joined(tmp_path)
 def test_chunks_know_their_pages_and_heading_path(tmp_path):
     path = samples.make_report_pdf(tmp_path / "report.pdf", SECTIONS, "ACME Regeneration Lab")
     document = DocumentText(extract_file(path, "pdf"))
-    sections = document.sections()
-    assert len(sections) == 3
-    places = document.places(sections)
-    assert [(place.page_start, place.heading_path) for place in places] == [
-        (1, ("1 Introduction",)),
-        (2, ("1 Introduction", "1.1 Background")),
-        (3, ("2 Methods",)),
+    chunks = [
+        document.text[: document.text.index("Blastema") + 20],
+        "Blastema cells gather",
+        "# 2 Methods\nRegen",
+    ]
+    places = document.places(chunks)
+    assert [(place.page_start, place.page_end, place.heading_path) for place in places] == [
+        (1, 2, ("1 Introduction",)),
+        (2, 2, ("1 Introduction", "1.1 Background")),
+        (3, 3, ("2 Methods",)),
     ]
 
 

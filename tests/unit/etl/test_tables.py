@@ -42,7 +42,7 @@ def test_planned_chunks_keep_table_rows_whole():
         assert HEADER in plan.content
         body = [line for line in plan.content.split("\n") if line.startswith("| Q") and line not in HEADER]
         assert body == _rows(plan.content)  # no row cut short
-        assert plan.context == "report.md › Results"
+        assert plan.context == "report › Results"
 
 
 def test_text_without_tables_is_one_run():
