@@ -32,7 +32,7 @@ from core.documents.models import IN_PROGRESS, Document, ProcessRule, UploadFile
 from core.documents.storage import TEMP_DIR, file_storage
 from core.errors import InvalidParam, NotFound
 from core.indexing import keyword_index
-from core.indexing.embedding_cache import embed_with_cache, model_key
+from core.indexing.embedding_cache import embed_with_cache, model_key, text_hash
 from core.indexing.models import EmbeddingCacheEntry
 from core.indexing.reindex import reindex
 from core.indexing.vectors import get_embedder
@@ -160,11 +160,21 @@ def _dataset_rows(session: Session, dataset: Dataset) -> dict[str, list[dict]]:
 
 
 def _write_embeddings(session: Session, dataset: Dataset, archive: zipfile.ZipFile) -> int:
-    """The cached embeddings of the dataset's texts (segments and child chunks), every model's."""
-    hashes = set(session.scalars(select(Segment.index_node_hash).where(Segment.dataset_id == dataset.id)))
-    hashes |= set(
-        session.scalars(select(ChildChunk.index_node_hash).where(ChildChunk.dataset_id == dataset.id))
-    )
+    """The cached embeddings of the dataset's texts (segments and child chunks), every model's: cached
+    by the text embedded, which starts with the chunk's context line where it has one."""
+    chunks = session.execute(
+        select(Segment.index_node_hash, Segment.context, Segment.content).where(
+            Segment.dataset_id == dataset.id
+        )
+    ).all()
+    chunks += session.execute(
+        select(ChildChunk.index_node_hash, Segment.context, ChildChunk.content)
+        .join(Segment, Segment.id == ChildChunk.segment_id)
+        .where(ChildChunk.dataset_id == dataset.id)
+    ).all()
+    hashes = {
+        text_hash(f"{context}\n{content}") if context else digest for digest, context, content in chunks
+    }
     hashes.discard(None)
     written = 0
     with archive.open("embeddings.jsonl", "w", force_zip64=True) as member:

@@ -98,12 +98,14 @@ def _assert_all_vectors_from_hash_model(dataset_id: str) -> None:
     row = _dataset_row(dataset_id)
     assert (row.vector_model, row.pending_vector_collection) == (HASH_MODEL, None)
     with session_scope() as session:
-        contents = dict(session.execute(select(Segment.index_node_id, Segment.content).where(
-            Segment.dataset_id == dataset_id)).all())  # fmt: skip
-    stored = get_vector_store().vectors(row.vector_collection, list(contents))
-    assert set(stored) == set(contents)
+        rows = session.execute(select(Segment.index_node_id, Segment.context, Segment.content).where(
+            Segment.dataset_id == dataset_id)).all()  # fmt: skip
+    # what was embedded: the chunk's context line, then its content
+    embedded = {node: f"{context}\n{content}" if context else content for node, context, content in rows}
+    stored = get_vector_store().vectors(row.vector_collection, list(embedded))
+    assert set(stored) == set(embedded)
     for node_id, vector in stored.items():
-        assert np.allclose(vector, hash_vector(contents[node_id]), atol=1e-5)
+        assert np.allclose(vector, hash_vector(embedded[node_id]), atol=1e-5)
 
 
 def _search(client, tenant, dataset_id: str, query: str) -> tuple[int, int]:

@@ -58,7 +58,12 @@ def test_delete_tag_with_json_body(client, tenant):
 def test_bind_and_unbind(client, tenant):
     dataset = create_dataset(client, tenant)
     first, second = _tag(client, tenant, "a"), _tag(client, tenant, "b")
-    body = {"tag_ids": [first["id"], second["id"], "unknown-tag"], "target_id": dataset["id"]}
+    # An unknown tag id refuses the binding (nothing bound), rather than a 204 that ignored it.
+    unknown = {"tag_ids": [first["id"], second["id"], "unknown-tag"], "target_id": dataset["id"]}
+    bound = client.post("/v1/datasets/tags/binding", json=unknown, headers=tenant.headers)
+    assert_error(bound, 404, "not_found", "Tag not found")
+    assert client.get(f"/v1/datasets/{dataset['id']}/tags", headers=tenant.headers).json()["total"] == 0
+    body = {"tag_ids": [first["id"], second["id"]], "target_id": dataset["id"]}
     assert client.post("/v1/datasets/tags/binding", json=body, headers=tenant.headers).status_code == 204
     # binding twice keeps one binding per tag
     assert client.post("/v1/datasets/tags/binding", json=body, headers=tenant.headers).status_code == 204
