@@ -83,14 +83,21 @@ def run_version(name: str, code_dir: Path, work: Path, questions: list[dict]) ->
         api = httpx.Client(base_url=f"{server.url}/v1", headers=headers, timeout=600)
         dataset = api.post("/datasets", json={"name": "realdocs"}).json()
         loads, ingest_seconds = ingest(api, dataset["id"])
-        answers = {method: [ask(api, dataset["id"], q, settings) for q in questions]
-                   for method, settings in METHODS.items()}  # fmt: skip
+        answers = {
+            method: [ask(api, dataset["id"], q, settings) for q in questions]
+            for method, settings in METHODS.items()
+        }
     finally:
         server.stop()
     extraction = json.loads(
-        subprocess.run([sys.executable, "-c", EXTRACTION_TIMER, str(REALDOCS)], cwd=cwd, check=True,
-                       capture_output=True, text=True).stdout.splitlines()[-1]
-    )  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", EXTRACTION_TIMER, str(REALDOCS)],
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.splitlines()[-1]
+    )
     return summarise(loads, ingest_seconds, answers, questions, extraction)
 
 
@@ -159,8 +166,10 @@ def ask(api: httpx.Client, dataset_id: str, question: dict, settings: dict) -> l
     response = api.post(f"/datasets/{dataset_id}/hit-testing", json=body)
     if response.status_code != 200:
         return []
-    return [{"document": record["segment"]["document"]["name"], "content": record["segment"]["content"]}
-            for record in response.json()["records"]]  # fmt: skip
+    return [
+        {"document": record["segment"]["document"]["name"], "content": record["segment"]["content"]}
+        for record in response.json()["records"]
+    ]
 
 
 def summarise(
@@ -204,8 +213,11 @@ def summarise(
 
 
 def worktree(revision: str, into: Path) -> Path:
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), revision], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), revision],
+        check=True,
+        capture_output=True,
+    )
     return into
 
 
@@ -282,8 +294,9 @@ def main() -> None:
             results["after"] = run_version("after", ROOT, work, questions)
             print("after", json.dumps(results["after"], indent=1), flush=True)
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline_code)],
-                           check=False)  # fmt: skip
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline_code)], check=False
+            )
     write_results(args.baseline, results, questions)
 
 

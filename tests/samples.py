@@ -213,8 +213,12 @@ def make_msg(path: Path) -> Path:
 
 
 # The member of each archive-based format that holds the text.
-TEXT_MEMBERS = {"docx": "word/document.xml", "xlsx": "xl/worksheets/sheet1.xml",
-                "pptx": "ppt/slides/slide1.xml", "epub": "EPUB/chapter1.xhtml"}  # fmt: skip
+TEXT_MEMBERS = {
+    "docx": "word/document.xml",
+    "xlsx": "xl/worksheets/sheet1.xml",
+    "pptx": "ppt/slides/slide1.xml",
+    "epub": "EPUB/chapter1.xhtml",
+}
 
 
 def make_zip_bomb_docx(path: Path, uncompressed_mb: int = 200) -> Path:

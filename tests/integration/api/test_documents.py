@@ -402,8 +402,15 @@ def test_a_rename_re_indexes_the_context(client, tenant, celery_worker):
     assert {segment.context for segment in after} == {"Quokka field notes"}
 
     def found(word: str) -> int:
-        body = {"query": word, "retrieval_model": {"search_method": "full_text_search", "top_k": 10,
-                "reranking_enable": False, "score_threshold_enabled": False}}  # fmt: skip
+        body = {
+            "query": word,
+            "retrieval_model": {
+                "search_method": "full_text_search",
+                "top_k": 10,
+                "reranking_enable": False,
+                "score_threshold_enabled": False,
+            },
+        }
         url = f"/v1/datasets/{dataset['id']}/hit-testing"
         return len(client.post(url, json=body, headers=tenant.headers).json()["records"])
 

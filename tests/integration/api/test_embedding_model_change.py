@@ -98,8 +98,11 @@ def _assert_all_vectors_from_hash_model(dataset_id: str) -> None:
     row = _dataset_row(dataset_id)
     assert (row.vector_model, row.pending_vector_collection) == (HASH_MODEL, None)
     with session_scope() as session:
-        rows = session.execute(select(Segment.index_node_id, Segment.context, Segment.content).where(
-            Segment.dataset_id == dataset_id)).all()  # fmt: skip
+        rows = session.execute(
+            select(Segment.index_node_id, Segment.context, Segment.content).where(
+                Segment.dataset_id == dataset_id
+            )
+        ).all()
     # what was embedded: the chunk's context line, then its content
     embedded = {node: f"{context}\n{content}" if context else content for node, context, content in rows}
     stored = get_vector_store().vectors(row.vector_collection, list(embedded))

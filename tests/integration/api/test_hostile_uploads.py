@@ -139,8 +139,10 @@ def _resident_bytes() -> int:
 
 
 def test_archive_bombs_of_every_format_are_refused_without_inflating(client, tenant, celery_worker, tmp_path):
-    bombs = {f"bomb.{ext}": samples.make_zip_bomb(tmp_path / f"bomb.{ext}", ext, 400).read_bytes()
-             for ext in ("epub", "docx", "xlsx", "pptx")}  # fmt: skip
+    bombs = {
+        f"bomb.{ext}": samples.make_zip_bomb(tmp_path / f"bomb.{ext}", ext, 400).read_bytes()
+        for ext in ("epub", "docx", "xlsx", "pptx")
+    }
     dataset = create_dataset(client, tenant)
     with PeakMemory() as memory:
         for name, content in bombs.items():

@@ -69,8 +69,9 @@ def test_chunks_carry_pages_heading_paths_and_context(client, tenant, celery_wor
     report = samples.make_report_pdf(tmp_path / "r.pdf", SECTIONS, "Zanzibar Institute - internal")
     status = _upload(client, tenant, dataset["id"], "Zanzibar axolotl report.pdf", report.read_bytes())
     assert status["indexing_status"] == "completed", status
-    segments = client.get(f"/v1/datasets/{dataset['id']}/documents/{status['id']}/segments",
-                          headers=tenant.headers).json()["data"]  # fmt: skip
+    segments = client.get(
+        f"/v1/datasets/{dataset['id']}/documents/{status['id']}/segments", headers=tenant.headers
+    ).json()["data"]
     places = [(segment["page"], segment["heading_path"]) for segment in segments]
     assert list(dict.fromkeys(map(str, places))) == [
         str((1, ["1 Introduction"])),
@@ -89,11 +90,23 @@ def test_chunks_carry_pages_heading_paths_and_context(client, tenant, celery_wor
 
 def test_context_can_be_turned_off_in_the_process_rule(client, tenant, celery_worker, tmp_path):
     dataset = create_dataset(client, tenant)
-    rule = {"mode": "custom", "rules": {"pre_processing_rules": [], "chunk_context": False,
-            "segmentation": {"separator": "\\n\\n", "max_tokens": 500}}}  # fmt: skip
+    rule = {
+        "mode": "custom",
+        "rules": {
+            "pre_processing_rules": [],
+            "chunk_context": False,
+            "segmentation": {"separator": "\\n\\n", "max_tokens": 500},
+        },
+    }
     report = samples.make_report_pdf(tmp_path / "r.pdf", SECTIONS, "Lab")
-    status = _upload(client, tenant, dataset["id"], "Zanzibar.pdf", report.read_bytes(),
-                     {"indexing_technique": "high_quality", "process_rule": rule})  # fmt: skip
+    status = _upload(
+        client,
+        tenant,
+        dataset["id"],
+        "Zanzibar.pdf",
+        report.read_bytes(),
+        {"indexing_technique": "high_quality", "process_rule": rule},
+    )
     assert status["indexing_status"] == "completed", status
     assert _hit(client, tenant, dataset["id"], "Zanzibar", "full_text_search") == []
 

@@ -69,9 +69,16 @@ def test_text_with_a_lone_surrogate_is_refused_naming_the_field(client, tenant, 
 def test_metadata_names_outside_the_rule_are_refused_in_filters_and_fields(client, tenant, dataset, name):
     condition = {"name": name, "comparison_operator": "is", "value": "x"}
     filtering = {"logical_operator": "and", "conditions": [condition]}
-    body = {"query": "q", "retrieval_model": {"search_method": "hybrid_search", "top_k": 2,
-            "reranking_enable": False, "score_threshold_enabled": False,
-            "metadata_filtering_conditions": filtering}}  # fmt: skip
+    body = {
+        "query": "q",
+        "retrieval_model": {
+            "search_method": "hybrid_search",
+            "top_k": 2,
+            "reranking_enable": False,
+            "score_threshold_enabled": False,
+            "metadata_filtering_conditions": filtering,
+        },
+    }
     hit = client.post(f"/v1/datasets/{dataset['id']}/hit-testing", json=body, headers=tenant.headers)
     assert_error(hit, 400, "invalid_param")
     assert RULE in hit.json()["message"]

@@ -50,9 +50,13 @@ def hostile_firecrawl(next_link, seen: Recorder) -> type[BaseHTTPRequestHandler]
             seen.add(self.path)
             number = len(seen.paths)
             url = f"http://site.example/page-{number}"
-            answer = {"status": "completed", "total": LIMIT, "completed": LIMIT,
-                      "data": [{"markdown": page_markdown(url), "metadata": {"sourceURL": url}}],
-                      "next": next_link(self.headers["Host"], number)}  # fmt: skip
+            answer = {
+                "status": "completed",
+                "total": LIMIT,
+                "completed": LIMIT,
+                "data": [{"markdown": page_markdown(url), "metadata": {"sourceURL": url}}],
+                "next": next_link(self.headers["Host"], number),
+            }
             send_json(self, 200, answer)
 
         def log_message(self, *_args):

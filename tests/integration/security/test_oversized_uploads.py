@@ -75,12 +75,14 @@ def test_create_and_update_paths_answer_413(client, tenant, one_megabyte_limit):
     big = b"x" * (2 * 2**20)
     created = upload_document(client, tenant, dataset["id"], "big.txt", big, OPTIONS)
     assert_error(created, 413, "file_too_large")
-    uploaded = client.post("/v1/datasets/pipeline/file-upload", files={"file": ("big.txt", big)},
-                           headers=tenant.headers)  # fmt: skip
+    uploaded = client.post(
+        "/v1/datasets/pipeline/file-upload", files={"file": ("big.txt", big)}, headers=tenant.headers
+    )
     assert_error(uploaded, 413, "file_too_large")
     text = {"name": "big", "text": "x" * (2 * 2**20), **OPTIONS}
-    by_text = client.post(f"/v1/datasets/{dataset['id']}/document/create-by-text", json=text,
-                          headers=tenant.headers)  # fmt: skip
+    by_text = client.post(
+        f"/v1/datasets/{dataset['id']}/document/create-by-text", json=text, headers=tenant.headers
+    )
     assert_error(by_text, 413, "file_too_large")
     assert client.get(f"/v1/datasets/{dataset['id']}/documents", headers=tenant.headers).json()["total"] == 0
 
