@@ -130,7 +130,7 @@ class _UploadParser:
 async def read_document_upload(
     request: Request, settings: Settings, *, file_required: bool, on_update: bool
 ) -> DocumentUpload:
-    """Raises the contract's upload errors: a file over the size limit is 413 file_too_large; a type the
+    """Raises the upload errors of Dify's API: a file over the size limit is 413 file_too_large; a type the
     service does not read is 400 invalid_param on create paths and 415 on update paths, as Dify
     reports it. An oversized body is answered without being stored: before it is sent where the client
     waits for `Expect: 100-continue`, else after the rest is read and dropped (up to DRAINED_BYTES_MAX),

@@ -1,4 +1,4 @@
-"""Real PDFs as people upload them (`../shared/data/realdocs`: clinical-trial protocols, one a scan, and
+"""Real PDFs as people upload them (the `realdocs` evaluation set: clinical-trial protocols, one a scan, and
 NTSB accident reports laid out as forms), through the API of two versions of the service side by side:
 a baseline (a git revision, checked out in a temporary worktree and served from it) and this checkout.
 

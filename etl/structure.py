@@ -53,6 +53,7 @@ class DocumentText:
             for match in HEADING_LINE.finditer(self.text)
         ]
         self._heading_offsets = [heading.offset for heading in self.headings]
+        self._paths = _paths_at_headings(self.headings)
 
     def places(self, chunks: list[str]) -> list[Place]:
         """Each chunk's place, the chunks in document order (as the splitters return them)."""
@@ -79,12 +80,19 @@ class DocumentText:
         """The headings in force at `offset` (a heading starting on the chunk's first line included)."""
         line_end = self.text.find("\n", offset)
         limit = len(self.text) if line_end < 0 else line_end
-        path: list[Heading] = []
-        for heading in self.headings[: bisect.bisect_left(self._heading_offsets, limit)]:
-            while path and path[-1].level >= heading.level:
-                path.pop()
-            path.append(heading)
-        return tuple(heading.title for heading in path)
+        last = bisect.bisect_left(self._heading_offsets, limit) - 1
+        return self._paths[last] if last >= 0 else ()
+
+
+def _paths_at_headings(headings: list[Heading]) -> list[tuple[str, ...]]:
+    """The heading path in force from each heading on, built in one pass (a chunk looks its up)."""
+    paths, path = [], []
+    for heading in headings:
+        while path and path[-1].level >= heading.level:
+            path.pop()
+        path.append(heading)
+        paths.append(tuple(item.title for item in path))
+    return paths
 
 
 def context_line(title: str, heading_path: tuple[str, ...] | list[str]) -> str:

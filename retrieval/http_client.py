@@ -138,19 +138,26 @@ def _send(client: httpx.Client, method: str, path: str, body: dict | None) -> ht
     """The answer with its body read up to MAX_ANSWER_BYTES: streamed, so a huge body is never held."""
     request = client.build_request(method, path, json=body)
     streamed = client.send(request, stream=True)
-    chunks, size = [], 0
     try:
-        for chunk in streamed.iter_bytes():
-            size += len(chunk)
-            if size > MAX_ANSWER_BYTES:
-                raise ApiError(f"{request.url.host} answered more than {MAX_ANSWER_BYTES // 2**20} MB.")
-            chunks.append(chunk)
+        content = read_at_most(streamed, MAX_ANSWER_BYTES)
     finally:
         streamed.close()
+    if len(content) > MAX_ANSWER_BYTES:
+        raise ApiError(f"{request.url.host} answered more than {MAX_ANSWER_BYTES // 2**20} MB.")
     # The body is decoded already: the new answer must not say it is still compressed.
     headers = [(name, value) for name, value in streamed.headers.items() if name != "content-encoding"]
-    content = b"".join(chunks)
     return httpx.Response(streamed.status_code, headers=headers, content=content, request=request)
+
+
+def read_at_most(response: httpx.Response, limit: int) -> bytes:
+    """A streamed answer's (decoded) body, read until it is past `limit` bytes: a longer result says
+    the body is over the limit, without the rest of it ever being held."""
+    content = bytearray()
+    for chunk in response.iter_bytes():
+        content += chunk
+        if len(content) > limit:
+            break
+    return bytes(content)
 
 
 def _delay(attempt: int, retry_after: str | None, backoff_seconds: float) -> float:

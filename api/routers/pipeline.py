@@ -12,8 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep
 from api.multipart import read_document_upload
 from core import knowledge_pipeline as pipeline
-from core.documents.service import discarded_on_failure
-from core.documents.uploads import record_upload
+from core.documents.service import discarded_on_failure, record_callers_upload
 from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets", tags=["knowledge pipeline"])
@@ -48,16 +47,7 @@ async def upload_pipeline_file(request: Request, caller: CallerDep, session: Ses
     upload = await read_document_upload(request, get_settings(), file_required=True, on_update=True)
     source = upload.file
     with discarded_on_failure(session, source):
-        row = record_upload(
-            session,
-            workspace_id=caller.workspace.id,
-            created_by=caller.account.id,
-            stored=source.stored,
-            name=source.name,
-            extension=source.extension,
-            mime_type=source.mime_type,
-            api_key_id=caller.api_key_id or None,
-        )
+        row = record_callers_upload(session, caller, source, api_key_id=caller.api_key_id or None)
         session.commit()
     body = {"id": row.id, "name": row.name, "size": row.size, "extension": row.extension,
             "mime_type": row.mime_type, "created_by": row.created_by,

@@ -36,7 +36,7 @@ from core.indexing.embedding_cache import embed_with_cache, model_key, text_hash
 from core.indexing.models import EmbeddingCacheEntry
 from core.indexing.reindex import reindex
 from core.indexing.vectors import get_embedder
-from core.indexing.writer import indexed_texts
+from core.indexing.writer import indexed_text, indexed_texts
 from core.metadata.models import MetadataBinding, MetadataField
 from core.models import Base
 from core.search.legs import live_chunk_condition
@@ -173,7 +173,8 @@ def _write_embeddings(session: Session, dataset: Dataset, archive: zipfile.ZipFi
         .where(ChildChunk.dataset_id == dataset.id)
     ).all()
     hashes = {
-        text_hash(f"{context}\n{content}") if context else digest for digest, context, content in chunks
+        text_hash(indexed_text(context, content)) if context else digest
+        for digest, context, content in chunks
     }
     hashes.discard(None)
     written = 0

@@ -104,7 +104,7 @@ def create_document(
         return document, batch
     _prepare_dataset(session, dataset, options, source_type)
     rule_id = _resolve_process_rule(session, caller, dataset, options)
-    upload = _record(session, caller, source)
+    upload = record_callers_upload(session, caller, source)
     if document is None:
         document = Document(
             workspace_id=dataset.workspace_id,
@@ -151,7 +151,7 @@ def update_document(
         document.dataset_process_rule_id = _new_process_rule(session, caller, dataset, options.process_rule)
     replaced = document.upload_file_id
     if source is not None:
-        _point_to_upload(document, _record(session, caller, source))
+        _point_to_upload(document, record_callers_upload(session, caller, source))
     if name:
         document.name = name
     document.doc_language = options.doc_language
@@ -407,7 +407,10 @@ def _next_position(session: Session, dataset: Dataset) -> int:
     ) + 1
 
 
-def _record(session: Session, caller: Caller, source: NewFile) -> UploadFile:
+def record_callers_upload(
+    session: Session, caller: Caller, source: NewFile, api_key_id: str | None = None
+) -> UploadFile:
+    """The row of a file the caller sent; `api_key_id` for a file kept for later (a pipeline run)."""
     return uploads.record_upload(
         session,
         workspace_id=caller.workspace.id,
@@ -416,6 +419,7 @@ def _record(session: Session, caller: Caller, source: NewFile) -> UploadFile:
         name=source.name,
         extension=source.extension,
         mime_type=source.mime_type,
+        api_key_id=api_key_id,
     )
 
 

@@ -105,6 +105,11 @@ def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText
     ]
 
 
+def indexed_text(context: str | None, text: str) -> str:
+    """What the indexes read (and the embedding cache keys on): the context line, then the text."""
+    return f"{context}\n{text}" if context else text
+
+
 def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> IndexedText:
     """The chunk's context line (its document and heading path) is read before its text: a chunk of
     a table or a section rarely names what it belongs to, and the indexes should know."""
@@ -115,7 +120,7 @@ def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> Index
         document_id=segment.document_id,
         workspace_id=segment.workspace_id,
         dataset_id=segment.dataset_id,
-        text=f"{segment.context}\n{text}" if segment.context else text,
+        text=indexed_text(segment.context, text),
         keywords=tuple(segment.keywords or ()),
         metadata=found.payload if found else {},
         metadata_revision=found.revision if found else 0,

@@ -36,7 +36,7 @@ from core.workspaces.models import Account, Workspace
 from etl.crawlers import CrawledPage, CrawlOptions
 from etl.crawlers.jina import MAX_SITEMAP_BYTES, sitemap_urls
 from etl.notion import NotionPage, page_title
-from retrieval.http_client import ApiError, RequestBudget
+from retrieval.http_client import ApiError, RequestBudget, read_at_most
 
 CRAWL_PROVIDERS = (Provider.FIRECRAWL, Provider.JINA)
 RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
@@ -318,12 +318,7 @@ def _fetch_public(url: str) -> bytes:
         ):
             if response.status_code != 200:
                 raise ApiError(f"The sitemap {url} answered {response.status_code}.", response.status_code)
-            content = bytearray()
-            for chunk in response.iter_bytes():
-                content += chunk
-                if len(content) > MAX_SITEMAP_BYTES:
-                    break  # the sitemap parser names the limit
-            return bytes(content)
+            return read_at_most(response, MAX_SITEMAP_BYTES)  # the sitemap parser names the limit
     except httpx.HTTPError as error:
         raise ApiError(f"The sitemap {url} could not be read: {error}") from error
 

@@ -38,14 +38,21 @@ def listener_handler(seen: Recorder) -> type[BaseHTTPRequestHandler]:
     return Internal
 
 
+class StartsAnyCrawl(BaseHTTPRequestHandler):
+    """Firecrawl's start of a crawl, whatever is asked; what it reports is the subclass's."""
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        send_json(self, 200, {"success": True, "id": "job-1"})
+
+    def log_message(self, *_args):
+        pass
+
+
 def hostile_firecrawl(next_link, seen: Recorder) -> type[BaseHTTPRequestHandler]:
-    """Starts any crawl; every status slice holds one page and a `next` made by `next_link(host, n)`."""
+    """Every status slice holds one page and a `next` made by `next_link(host, n)`."""
 
-    class Firecrawl(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            send_json(self, 200, {"success": True, "id": "job-1"})
-
+    class Firecrawl(StartsAnyCrawl):
         def do_GET(self):  # noqa: N802
             seen.add(self.path)
             number = len(seen.paths)
@@ -58,9 +65,6 @@ def hostile_firecrawl(next_link, seen: Recorder) -> type[BaseHTTPRequestHandler]
                 "next": next_link(self.headers["Host"], number),
             }
             send_json(self, 200, answer)
-
-        def log_message(self, *_args):
-            pass
 
     return Firecrawl
 
@@ -119,17 +123,10 @@ def test_a_provider_that_never_finishes_ends_at_the_request_budget(
     get_settings.cache_clear()
     provider = Recorder()
 
-    class Scraping(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers["Content-Length"]))
-            send_json(self, 200, {"success": True, "id": "job-1"})
-
+    class Scraping(StartsAnyCrawl):
         def do_GET(self):  # noqa: N802
             provider.add(self.path)
             send_json(self, 200, {"status": "scraping", "total": LIMIT, "completed": 0, "data": []})
-
-        def log_message(self, *_args):
-            pass
 
     with serving(Scraping) as firecrawl:
         job = _crawl(client, tenant, firecrawl)
