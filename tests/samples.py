@@ -50,6 +50,29 @@ def make_report_pdf(
     return path
 
 
+def make_statement_pdf(path: Path, caption: str, rows: list[tuple[str, str, str]]) -> Path:
+    """A financial statement as filings set it: a caption, a header over two lines ("Three Months
+    Ended" above each column's date), a label column and right-aligned figures; no ruling lines."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "The statements below are unaudited.", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", style="B", size=10)
+    pdf.multi_cell(0, 8, caption, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    header = [("", "Three Months Ended", "Three Months Ended"), ("", "July 1, 2023", "June 25, 2022")]
+    for line in [*header, *rows]:
+        y = pdf.get_y()
+        for text, x, width, align in zip(line, (10, 110, 155), (90, 40, 40), ("L", "R", "R"), strict=True):
+            pdf.set_xy(x, y)
+            pdf.cell(width, 5, text, align=align)
+        pdf.set_y(y + 5)
+    pdf.output(str(path))
+    return path
+
+
 def make_scanned_pdf(path: Path, pages: list[str]) -> Path:
     """An image-only PDF, as a scanner makes it: a text PDF rendered to pictures, without its text layer."""
     import pypdfium2 as pdfium

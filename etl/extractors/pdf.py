@@ -6,7 +6,9 @@ recogniser is given. Around the text:
   are removed, and words hyphenated at line ends are joined;
 - headings become Markdown heading lines (`## 2.1 Study design`), found from the PDF's outline when it
   has one, else from the fonts (a line set larger than the body text, or wholly bold) and numbering
-  (`2.1`), so that later stages know each chunk's heading path.
+  (`2.1`), so that later stages know each chunk's heading path;
+- tables, found from where their words sit (etl/extractors/pdf_tables.py), become Markdown tables, so
+  that chunking keeps their rows whole and repeats their header.
 """
 
 import logging
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from etl.extractors.base import ExtractedPart, ExtractionError
 from etl.extractors.ocr import TextRecognizer
+from etl.extractors.pdf_tables import Cell, find_tables, split_cells
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class Line:
     size: float = 0.0  # font size of the line (0: unknown, e.g. read by OCR)
     bold: bool = False
     heading_level: int = 0
+    cells: list[Cell] = field(default_factory=list)  # the line's cells where wide gaps part its words
+    table: bool = False  # a row of a table written as Markdown
 
 
 @dataclass
@@ -64,6 +69,8 @@ def extract_pdf(path: Path, recognizer: TextRecognizer | None = None) -> list[Ex
             "The PDF has no text layer (a scan?) and OCR is turned off (OCR_ENABLED): nothing could be read."
         )
     _remove_furniture(pages)
+    for page in pages:
+        _write_tables(page)
     _mark_headings(pages, outline)
     return [
         ExtractedPart(_page_text(page), {"page": page.number} | ({"ocr": True} if page.ocr else {}))
@@ -113,11 +120,32 @@ def _text_lines(page) -> list[Line]:
                 last = first + len(line) - 1
                 size = pdfium_c.FPDFText_GetFontSize(textpage.raw, first)
                 bold = all(_is_bold(pdfium_c, textpage.raw, index) for index in (first, last))
-                lines.append(Line(re.sub(r"\s+", " ", line.replace("\ufffe", "")), round(size, 1), bold))
+                characters = _placed_characters(pdfium_c, textpage.raw, raw, offset, first, last)
+                lines.append(
+                    Line(
+                        re.sub(r"\s+", " ", line.replace("\ufffe", "")),
+                        round(size, 1),
+                        bold,
+                        cells=split_cells(characters, size),
+                    )
+                )
             offset += len(raw) + 2
         return lines
     finally:
         textpage.close()
+
+
+def _placed_characters(pdfium_c, textpage, raw: str, offset: int, first: int, last: int):
+    """The line's characters with their left and right edges on the page."""
+    left, right, bottom, top = (pdfium_c.c_double() for _ in range(4))
+    characters = []
+    for index in range(first, last + 1):
+        character = raw[index - offset]
+        if character == "\ufffe":
+            continue
+        pdfium_c.FPDFText_GetCharBox(textpage, index, left, right, bottom, top)
+        characters.append((character, left.value, right.value))
+    return characters
 
 
 def _is_bold(pdfium_c, textpage, index: int) -> bool:
@@ -180,6 +208,12 @@ def _furniture_key(text: str) -> str:
     return re.sub(r"\d+", "#", _normalised(text))
 
 
+def _write_tables(page: Page) -> None:
+    """Lines that form a table become its Markdown rows (never headings)."""
+    for start, end, rows in reversed(find_tables([line.cells for line in page.lines])):
+        page.lines[start:end] = [Line(row, table=True) for row in rows]
+
+
 def _mark_headings(pages: list[Page], outline: dict[int, list[tuple[str, int]]]) -> None:
     if sum(len(entries) for entries in outline.values()) >= 3:
         for page in pages:
@@ -201,7 +235,7 @@ def _mark_headings(pages: list[Page], outline: dict[int, list[tuple[str, int]]])
     larger = sorted({size for size, _ in rare if size >= body * HEADING_SIZE_RATIO}, reverse=True)
     for page in pages:
         for line in page.lines:
-            if (line.size, line.bold) not in rare or not _could_be_heading(line.text):
+            if line.table or (line.size, line.bold) not in rare or not _could_be_heading(line.text):
                 continue
             if line.size in larger:
                 line.heading_level = min(larger.index(line.size) + 1, 5)

@@ -2,6 +2,9 @@
 
 import pytest
 
+from core.documents.process_rules import AUTOMATIC_RULES
+from core.indexing.planning import plan_segments
+from core.settings import Settings
 from etl.extractors import ExtractionError, extract_file
 from etl.extractors.ocr import OcrSettings, TextRecognizer
 from etl.structure import DocumentText
@@ -94,3 +97,27 @@ def test_images_need_ocr(tmp_path):
     image = samples.make_text_image(tmp_path / "note.png", "Mitochondria make ATP.")
     with pytest.raises(ExtractionError, match="File type not allowed"):
         extract_file(image, "png")
+
+
+STATEMENT_ROWS = [(f"Segment {n} net revenue", f"{1000 + 37 * n:,}", f"{900 + 29 * n:,}") for n in range(40)]
+
+
+def test_a_pdf_table_becomes_rows_with_their_header_and_is_cut_between_rows(tmp_path):
+    caption = "Condensed Consolidated Statements of Operations"
+    path = samples.make_statement_pdf(tmp_path / "statement.pdf", caption, STATEMENT_ROWS)
+    [part] = extract_file(path, "pdf")
+    header = "| | Three Months Ended July 1, 2023 | Three Months Ended June 25, 2022 |"
+    assert f"{caption}\n{header}\n| --- | --- | --- |\n| Segment 0 net revenue | 1,000 | 900 |" in part.text
+    assert "| Segment 39 net revenue | 2,443 | 2,031 |" in part.text
+    rule = {"mode": "automatic", "rules": AUTOMATIC_RULES}
+    planned = plan_segments(Settings(), "text_model", None, rule, [part], None, "pdf", "statement.pdf")
+    pieces = [plan.content for plan in planned if "| Segment" in plan.content]
+    assert len(pieces) > 2 and pieces[0].startswith(caption)
+    assert all(f"{header}\n| --- | --- | --- |\n| Segment" in piece for piece in pieces)
+    rows = [line for piece in pieces for line in piece.split("\n") if line.startswith("| Segment")]
+    assert rows == [f"| {label} | {this} | {last} |" for label, this, last in STATEMENT_ROWS]
+
+
+def test_prose_lists_and_forms_are_not_taken_for_tables(tmp_path):
+    path = samples.make_report_pdf(tmp_path / "report.pdf", SECTIONS, "ACME Regeneration Lab")
+    assert not any("|" in part.text for part in extract_file(path, "pdf"))
