@@ -61,6 +61,10 @@ class IndexingStatusOut(BaseModel):
     retries: int = Field(
         description="ours: runs that failed on a dependency since the last success (retried with back-off)"
     )
+    extraction: dict | None = Field(
+        None,
+        description="ours: pages (total), ocr_pages (read by OCR) and, while pages are read, pages_read",
+    )
 
 
 class IndexingStatusList(BaseModel):

@@ -131,7 +131,8 @@ class Document(Base):
     doc_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     doc_form: Mapped[str] = mapped_column(String(32), default="text_model")
     doc_language: Mapped[str | None] = mapped_column(String(64))
-    # What extraction found: {"pages": n, "ocr_pages": [numbers read by OCR]} (null: not paged).
+    # What extraction found: {"pages": n, "ocr_pages": [numbers read by OCR]} (null: not paged); while
+    # the pages are read, also "pages_read" (how many so far).
     extraction: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # Bumped by every indexing run that claims the document; segments carry the generation that wrote them.
     index_generation: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -140,6 +140,7 @@ def describe_indexing_status(session: Session, documents: list[Document]) -> lis
             "completed_segments": done.get(document.id, 0),
             "total_segments": counts.get(document.id, 0),
             "retries": document.indexing_attempts,
+            "extraction": document.extraction,
         }
         for document in documents
     ]

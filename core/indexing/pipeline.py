@@ -33,6 +33,7 @@ from core.indexing.planning import (
     extraction_summary,
     plan_segments,
 )
+from core.indexing.progress import page_reporter
 from core.indexing.vectors import get_vector_store
 from core.indexing.writer import (
     VECTOR_INDEX_FIELDS,
@@ -116,7 +117,8 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
     upload = _source_file(session, settings, document)
     with local_copy(settings, upload) as path:
         with tracing.span("index.extract", {"document_id": document.id, "extension": upload.extension}):
-            parts = extract_parts(settings, path, upload.extension)
+            reporter = page_reporter(session, document.id, run.generation)
+            parts = extract_parts(settings, path, upload.extension, reporter)
         parsed_at = utcnow()
         rule = _process_rule(session, document)
         with tracing.span("index.chunk", {"document_id": document.id, "doc_form": document.doc_form}):

@@ -11,7 +11,7 @@ from core.documents.process_rules import enabled_cleaning_rules, segmentation_of
 from core.settings import Settings
 from etl.cleaning import clean_text
 from etl.extractors import extract_file
-from etl.extractors.base import ExtractedPart
+from etl.extractors.base import ExtractedPart, PageProgress
 from etl.extractors.registry import read_table_rows
 from etl.qa import generate_qa_pairs, qa_pairs_from_rows
 from etl.splitting import (
@@ -39,8 +39,11 @@ class PlannedSegment:
     context: str | None = None  # read by the indexes before the content (see Segment.context)
 
 
-def extract_parts(settings: Settings, path: Path, extension: str) -> list[ExtractedPart]:
-    """A file's text as its extractor gives it (by page, slide or sheet where it has them)."""
+def extract_parts(
+    settings: Settings, path: Path, extension: str, progress: PageProgress | None = None
+) -> list[ExtractedPart]:
+    """A file's text as its extractor gives it (by page, slide or sheet where it has them); `progress`
+    hears of each page of a paged file."""
     return extract_file(
         path,
         extension,
@@ -49,6 +52,7 @@ def extract_parts(settings: Settings, path: Path, extension: str) -> list[Extrac
         unstructured_api_key=settings.unstructured_api_key,
         archive_limits=settings.archive_limits,
         recognizer=settings.text_recognizer,
+        progress=progress,
     )
 
 

@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import charset_normalizer
 
@@ -10,6 +11,12 @@ WESTERN_CHAOS_MARGIN = 0.1
 class ExtractedPart:
     text: str
     metadata: dict = field(default_factory=dict)
+
+
+class PageProgress(Protocol):
+    """Told after each page of a paged file is read: pages read so far, of how many, those by OCR."""
+
+    def __call__(self, read: int, total: int, recognised: list[int]) -> None: ...
 
 
 class ExtractionError(ValueError):

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from etl.extractors.base import ExtractedPart, ExtractionError
+from etl.extractors.base import ExtractedPart, ExtractionError, PageProgress
 from etl.extractors.ocr import TextRecognizer
 from etl.extractors.pdf_tables import Cell, find_tables, split_cells
 
@@ -52,7 +52,9 @@ class Page:
     ocr: bool = False
 
 
-def extract_pdf(path: Path, recognizer: TextRecognizer | None = None) -> list[ExtractedPart]:
+def extract_pdf(
+    path: Path, recognizer: TextRecognizer | None = None, progress: PageProgress | None = None
+) -> list[ExtractedPart]:
     import pypdfium2 as pdfium
 
     try:
@@ -60,7 +62,7 @@ def extract_pdf(path: Path, recognizer: TextRecognizer | None = None) -> list[Ex
     except pdfium.PdfiumError as error:
         raise ExtractionError(_open_failure(str(error))) from error
     try:
-        pages, without_text = _read_pages(document, recognizer)
+        pages, without_text = _read_pages(document, recognizer, progress)
         outline = _outline(document)
     finally:
         document.close()
@@ -85,23 +87,29 @@ def _open_failure(message: str) -> str:
     return f"The PDF file is damaged or not a PDF ({message.rstrip('.')})."
 
 
-def _read_pages(document, recognizer: TextRecognizer | None) -> tuple[list[Page], list[int]]:
+def _read_pages(
+    document, recognizer: TextRecognizer | None, progress: PageProgress | None
+) -> tuple[list[Page], list[int]]:
     """The pages, and the numbers of those left without text (no text layer and no OCR for them)."""
-    pages, without_text, recognised = [], [], 0
+    pages: list[Page] = []
+    without_text: list[int] = []
+    recognised: list[int] = []
     for index in range(len(document)):
         page = document[index]
         try:
             read = Page(index + 1, _text_lines(page))
             if sum(len(line.text.strip()) for line in read.lines) < MIN_PAGE_CHARS:
                 read.lines = []
-                if recognizer is None or recognised >= recognizer.settings.max_pages:
+                if recognizer is None or len(recognised) >= recognizer.settings.max_pages:
                     without_text.append(read.number)
                 else:
-                    recognised += 1
+                    recognised.append(read.number)
                     read.lines, read.ocr = _recognised_lines(page, recognizer), True
             pages.append(read)
         finally:
             page.close()
+        if progress is not None:
+            progress(index + 1, len(document), recognised)
     return pages, without_text
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from etl.extractors import documents, email_formats, markup, text_formats
 from etl.extractors.archives import ARCHIVE_FORMATS, ArchiveLimits, check_archive
-from etl.extractors.base import ExtractedPart, ExtractionError
+from etl.extractors.base import ExtractedPart, ExtractionError, PageProgress
 from etl.extractors.images import IMAGE_EXTENSIONS, extract_image
 from etl.extractors.ocr import TextRecognizer, ocr_available
 from etl.extractors.pdf import extract_pdf
@@ -65,6 +65,7 @@ def extract_file(
     unstructured_api_key: str | None = None,
     archive_limits: ArchiveLimits = ArchiveLimits(),
     recognizer: TextRecognizer | None = None,
+    progress: PageProgress | None = None,
 ) -> list[ExtractedPart]:
     extension = extension.lower().lstrip(".")
     if extension not in supported_extensions(etl_type, unstructured_api_url, ocr=recognizer is not None):
@@ -74,7 +75,9 @@ def extract_file(
             raise ExtractionError("ETL_TYPE=unstructured needs UNSTRUCTURED_API_URL to read this file type.")
         parts = extract_with_unstructured_api(path, unstructured_api_url, unstructured_api_key)
     elif extension in _WITH_OCR:
-        parts = extract_pdf(path, recognizer) if extension == "pdf" else extract_image(path, recognizer)
+        parts = (
+            extract_pdf(path, recognizer, progress) if extension == "pdf" else extract_image(path, recognizer)
+        )
     else:
         if extension in ARCHIVE_FORMATS:  # inflated here, so bounded here (a remote parser bounds its own)
             check_archive(path, extension, archive_limits)

@@ -2,6 +2,8 @@
 OCR, chunks know their pages and headings, and the indexes read each chunk with its document's title
 and heading path while its content stays the original text."""
 
+import time
+
 import pytest
 
 from core.settings import get_settings
@@ -51,6 +53,36 @@ def test_a_scanned_pdf_is_indexed_through_ocr_and_found(client, tenant, celery_w
         f"/v1/datasets/{dataset['id']}/documents/{status['id']}", headers=tenant.headers
     ).json()
     assert detail["extraction"] == {"pages": 2, "ocr_pages": [1, 2]}
+
+
+def test_the_indexing_status_counts_the_pages_read_while_ocr_runs(client, tenant, celery_worker, tmp_path):
+    dataset = create_dataset(client, tenant)
+    lines = [
+        "The north pump was serviced on Monday.",
+        "Filters of the east basin were replaced.",
+        "A valve on the south main was found leaking.",
+        "Night shift logged no alarms this week.",
+    ]
+    scan = samples.make_scanned_pdf(tmp_path / "logbook.pdf", lines)
+    created = upload_document(client, tenant, dataset["id"], "logbook.pdf", scan.read_bytes(), OPTIONS)
+    assert created.status_code == 200, created.text
+    url = f"/v1/datasets/{dataset['id']}/documents/{created.json()['batch']}/indexing-status"
+    seen = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        [status] = client.get(url, headers=tenant.headers).json()["data"]
+        if status["indexing_status"] == "parsing" and status["extraction"]:
+            seen.append(status["extraction"])
+        if status["indexing_status"] in ("completed", "error"):
+            break
+        time.sleep(0.05)
+    assert status["indexing_status"] == "completed", status
+    assert status["extraction"] == {"pages": 4, "ocr_pages": [1, 2, 3, 4]}
+    assert seen, "no page count was reported while the pages were read"
+    for reported in seen:
+        assert reported["pages"] == 4 and 1 <= reported["pages_read"] <= 4
+        assert reported["ocr_pages"] == list(range(1, reported["pages_read"] + 1))
+    assert min(reported["pages_read"] for reported in seen) < 4  # seen before the last page was read
 
 
 def test_a_png_upload_is_read_by_ocr(client, tenant, celery_worker, tmp_path):

@@ -93,6 +93,13 @@ export async function documentsPage(main, datasetId) {
 
 function progress(status) {
   const stage = STAGES[status.indexing_status] || status.indexing_status;
+  const pages = status.extraction;
+  if (status.indexing_status === "parsing" && pages && pages.pages_read !== undefined) {
+    const reading = pages.ocr_pages.length ? `${stage} · page ${pages.pages_read} / ${pages.pages} (${pages.ocr_pages.length} by OCR)` : `${stage} · page ${pages.pages_read} / ${pages.pages}`;
+    return h("div", { class: "progress-cell" },
+      h("progress", { max: pages.pages, value: pages.pages_read, "aria-label": `Reading pages: ${pages.pages_read} of ${pages.pages}` }),
+      h("span", { class: "small" }, reading));
+  }
   const total = status.total_segments;
   const done = status.completed_segments;
   return h("div", { class: "progress-cell" },
