@@ -5,11 +5,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.datasets.schemas import METADATA_NAME
 from core.documents.models import Document, ProcessRule
 from etl.cleaning import PRE_PROCESSING_RULE_IDS, REMOVE_EXTRA_SPACES, REMOVE_URLS_EMAILS
 from etl.splitting import AUTOMATIC_MAX_LENGTH, AUTOMATIC_OVERLAP, Segmentation
 
 MODES = ("automatic", "custom", "hierarchical")
+MAX_CONTEXT_METADATA = 10
 AUTOMATIC_RULES: dict[str, Any] = {
     "pre_processing_rules": [
         {"id": REMOVE_EXTRA_SPACES, "enabled": True},
@@ -60,7 +62,23 @@ def validate_process_rule(rule: Any) -> dict[str, Any]:
         if not isinstance(rules["chunk_context"], bool):
             raise ValueError("Process rule chunk_context must be true or false")
         stored["chunk_context"] = rules["chunk_context"]
+    if "chunk_context_metadata" in rules:  # ours, like chunk_context
+        stored["chunk_context_metadata"] = _context_metadata(rules["chunk_context_metadata"])
     return {"mode": mode, "rules": stored}
+
+
+def _context_metadata(names: Any) -> list[str]:
+    """The metadata fields whose values the context line names, in the order given."""
+    if (
+        not isinstance(names, list)
+        or len(names) > MAX_CONTEXT_METADATA
+        or not all(isinstance(name, str) and METADATA_NAME.fullmatch(name) for name in names)
+    ):
+        raise ValueError(
+            f"Process rule chunk_context_metadata must be a list of at most {MAX_CONTEXT_METADATA} "
+            "metadata names"
+        )
+    return list(dict.fromkeys(names))
 
 
 def _segmentation(value: Any, needs_size: bool, *, required: bool) -> dict[str, Any] | None:

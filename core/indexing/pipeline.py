@@ -131,6 +131,7 @@ def _prepare(session: Session, settings: Settings, document: Document) -> Run:
                 path,
                 upload.extension,
                 title=document.name,
+                metadata=document.doc_metadata,
             )
     if not planned:
         raise IndexingFailed("No chunks could be made from the document's text.")

@@ -8,7 +8,7 @@ import pytest
 
 from core.settings import get_settings
 from tests import samples
-from tests.helpers import assert_error, create_dataset, upload_document, wait_for_batch
+from tests.helpers import assert_error, create_dataset, create_text_document, upload_document, wait_for_batch
 
 OPTIONS = {"indexing_technique": "high_quality", "process_rule": {"mode": "automatic"}}
 SECTIONS = [
@@ -165,3 +165,46 @@ def test_images_are_refused_at_upload_when_ocr_is_off(client, tenant, monkeypatc
     image = samples.make_text_image(tmp_path / f"a.{extension}", "Text.")
     response = upload_document(client, tenant, dataset["id"], f"a.{extension}", image.read_bytes(), OPTIONS)
     assert_error(response, 400, "invalid_param", f"File type not allowed: .{extension}")
+
+
+def test_chosen_metadata_values_join_the_context_at_the_next_indexing(client, tenant, celery_worker):
+    dataset = create_dataset(client, tenant)
+    base = f"/v1/datasets/{dataset['id']}"
+    rule = {
+        "mode": "custom",
+        "rules": {
+            "pre_processing_rules": [],
+            "chunk_context_metadata": ["company", "quarter"],
+            "segmentation": {"separator": "\\n\\n", "max_tokens": 500},
+        },
+    }
+    text = "Revenue rose to 42 million on strong demand for sensors."
+    bad_rule = {**rule, "rules": {**rule["rules"], "chunk_context_metadata": ["Company Name"]}}
+    refused = create_text_document(client, tenant, dataset["id"], "results.txt", text, process_rule=bad_rule)
+    assert_error(refused, 400, "invalid_param")
+    created = create_text_document(client, tenant, dataset["id"], "results.txt", text, process_rule=rule)
+    assert created.status_code == 200, created.text
+    document = created.json()["document"]
+    wait_for_batch(client, tenant, dataset["id"], created.json()["batch"])
+    assert _hit(client, tenant, dataset["id"], "Zanzibar", "full_text_search") == []
+
+    company = client.post(
+        f"{base}/metadata", json={"type": "string", "name": "company"}, headers=tenant.headers
+    )
+    values = [{**company.json(), "value": "Zanzibar Instruments"}]
+    operation = [{"document_id": document["id"], "metadata_list": values}]
+    body = {"operation_data": operation}
+    assert client.post(f"{base}/documents/metadata", json=body, headers=tenant.headers).status_code == 200
+    update = {"name": "results.txt", "text": text, "process_rule": rule}
+    updated = client.post(
+        f"{base}/documents/{document['id']}/update-by-text", json=update, headers=tenant.headers
+    )
+    assert updated.status_code == 200, updated.text
+    wait_for_batch(client, tenant, dataset["id"], updated.json()["batch"])
+
+    [record] = _hit(client, tenant, dataset["id"], "Zanzibar", "full_text_search")
+    assert record["segment"]["content"] == text
+    segments = client.get(f"{base}/documents/{document['id']}/segments", headers=tenant.headers).json()[
+        "data"
+    ]
+    assert [segment["context"] for segment in segments] == ["results › company: Zanzibar Instruments"]
