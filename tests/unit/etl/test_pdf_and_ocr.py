@@ -121,3 +121,12 @@ def test_a_pdf_table_becomes_rows_with_their_header_and_is_cut_between_rows(tmp_
 def test_prose_lists_and_forms_are_not_taken_for_tables(tmp_path):
     path = samples.make_report_pdf(tmp_path / "report.pdf", SECTIONS, "ACME Regeneration Lab")
     assert not any("|" in part.text for part in extract_file(path, "pdf"))
+
+
+@pytest.mark.parametrize("angle", [90, 270])
+def test_a_page_scanned_sideways_is_read_either_way(tmp_path, recognizer, angle):
+    from PIL import Image
+
+    image = samples.make_text_image(tmp_path / "page.png", "Sideways scans still read in order.")
+    turned = Image.open(image).rotate(angle, expand=True)
+    assert recognizer.read(turned).replace(" ", "") == "Sidewaysscansstillreadinorder."
