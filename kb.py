@@ -58,8 +58,8 @@ def serve(
     import uvicorn
 
     from core.database import refresh_sqlite_statistics, session_scope
-    from core.indexing.reindex import prepare_engine
-    from core.indexing.vectors import warm_up_default_embedder
+    from core.index.engines import warm_up_default_embedder
+    from core.ingestion.reindex import prepare_engine
 
     settings = get_settings()
     if not settings.embedded_worker and not settings.qdrant_url:
@@ -99,7 +99,7 @@ def serve(
 def _stop(embedded) -> None:
     """Ctrl+C: each part says it stops, and none waits long. Indexing cut short resumes at the next
     start (its lease names this process)."""
-    from core.indexing.vectors import close_embedders, close_vector_stores
+    from core.index.engines import close_embedders, close_vector_stores
 
     console.print("stopping the indexing worker (a run in progress resumes at the next start)...")
     embedded.stop(timeout=SHUTDOWN_GRACE_SECONDS)
@@ -119,8 +119,8 @@ def reindex(
     runs only for texts it lacks). In the embedded mode, stop `kb serve` first: the engine's directory
     opens in one process at a time."""
     _prepare_embedded_database()
-    from core.indexing.reindex import reindex as rebuild
-    from core.indexing.vectors import close_vector_stores
+    from core.index.engines import close_vector_stores
+    from core.ingestion.reindex import reindex as rebuild
 
     try:
         rebuilt = rebuild(dataset)
@@ -140,7 +140,7 @@ def check_consistency(
     drift remains. In the embedded mode, stop `kb serve` first (the engine opens in one process)."""
     _prepare_embedded_database()
     from core.consistency import check
-    from core.indexing.vectors import close_embedders, close_vector_stores
+    from core.index.engines import close_embedders, close_vector_stores
 
     try:
         found = check(repair=repair)
@@ -170,7 +170,7 @@ def export_dataset(
     chunks, metadata, tags and the embeddings with their model (a restore needs no model call)."""
     _prepare_embedded_database()
     from core.database import session_scope
-    from core.datasets.archive import export_dataset as export
+    from core.dataset_archive import export_dataset as export
 
     with session_scope() as session:
         counts = export(session, dataset, target)
@@ -194,8 +194,8 @@ def import_dataset(
     _prepare_embedded_database()
     from rich.progress import Progress
 
-    from core.datasets.archive import import_dataset as restore
-    from core.indexing.vectors import close_embedders, close_vector_stores
+    from core.dataset_archive import import_dataset as restore
+    from core.index.engines import close_embedders, close_vector_stores
 
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("embedding", total=None)
@@ -233,7 +233,7 @@ def run_worker(
         raise typer.BadParameter(ENGINE_IN_ONE_PROCESS.format(command="kb worker"))
     import worker.recovery  # noqa: F401 - registers the sweep on worker_ready
     import worker.tasks  # noqa: F401 - registers the task functions
-    from core.indexing.vectors import warm_up_default_embedder
+    from core.index.engines import warm_up_default_embedder
     from core.queue import DATASET_QUEUE, celery_app
     from worker.embedded import beat_schedule_path
 

@@ -15,7 +15,6 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from api.input_guard import TOO_DEEP_MESSAGE, check_json_text
 from core.documents.service import NewFile
-from core.documents.uploads import UploadWriter, check_extension, safe_filename
 from core.errors import (
     FilenameNotExists,
     FileTooLarge,
@@ -24,6 +23,7 @@ from core.errors import (
     ServiceError,
     TooManyFiles,
 )
+from core.files.uploads import UploadWriter, check_extension, safe_filename
 from core.settings import Settings
 
 MAX_DATA_FIELD_BYTES = 1024 * 1024

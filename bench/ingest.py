@@ -98,7 +98,7 @@ def raw_encode_seconds(texts: list[str]) -> float:
 def model_processes_encode_seconds(texts: list[str]) -> tuple[float, str]:
     """The texts through the service's own model processes in one call (no API, no database): how
     much of the end-to-end rate the model layout alone explains."""
-    from core.indexing.vectors import model_process_layout
+    from core.index.engines import model_process_layout
     from core.settings import get_settings
     from retrieval.embedders import ProcessPoolEmbedder, bundled_minilm_path
 

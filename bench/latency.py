@@ -47,7 +47,7 @@ def retrieval_model(method: str, filtered: bool) -> dict:
 
 def searches():
     """(row name, retrieval model) for every row: each method without and with the filter."""
-    from core.datasets.schemas import RetrievalModel
+    from core.search.schemas import RetrievalModel
 
     for method in METHODS:
         for filtered in (False, True):
@@ -57,7 +57,7 @@ def searches():
 
 def warm_up(session, dataset, queries: list[str]) -> None:
     """A few searches first: the model, the caches and the engine's segments."""
-    from core.datasets.schemas import RetrievalModel
+    from core.search.schemas import RetrievalModel
     from core.search.service import search_dataset
 
     model = RetrievalModel.model_validate(retrieval_model("hybrid weighted", False))
@@ -164,7 +164,7 @@ def brute_force(session, dataset, queries: list[str]) -> dict:
     from sqlalchemy import select
 
     from core.documents.models import Document
-    from core.indexing.vectors import get_vector_store
+    from core.index.engines import get_vector_store
     from core.segments.models import Segment
     from retrieval.embedders import SentenceTransformerEmbedder, bundled_minilm_path
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from core.database import session_scope
 from core.datasets.models import Dataset
-from core.datasets.schemas import KeywordSetting, RetrievalModel, SearchMethod, VectorSetting, Weights
 from core.documents.models import Document
-from core.indexing.embedding_cache import embed_with_cache
-from core.indexing.vectors import get_embedder
+from core.index.embedding_cache import embed_with_cache
+from core.index.engines import get_embedder
 from core.search import legs
+from core.search.schemas import KeywordSetting, RetrievalModel, SearchMethod, VectorSetting, Weights
 from core.search.service import search_dataset
 from core.segments.models import Segment
 

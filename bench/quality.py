@@ -57,8 +57,8 @@ def prepare(chunking: str) -> Path:
 def bring_up_to_date() -> None:
     """A data directory ingested by an older version gets its migrations and engine collections, as
     `kb serve` would give them at its start (KB_DATA_DIR points at it)."""
-    from core.indexing.reindex import prepare_engine
-    from core.indexing.vectors import close_vector_stores
+    from core.index.engines import close_vector_stores
+    from core.ingestion.reindex import prepare_engine
     from core.migrate import upgrade_database
     from core.settings import get_settings
 

@@ -43,7 +43,7 @@ def build(base_dir: Path, workdir: Path, copies: int) -> dict:
     base_id = json.loads((base_dir / "ingested.json").read_text())["dataset_id"]
     started = time.perf_counter()
     synthetic_id, chunks = _write_synthetic(base_id, copies)
-    from core.indexing.vectors import close_vector_stores, get_vector_store
+    from core.index.engines import close_vector_stores, get_vector_store
 
     get_vector_store().wait_for_optimizations()  # searches are measured on the built graph
     close_vector_stores()
@@ -64,9 +64,9 @@ def _write_synthetic(base_id: str, copies: int) -> tuple[str, int]:
     from core.database import new_id, session_scope
     from core.datasets.models import Dataset
     from core.documents.models import Document
-    from core.indexing import keyword_index
-    from core.indexing.vectors import collection_name, get_vector_store
-    from core.indexing.writer import indexed_texts, write_vectors
+    from core.index import keyword_index
+    from core.index.engines import collection_name, get_vector_store
+    from core.index.writer import indexed_texts, write_vectors
     from core.segments.models import Segment
 
     rng, words = np.random.default_rng(11), random.Random(11)

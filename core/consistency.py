@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from core.database import session_scope
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import IN_PROGRESS, Document, UploadFile
-from core.documents.storage import file_storage
-from core.indexing import document_metadata, keyword_index
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import engine_collections, index_segments, indexed_texts
+from core.files.storage import file_storage
+from core.index import keyword_index, point_metadata
+from core.index.engines import get_vector_store
+from core.index.live import live_chunk_condition
+from core.index.writer import engine_collections, index_segments, indexed_texts
 from core.maintenance import COLLECTION_PREFIX, FILE_GRACE_SECONDS
-from core.search.legs import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from retrieval.conditions import META_REVISION
@@ -50,7 +50,7 @@ def check(repair: bool = False, file_grace_seconds: float = FILE_GRACE_SECONDS) 
                     drift.repaired = True
             session.commit()
     if repair:
-        document_metadata.push_stale()  # the documents the metadata repair marked
+        point_metadata.push_stale()  # the documents the metadata repair marked
     return found
 
 

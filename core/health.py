@@ -6,7 +6,7 @@ import redis
 from sqlalchemy import text
 
 from core.database import get_engine
-from core.indexing.vectors import get_embedder, get_vector_store
+from core.index.engines import get_embedder, get_vector_store
 from core.settings import Settings
 
 MAX_REASON = 200

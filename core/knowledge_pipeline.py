@@ -1,17 +1,14 @@
-"""Dify's knowledge-pipeline calls over the service's one pipeline (extract, clean, chunk, embed,
+"""The knowledge pipeline's operations over the service's one pipeline (extract, clean, chunk, embed,
 index) and its built-in sources.
 
 A dataset offers four datasource nodes: `local_file` (files sent to the pipeline upload), `notion`
-(online documents), and `firecrawl` and `jinareader` (website crawls). Running a node lists what it can
-read (Notion's pages, or a crawl's pages with their text); running the pipeline makes documents of
-the chosen items in one batch and queues them for indexing, as the document routes do. Progress is
-read back from the database, so a stream works the same with the embedded worker and with Celery.
+(online documents), and `firecrawl` and `jinareader` (website crawls). Reading a node lists what it can
+read (Notion's pages, or a crawl started in the worker); running the pipeline makes documents of the
+chosen items in one batch and queues them for indexing, as the document routes do. The API turns
+these into Dify's request bodies and event streams (`api/pipeline_events.py`).
 """
 
-import secrets
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,19 +26,17 @@ from core.documents.lookup import reachable_upload
 from core.documents.models import DataSourceType, Document, IndexingStatus
 from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
-from core.documents.uploads import StoredFile
 from core.errors import InvalidParam, NotFound, PipelineRunError
+from core.files.uploads import StoredFile
 from core.online_sources import service as online_sources
-from core.online_sources.models import CrawlJob, CrawlPage
+from core.online_sources.models import CrawlJob
 from core.online_sources.service import RUNNING
 from etl.crawlers import CrawlOptions
 
 LOCAL_FILE, ONLINE_DOCUMENT, WEBSITE_CRAWL = "local_file", "online_document", "website_crawl"
 POLL_SECONDS = 0.5
-PING_SECONDS = 10
-# A blocking run waits this long for a Notion import to be read; a stream ends after STREAM_SECONDS.
+# A blocking run waits this long for a Notion import to be read.
 NOTION_WAIT_SECONDS = 600
-STREAM_SECONDS = 3600
 
 
 def _variable(name: str, kind: str, label: str, default: Any = None, required: bool = False) -> dict:
@@ -84,37 +79,6 @@ NODES = {
         ),
     )
 }  # fmt: skip
-
-
-class NodeRunBody(BaseModel):
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    """The node's input variables (see its `user_input_variables`): a crawl's `url`, `limit`, ..."""
-    datasource_type: Literal["local_file", "online_document", "website_crawl", "online_drive"]
-    """Must be the node's own type."""
-    credential_id: str | None = Field(default=None, max_length=36)
-    """One of the node's `credentials`; the workspace's saved ones when absent."""
-    is_published: bool = True
-    """Accepted for Dify's clients: the published and the draft pipeline are the same."""
-
-
-class PipelineRunBody(BaseModel):
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    """The document options of create-by-text (indexing_technique, process_rule, doc_form,
-    doc_language, ...), the dataset's own where absent; `include_child_pages` for Notion."""
-    datasource_type: Literal["local_file", "online_document", "website_crawl", "online_drive"]
-    """The start node's type; online_drive is not a built-in source."""
-    datasource_info_list: list[dict[str, Any]] = Field(min_length=1, max_length=100)
-    """local_file: `{reference (or related_id): an upload id, name?}`; online_document: `{page:
-    {page_id, type: page|database}}` as the notion node lists them; website_crawl: `{source_url,
-    content, title?, description?}` as a crawl node returns them."""
-    start_node_id: str = Field(max_length=64)
-    """local_file, notion, firecrawl or jinareader."""
-    is_published: bool = True
-    response_mode: Literal["streaming", "blocking"] = "blocking"
 
 
 class _LocalFileItem(BaseModel):
@@ -172,25 +136,32 @@ def datasource_plugins(session: Session, caller: Caller, dataset: Dataset) -> li
     ]
 
 
-def run_datasource_node(
-    session: Session, caller: Caller, dataset: Dataset, node_id: str, body: NodeRunBody
-) -> Iterator[dict]:
-    """Checks the request now (a clear 400 or 404), then streams the node's events."""
-    node = _node(node_id, body.datasource_type)
-    _check_credential(session, caller, node, body.credential_id)
-    started = time.monotonic()
+@dataclass(frozen=True)
+class NodeReading:
+    """What reading a node gives: Notion's pages to choose from, or a crawl the worker runs."""
+
+    notion_pages: list[dict] | None = None
+    crawl_job_id: str | None = None
+
+
+def read_node(
+    session: Session, caller: Caller, dataset: Dataset, node_id: str, datasource_type: str,
+    credential_id: str | None, inputs: dict,
+) -> NodeReading:  # fmt: skip
+    """Checks the request now (a clear 400 or 404), then lists Notion's pages or starts the crawl."""
+    node = _node(node_id, datasource_type)
+    _check_credential(session, caller, node, credential_id)
     if node.datasource_type == LOCAL_FILE:
         raise InvalidParam(
             "The local_file node reads nothing by itself: upload files with POST "
             "/v1/datasets/pipeline/file-upload and pass their ids to the pipeline run."
         )
     if node.datasource_type == ONLINE_DOCUMENT:
-        pages = online_sources.list_notion_sources(session, caller)
-        return iter([_completed([_notion_workspace(pages)], started, total=len(pages))])
+        return NodeReading(notion_pages=online_sources.list_notion_sources(session, caller))
     job = online_sources.start_crawl(
-        session, caller, dataset, node.provider, _crawl_url(body.inputs), _crawl_options(body.inputs)
+        session, caller, dataset, node.provider, _crawl_url(inputs), _crawl_options(inputs)
     )
-    return _crawl_events(job.id, started)
+    return NodeReading(crawl_job_id=job.id)
 
 
 def _node(node_id: str, datasource_type: str) -> SourceNode:
@@ -250,65 +221,6 @@ def _bounded_int(value: Any, name: str, low: int, high: int) -> int:
     return number
 
 
-def _notion_workspace(pages: list[dict]) -> dict:
-    return {
-        "workspace_id": "notion",
-        "workspace_name": "Notion",
-        "workspace_icon": None,
-        "total": len(pages),
-        "pages": [
-            {
-                "page_id": page["id"],
-                "page_name": page["title"],
-                "page_icon": None,
-                "type": page["type"],
-                "parent_id": (page.get("parent") or {}).get("page_id")
-                or (page.get("parent") or {}).get("database_id"),
-                "last_edited_time": page.get("last_edited_time"),
-            }
-            for page in pages
-        ],
-    }
-
-
-def _completed(data: list, started: float, *, total: int) -> dict:
-    elapsed = round(time.monotonic() - started, 3)
-    return {"event": "datasource_completed", "data": data, "total": total, "completed": total,
-            "time_consuming": elapsed}  # fmt: skip
-
-
-def _crawl_events(job_id: str, started: float) -> Iterator[dict]:
-    """Progress while the worker crawls, then every page read with its text."""
-    last, last_sent = None, time.monotonic()
-    while time.monotonic() - started < STREAM_SECONDS:
-        with session_scope() as session:
-            job = session.get(CrawlJob, job_id)
-            described = online_sources.describe_job(session, job)
-            if job.status != RUNNING:
-                yield _crawl_result(session, job, described, started)
-                return
-        progress = (described["total"], described["completed"])
-        if progress != last or time.monotonic() - last_sent > PING_SECONDS:
-            yield {"event": "datasource_processing", "total": progress[0], "completed": progress[1]}
-            last, last_sent = progress, time.monotonic()
-        time.sleep(POLL_SECONDS)
-    yield {"event": "datasource_error", "error": "The crawl did not finish in time; it goes on in the "
-           f"background as job {job_id}."}  # fmt: skip
-
-
-def _crawl_result(session: Session, job: CrawlJob, described: dict, started: float) -> dict:
-    if job.status != online_sources.COMPLETED:
-        return {"event": "datasource_error", "error": job.error or "The crawl failed."}
-    pages = session.scalars(
-        select(CrawlPage)
-        .where(CrawlPage.job_id == job.id, CrawlPage.status == online_sources.DONE)
-        .order_by(CrawlPage.created_at)
-    ).all()
-    data = [{"source_url": page.url, "title": page.title, "description": page.description,
-             "content": page.markdown} for page in pages]  # fmt: skip
-    return _completed(data, started, total=described["total"]) | {"completed": len(data)}
-
-
 @dataclass
 class PipelineRun:
     """What a run made: its documents now, or a Notion import whose documents come when it is read."""
@@ -320,13 +232,15 @@ class PipelineRun:
     error: str | None = None  # why the Notion import failed
 
 
-def run_pipeline(session: Session, caller: Caller, dataset: Dataset, body: PipelineRunBody) -> PipelineRun:
-    node = _node(body.start_node_id, body.datasource_type)
-    options = _document_options(session, dataset, body.inputs)
-    items = body.datasource_info_list
+def run_pipeline(
+    session: Session, caller: Caller, dataset: Dataset, start_node_id: str, datasource_type: str,
+    items: list[dict[str, Any]], inputs: dict,
+) -> PipelineRun:  # fmt: skip
+    node = _node(start_node_id, datasource_type)
+    options = _document_options(session, dataset, inputs)
     if node.datasource_type == ONLINE_DOCUMENT:
         pages = [_item(_OnlineDocumentItem, item, index).page for index, item in enumerate(items)]
-        include_children = bool(body.inputs.get("include_child_pages", False))
+        include_children = bool(inputs.get("include_child_pages", False))
         job = online_sources.start_notion_import(
             session, caller, dataset, [{"id": page.page_id, "type": page.type} for page in pages],
             include_children, options,
@@ -410,117 +324,21 @@ def wait_for_notion(run: PipelineRun, deadline: float) -> None:
         raise PipelineRunError(f"The Notion import is still reading; it goes on as job {run.notion_job_id}.")
 
 
-def describe_run(session: Session, run: PipelineRun) -> dict:
-    """Dify's answer to a published run: the batch, the dataset and the documents it made."""
-    dataset = session.get(Dataset, run.dataset_id)
-    rows = session.scalars(select(Document).where(Document.id.in_(run.document_ids))).all()
-    by_id = {document.id: document for document in rows}
-    return {
-        "batch": run.batch,
-        "dataset": {
-            "id": dataset.id,
-            "name": dataset.name,
-            "description": dataset.description,
-            "chunk_structure": documents.dataset_doc_form(session, dataset),
-        },  # fmt: skip
-        "documents": [_describe_document(by_id[id_]) for id_ in run.document_ids if id_ in by_id],
-    }
-
-
-def _describe_document(document: Document) -> dict:
-    return {"id": document.id, "position": document.position, "data_source_type": document.data_source_type,
-            "data_source_info": document.data_source_info, "name": document.name,
-            "indexing_status": document.indexing_status, "error": document.error,
-            "enabled": document.enabled}  # fmt: skip
-
-
-# Workflow nodes of the default pipeline, each the indexing status a document is in while it runs.
-STAGES = (
-    ("extract", "document-extractor", "Extract text", IndexingStatus.PARSING),
-    ("clean", "text-cleaner", "Clean text", IndexingStatus.CLEANING),
-    ("chunk", "text-splitter", "Chunk", IndexingStatus.SPLITTING),
-    ("index", "knowledge-index", "Embed and index", IndexingStatus.INDEXING),
+# The indexing statuses a document goes through, in order: the stages of a run.
+STAGE_STATUSES = (
+    IndexingStatus.PARSING,
+    IndexingStatus.CLEANING,
+    IndexingStatus.SPLITTING,
+    IndexingStatus.INDEXING,
 )
-ORDER = {IndexingStatus.WAITING: -1} | {status: index for index, (*_, status) in enumerate(STAGES)}
-FINISHED = len(STAGES)
+FINISHED = len(STAGE_STATUSES)
+ORDER = {IndexingStatus.WAITING: -1} | {status: index for index, status in enumerate(STAGE_STATUSES)}
 
 
-def stream_run(run: PipelineRun, inputs: dict) -> Iterator[dict]:
-    """Dify's workflow events for a run: started, a node per stage (started when the first document
-    enters it, finished when every document has left it), and finished with the run's documents."""
-    started = time.monotonic()
-    ids = {"task_id": str(uuid.uuid4()), "workflow_run_id": str(uuid.uuid4())}
-    yield ids | {"event": "workflow_started", "data": {"id": ids["workflow_run_id"], "workflow_id": "default",
-                 "inputs": inputs, "created_at": int(time.time())}}  # fmt: skip
-    if run.notion_job_id:
-        yield from _notion_node(run, ids, started)
-    if run.error is None:
-        yield from _stage_events(run, ids, started)
-    yield ids | {"event": "workflow_finished", "data": _finished(run, ids, started)}
-
-
-def _stage_events(run: PipelineRun, ids: dict, started: float) -> Iterator[dict]:
-    stages_started, stages_finished, last_sent = 0, 0, time.monotonic()
-    while time.monotonic() - started < STREAM_SECONDS:
-        positions = _stage_positions(run)
-        if not positions:
-            return
-        reached, passed = min(max(positions), FINISHED - 1), min(positions)
-        for index in range(stages_started, reached + 1):
-            yield ids | {"event": "node_started", "data": _node_data(index)}
-        for index in range(stages_finished, passed):
-            yield ids | {"event": "node_finished",
-                         "data": _node_data(index) | {"status": "succeeded"}}  # fmt: skip
-            last_sent = time.monotonic()
-        stages_started, stages_finished = max(stages_started, reached + 1), max(stages_finished, passed)
-        if passed >= FINISHED:
-            return
-        if time.monotonic() - last_sent > PING_SECONDS:
-            yield {"event": "ping"}
-            last_sent = time.monotonic()
-        time.sleep(POLL_SECONDS)
-
-
-def _notion_node(run: PipelineRun, ids: dict, started: float) -> Iterator[dict]:
-    node = {"id": secrets.token_hex(8), "node_id": "notion", "node_type": "datasource", "title": "Notion",
-            "index": 0}  # fmt: skip
-    yield ids | {"event": "node_started", "data": node}
-    try:
-        wait_for_notion(run, started + STREAM_SECONDS)
-    except PipelineRunError as error:
-        run.error = error.message
-        yield ids | {"event": "node_finished", "data": node | {"status": "failed", "error": error.message}}
-        return
-    yield ids | {"event": "node_finished", "data": node | {"status": "succeeded"}}
-
-
-def _stage_positions(run: PipelineRun) -> list[int]:
+def stage_positions(run: PipelineRun) -> list[int]:
     """Each document's stage; finished ones (completed, error, paused or gone) are past every stage."""
     with session_scope() as session:
         rows = session.execute(
             select(Document.indexing_status, Document.is_paused).where(Document.id.in_(run.document_ids))
         ).all()
     return [FINISHED if paused else ORDER.get(status, FINISHED) for status, paused in rows]
-
-
-def _node_data(index: int) -> dict:
-    node_id, node_type, title, _ = STAGES[index]
-    return {"id": f"{node_id}-{index}", "node_id": node_id, "node_type": node_type, "title": title,
-            "index": index + 1}  # fmt: skip
-
-
-def _finished(run: PipelineRun, ids: dict, started: float) -> dict:
-    with session_scope() as session:
-        outputs = describe_run(session, run) if run.error is None else None
-    made = (outputs or {}).get("documents", [])
-    errors = [f"{document['name']}: {document['error']}" for document in made if document["error"]]
-    if run.error or (made and len(errors) == len(made)):
-        status = "failed"
-    elif errors or any(document["indexing_status"] != IndexingStatus.COMPLETED for document in made):
-        status = "partial-succeeded"
-    else:
-        status = "succeeded"
-    error = run.error or "; ".join(errors) or None
-    return {"id": ids["workflow_run_id"], "workflow_id": "default", "status": status, "outputs": outputs,
-            "error": error, "elapsed_time": round(time.monotonic() - started, 3),
-            "total_steps": FINISHED, "created_at": int(time.time())}  # fmt: skip

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
-from core.documents.recovery import requeue_stranded_documents
-from core.documents.storage import file_storage
-from core.indexing import document_metadata
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import engine_collections
+from core.files.storage import file_storage
+from core.index import point_metadata
+from core.index.engines import get_vector_store
+from core.index.writer import engine_collections
+from core.ingestion.recovery import requeue_stranded_documents
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -81,4 +81,4 @@ def sweep_stranded_work() -> None:
         if stranded:
             logger.info("periodic sweep re-enqueued %d stranded documents", len(stranded))
         sweep_orphans(session, get_settings())
-    document_metadata.push_stale()
+    point_metadata.push_stale()

@@ -1,8 +1,8 @@
 """Prometheus metrics of the API and the workers, through prometheus-client.
 
 The instruments live in this module's registry and are updated where the work happens (requests in
-`api.metrics`, searches in `core.search.service`, indexing in `core.indexing.pipeline`, refusals in
-`core.rate_limits.service`, recoveries in `core.documents.recovery`). What the database or the queue
+`api.metrics`, searches in `core.search.service`, indexing in `core.ingestion.stages`, refusals in
+`core.rate_limits.service`, recoveries in `core.ingestion.recovery`). What the database or the queue
 knows (documents by status, tasks waiting) is read when the metrics are scraped. With several API
 processes (`kb serve --workers N`) each writes its samples under PROMETHEUS_MULTIPROC_DIR and a
 scrape of any of them sums them all (prometheus-client's multiprocess mode).

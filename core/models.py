@@ -5,7 +5,7 @@ from core.database import Base
 from core.datasets.models import Dataset, DatasetMember
 from core.datasources.models import DataSourceCredential
 from core.documents.models import Document, ProcessRule, UploadFile
-from core.indexing.models import EmbeddingCacheEntry
+from core.index.models import EmbeddingCacheEntry
 from core.metadata.models import MetadataBinding, MetadataField
 from core.online_sources.models import CrawlJob, CrawlPage
 from core.queries.models import DatasetQuery

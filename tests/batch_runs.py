@@ -6,10 +6,10 @@ import time
 import httpx
 
 from bench.corpus import document_text, load_corpus
-from core.documents.process_rules import AUTOMATIC_RULES
-from core.indexing.keyword_index import TEXTS, term_collections
-from core.indexing.planning import plan_segments
-from core.indexing.vectors import collection_name
+from core.index.engines import collection_name
+from core.index.keyword_index import TEXTS, term_collections
+from core.ingestion.planning import plan_segments
+from core.ingestion.process_rules import AUTOMATIC_RULES
 from core.settings import Settings
 from etl.extractors.base import ExtractedPart
 from retrieval.edge_store import EdgeVectorStore

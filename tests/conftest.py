@@ -22,7 +22,7 @@ from api.app import create_app
 from core import database
 from core.api_keys import service as api_keys
 from core.database import session_scope
-from core.indexing.vectors import close_vector_stores
+from core.index.engines import close_vector_stores
 from core.migrate import upgrade_database
 from core.models import Base
 from core.queue import configure_celery

@@ -117,7 +117,7 @@ def segment_ids_by_content(
 
 def stored_keys() -> set[str]:
     """What the file storage holds: the data directory, or the test's S3 bucket."""
-    from core.documents.storage import file_storage
+    from core.files.storage import file_storage
     from core.settings import get_settings
 
     return {key for key, _ in file_storage(get_settings()).stored_keys()}
@@ -135,7 +135,7 @@ def replace_stored(key: str, data: bytes) -> None:
     import tempfile
     from pathlib import Path
 
-    from core.documents.storage import file_storage
+    from core.files.storage import file_storage
     from core.settings import get_settings
 
     handle, name = tempfile.mkstemp()

@@ -11,8 +11,8 @@ from celery.signals import worker_ready
 
 from core import maintenance
 from core.database import session_scope
-from core.documents.recovery import requeue_stranded_documents, requeue_unfinished_documents
-from core.indexing import document_metadata
+from core.index import point_metadata
+from core.ingestion.recovery import requeue_stranded_documents, requeue_unfinished_documents
 from core.queue import celery_app
 from core.settings import get_settings
 
@@ -30,7 +30,7 @@ def sweep_unfinished_documents() -> list[str]:
 def push_stale_metadata() -> int:
     """Documents whose new metadata never reached the engine (or, after an upgrade, whose points were
     written before they carried metadata) get it on their points."""
-    pushed = document_metadata.push_stale()
+    pushed = point_metadata.push_stale()
     if pushed:
         logger.info("metadata set on the points of %d documents", pushed)
     return pushed

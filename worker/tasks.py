@@ -7,9 +7,8 @@ cheap retries a minute per task; after 100 the periodic sweep still finds the do
 """
 
 from core import maintenance
-from core.documents import indexing
 from core.errors import DEPENDENCY_ERRORS
-from core.indexing import vector_index
+from core.ingestion import runs, vector_index
 from core.online_sources import service as online_sources
 from core.online_sources import sync as online_sync
 from core.queue import (
@@ -31,7 +30,7 @@ RETRIED_ON_OUTAGES = {
 
 @celery_app.task(**RETRIED_ON_OUTAGES, name=INDEX_DOCUMENT_TASK)
 def index_document(document_id: str) -> None:
-    indexing.index_document(document_id)
+    runs.index_document(document_id)
 
 
 @celery_app.task(**RETRIED_ON_OUTAGES, name=BUILD_VECTORS_TASK)

@@ -32,9 +32,9 @@ from core.documents.schemas import (
     DocumentUpdateByText,
 )
 from core.documents.service import NewFile
-from core.documents.storage import file_storage
-from core.documents.uploads import delete_stored_file_if_unused, store_bytes
 from core.errors import InvalidMetadata, InvalidParam
+from core.files.storage import file_storage
+from core.files.uploads import delete_stored_file_if_unused, store_bytes
 from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["documents"])

@@ -18,11 +18,11 @@ from api.errors import INVALID_JSON, validation_message
 from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
 from core.datasets import service as datasets
-from core.datasets.schemas import MetadataFilteringConditions
 from core.errors import ServiceError
 from core.rate_limits import service as rate_limits
 from core.rate_limits.service import RateLimited
 from core.search import service as search
+from core.search.schemas import MetadataFilteringConditions
 from core.segments.views import describe_place
 
 router = APIRouter(tags=["external knowledge"])

@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 
 from api.deps import SessionDep, parse_uuid
 from core.documents import downloads
-from core.documents.storage import LocalStorage, file_storage
+from core.files.storage import LocalStorage, file_storage
 from core.settings import get_settings
 
 router = APIRouter(tags=["files"])

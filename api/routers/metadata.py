@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
+from core.index.point_metadata import BUILT_IN_FIELDS
 from core.metadata import service as metadata
-from core.metadata.builtin import BUILT_IN_FIELDS
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["metadata"])
 # Dify's legacy path of the built-in fields, without a dataset; registered before /datasets/{id}.

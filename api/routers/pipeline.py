@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import pipeline_events
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep
 from api.multipart import read_document_upload
+from api.schemas.pipeline import NodeRunBody, PipelineRunBody
 from core import knowledge_pipeline as pipeline
 from core.documents.service import discarded_on_failure, record_callers_upload
 from core.settings import get_settings
@@ -69,24 +71,28 @@ def get_datasource_plugins(
     dependencies=[KNOWLEDGE_REQUEST],
 )
 def run_datasource_node(
-    node_id: str, body: pipeline.NodeRunBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
+    node_id: str, body: NodeRunBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
 ) -> StreamingResponse:
     """Streams what a node reads: `datasource_processing` ({total, completed}) while a crawl runs, then
     `datasource_completed` with the pages (a crawl's with their text, Notion's to choose from), or
     `datasource_error`."""
-    return _event_stream(pipeline.run_datasource_node(session, caller, dataset, node_id, body))
+    reading = pipeline.read_node(
+        session, caller, dataset, node_id, body.datasource_type, body.credential_id, body.inputs
+    )
+    return _event_stream(pipeline_events.node_events(reading))
 
 
 @router.post("/{dataset_id}/pipeline/run", responses=BLOCKING_OR_STREAM, dependencies=[KNOWLEDGE_REQUEST])
-async def run_pipeline(
-    body: pipeline.PipelineRunBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep
-):
+async def run_pipeline(body: PipelineRunBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep):
     """Makes documents of `datasource_info_list` in one batch and queues them for indexing. Blocking:
     `{batch, dataset, documents}` at once (a Notion import once its pages are read). Streaming:
     `workflow_started`, `node_started` / `node_finished` per stage (extract, clean, chunk, index) as
     the documents go through them, and `workflow_finished` with those documents as `outputs`."""
-    run = await run_in_threadpool(pipeline.run_pipeline, session, caller, dataset, body)
+    run = await run_in_threadpool(
+        pipeline.run_pipeline, session, caller, dataset, body.start_node_id, body.datasource_type,
+        body.datasource_info_list, body.inputs,
+    )  # fmt: skip
     if body.response_mode == "streaming":
-        return _event_stream(pipeline.stream_run(run, body.inputs))
+        return _event_stream(pipeline_events.stream_run(run, body.inputs))
     await run_in_threadpool(pipeline.wait_for_notion, run, time.monotonic() + pipeline.NOTION_WAIT_SECONDS)
-    return await run_in_threadpool(pipeline.describe_run, session, run)
+    return await run_in_threadpool(pipeline_events.describe_run, session, run)

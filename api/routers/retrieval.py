@@ -7,11 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
 from core.datasets import service as dataset_service
-from core.datasets.schemas import ExternalRetrievalModel, RetrievalModel
 from core.queries import service as queries
 from core.search import legs
 from core.search import service as search
-from core.search.views import describe_outcome, describe_records
+from core.search.schemas import ExternalRetrievalModel, RetrievalModel
+from core.segments.records import describe_outcome, describe_records
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["retrieval"])
 

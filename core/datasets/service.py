@@ -8,8 +8,7 @@ from core import model_providers
 from core.api_keys.service import Caller
 from core.database import paginate, utcnow
 from core.datasets.models import Dataset, DatasetMember, DatasetPermission, DatasetProvider, IndexingTechnique
-from core.datasets.schemas import DatasetCreate, DatasetUpdate, RetrievalModel
-from core.documents import uploads
+from core.datasets.schemas import DatasetCreate, DatasetUpdate
 from core.documents.models import UNFINISHED_STATUSES, Document, UploadFile
 from core.errors import (
     DatasetIndexingInProgress,
@@ -18,9 +17,11 @@ from core.errors import (
     InvalidParam,
     NotFound,
 )
-from core.indexing.vector_index import on_indexing_change
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import engine_collections
+from core.files import uploads
+from core.index.engines import get_vector_store
+from core.index.writer import engine_collections
+from core.ingestion.vector_index import on_indexing_change
+from core.search.schemas import RetrievalModel
 from core.settings import get_settings
 from core.tags import service as tags
 from core.tags.models import TagBinding

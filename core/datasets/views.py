@@ -8,10 +8,11 @@ from sqlalchemy.orm import Session
 from core import model_providers
 from core.database import unix_seconds
 from core.datasets.models import Dataset, DatasetMember, DatasetPermission, IndexingTechnique
-from core.datasets.schemas import DEFAULT_STORED_RETRIEVAL_MODEL, SearchMethod, SummaryIndexSetting
+from core.datasets.schemas import SummaryIndexSetting
 from core.documents.models import Document, IndexingStatus
-from core.metadata.builtin import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
+from core.index.point_metadata import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
 from core.metadata.models import MetadataField
+from core.search.schemas import DEFAULT_STORED_RETRIEVAL_MODEL, SearchMethod
 from core.settings import get_settings
 from core.tags import service as tags
 from core.workspaces.models import Account

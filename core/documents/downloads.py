@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from core.datasets.models import Dataset
 from core.documents.lookup import documents_of, get_document
 from core.documents.models import DataSourceType, UploadFile
-from core.documents.storage import file_storage
-from core.documents.uploads import stored
 from core.errors import Forbidden, NotFound
+from core.files.storage import file_storage
+from core.files.uploads import stored
 from core.secret_key import server_secret
 from core.settings import Settings
 

@@ -141,7 +141,7 @@ class Document(Base):
     # The process whose run holds the document (host:pid:start), so a dead holder is known at once.
     lease_holder: Mapped[str | None] = mapped_column(String(128))
     # Every change of doc_metadata bumps the revision and marks the document until its points in the
-    # engine carry the new values (core.indexing.document_metadata).
+    # engine carry the new values (core.index.point_metadata).
     metadata_revision: Mapped[int] = mapped_column(default=0, server_default="0")
     metadata_stale: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Runs since the last success that failed on a dependency (the model, the engine, the database).

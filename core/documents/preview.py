@@ -3,10 +3,10 @@ so a person can choose the chunking before anything is embedded."""
 
 from pathlib import Path
 
-from core.documents.process_rules import AUTOMATIC_RULES
 from core.documents.schemas import ChunkPreviewOptions
 from core.errors import InvalidParam
-from core.indexing.planning import IndexingFailed, PlannedSegment, extract_parts, plan_segments
+from core.ingestion.planning import IndexingFailed, PlannedSegment, extract_parts, plan_segments
+from core.ingestion.process_rules import AUTOMATIC_RULES
 from core.settings import Settings
 from etl.extractors.base import ExtractedPart, ExtractionError
 from etl.splitting import SegmentationError

@@ -5,8 +5,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.datasets.models import DocForm, IndexingTechnique
-from core.datasets.schemas import RetrievalModel
-from core.documents.process_rules import validate_process_rule
+from core.ingestion.process_rules import validate_process_rule
+from core.search.schemas import RetrievalModel
 
 MAX_NAME_LENGTH = 255
 EMPTY_TEXT = "The text is empty: a document needs some text to index."

@@ -13,8 +13,7 @@ from core.api_keys.service import Caller
 from core.database import paginate, utcnow
 from core.datasets import service as datasets
 from core.datasets.models import Dataset, DatasetProvider, IndexingTechnique
-from core.datasets.schemas import RetrievalModel, SearchMethod
-from core.documents import uploads
+from core.documents.builtin_metadata import built_in_values
 from core.documents.lookup import documents_of, get_document
 from core.documents.models import (
     IN_PROGRESS,
@@ -26,9 +25,7 @@ from core.documents.models import (
     ProcessRule,
     UploadFile,
 )
-from core.documents.process_rules import AUTOMATIC_RULES, latest_process_rule
 from core.documents.schemas import DocumentOptions
-from core.documents.uploads import StoredFile
 from core.documents.views import display_status
 from core.errors import (
     ArchivedDocumentImmutable,
@@ -38,10 +35,13 @@ from core.errors import (
     InvalidParam,
     NotFound,
 )
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import engine_collections
-from core.metadata.service import built_in_values
+from core.files import uploads
+from core.files.uploads import StoredFile
+from core.index.engines import get_vector_store
+from core.index.writer import engine_collections
+from core.ingestion.process_rules import AUTOMATIC_RULES, latest_process_rule
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
+from core.search.schemas import RetrievalModel, SearchMethod
 from core.settings import get_settings
 
 MAX_PAGE_SIZE = 100

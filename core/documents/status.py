@@ -14,8 +14,8 @@ from core.datasets.models import Dataset
 from core.documents.lookup import documents_of
 from core.documents.models import IN_PROGRESS, Document, IndexingStatus
 from core.errors import InvalidAction
-from core.indexing.writer import index_segments, remove_from_indexes
-from core.segments.models import Segment
+from core.index.writer import index_segments, remove_from_indexes
+from core.segments.models import Segment, SegmentStatus
 
 ACTIONS = ("enable", "disable", "archive", "un_archive")
 SEGMENTS_PER_STEP = 256
@@ -63,7 +63,11 @@ def _for_each_step(session: Session, document: Document, work) -> None:
     """The document's live, enabled segments, a bounded number at a time."""
     segments = session.scalars(
         select(Segment)
-        .where(Segment.document_id == document.id, Segment.status == "completed", Segment.enabled.is_(True))
+        .where(
+            Segment.document_id == document.id,
+            Segment.status == SegmentStatus.COMPLETED,
+            Segment.enabled.is_(True),
+        )
         .order_by(Segment.position)
     ).all()
     for start in range(0, len(segments), SEGMENTS_PER_STEP):

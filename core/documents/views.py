@@ -13,10 +13,10 @@ from core.documents.models import (
     IndexingStatus,
     UploadFile,
 )
-from core.documents.process_rules import document_process_rule, latest_process_rule
-from core.metadata.builtin import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
+from core.index.point_metadata import BUILT_IN_FIELD_ID, BUILT_IN_FIELDS
+from core.ingestion.process_rules import document_process_rule, latest_process_rule
 from core.metadata.models import MetadataField
-from core.segments.models import Segment
+from core.segments.models import Segment, SegmentStatus
 from core.workspaces.models import Account
 
 
@@ -110,7 +110,7 @@ def describe_indexing_status(session: Session, documents: list[Document]) -> lis
     counts = dict(
         session.execute(
             select(Segment.document_id, func.count(Segment.id))
-            .where(Segment.document_id.in_(ids), Segment.status != "re_segment")
+            .where(Segment.document_id.in_(ids), Segment.status != SegmentStatus.RE_SEGMENT)
             .group_by(Segment.document_id)
         ).all()
     )
@@ -119,7 +119,7 @@ def describe_indexing_status(session: Session, documents: list[Document]) -> lis
             select(Segment.document_id, func.count(Segment.id))
             .where(
                 Segment.document_id.in_(ids),
-                Segment.status != "re_segment",
+                Segment.status != SegmentStatus.RE_SEGMENT,
                 Segment.completed_at.is_not(None),
             )
             .group_by(Segment.document_id)

@@ -5,21 +5,18 @@ retrieval filters read, so every change here applies to the next search.
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
-from core.database import unix_seconds
 from core.datasets.models import Dataset
-from core.datasets.schemas import METADATA_NAME, METADATA_NAME_RULE
+from core.documents.builtin_metadata import built_in_values
 from core.documents.lookup import get_document
-from core.documents.models import SOURCE_NAMES, Document, IndexingStatus
+from core.documents.models import Document, IndexingStatus
 from core.errors import InvalidParam, NotFound
-from core.metadata.builtin import BUILT_IN_FIELDS
+from core.index.point_metadata import BUILT_IN_FIELDS, METADATA_NAME, METADATA_NAME_RULE
 from core.metadata.models import MetadataBinding, MetadataField
-from core.workspaces.models import Account
 
 FIELD_TYPES = ("string", "number", "time")
 BUILT_IN_NAMES = {name for name, _ in BUILT_IN_FIELDS}
@@ -133,17 +130,6 @@ def set_built_in_fields(session: Session, dataset: Dataset, enabled: bool) -> No
 
 def _searchable(document: Document) -> bool:
     return document.indexing_status == IndexingStatus.COMPLETED and document.enabled and not document.archived
-
-
-def built_in_values(session: Session, document: Document) -> dict[str, Any]:
-    uploader = session.get(Account, document.created_by)
-    return {
-        "document_name": document.name,
-        "uploader": uploader.name if uploader else None,
-        "upload_date": unix_seconds(document.created_at),
-        "last_update_date": unix_seconds(document.updated_at),
-        "source": SOURCE_NAMES.get(document.data_source_type, document.data_source_type),
-    }
 
 
 def update_documents_metadata(

@@ -23,8 +23,8 @@ from core.documents import service as documents
 from core.documents.models import DataSourceType, Document
 from core.documents.schemas import DocumentOptions
 from core.documents.service import NewFile
-from core.documents.uploads import store_bytes
 from core.errors import InvalidParam, NotFound
+from core.files.uploads import store_bytes
 from core.metadata import service as metadata
 from core.metadata.service import MetadataValue
 from core.online_sources.clients import job_budget, open_client

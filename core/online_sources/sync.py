@@ -15,7 +15,7 @@ from core.documents import service as documents
 from core.documents.lookup import documents_of
 from core.documents.models import ONLINE_SOURCES, Document, UploadFile
 from core.errors import InvalidParam, NotFound
-from core.indexing.embedding_cache import text_hash
+from core.index.embedding_cache import text_hash
 from core.online_sources.clients import open_client
 from core.online_sources.service import apply_row_properties, markdown_file, owner_caller
 from core.queue import SYNC_DOCUMENT_TASK, enqueue_after_commit

@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, and_, false, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset
-from core.datasets.schemas import MetadataCondition, MetadataFilteringConditions
 from core.documents.models import Document
+from core.search.schemas import MetadataCondition, MetadataFilteringConditions
 from retrieval.conditions import (
     Condition,
     Restriction,

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, DocForm
-from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
-from core.indexing.keyword_index import DOCUMENTS, TEXTS, term_collections
-from core.indexing.vectors import get_embedder, get_vector_store
+from core.documents.models import Document
+from core.index.engines import get_embedder, get_vector_store
+from core.index.keyword_index import DOCUMENTS, TEXTS, term_collections
+from core.index.live import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from retrieval.bm25 import DEFAULT_K1, query_weights
@@ -49,21 +50,6 @@ class NodeHit:
     @property
     def segment_id(self) -> str:
         return self.owner.segment_id
-
-
-# A document being indexed again (an update, a new rule, recovery after a crash) keeps its previous
-# chunks live until the run swaps the new ones in; a first indexing run has no live chunks yet.
-SEARCHABLE_STATUSES = (IndexingStatus.COMPLETED, *UNFINISHED_STATUSES)
-
-
-def live_chunk_condition():
-    return and_(
-        Segment.status == "completed",
-        Segment.enabled.is_(True),
-        Document.indexing_status.in_(SEARCHABLE_STATUSES),
-        Document.enabled.is_(True),
-        Document.archived.is_(False),
-    )
 
 
 def query_terms(query: str) -> list[str]:

@@ -1,11 +1,20 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.database import Base, JSONType, new_id, utcnow
-from core.indexing.embedding_cache import text_hash
+from core.index.embedding_cache import text_hash
+
+
+class SegmentStatus(StrEnum):
+    WAITING = "waiting"
+    INDEXING = "indexing"  # written by a run that has not swapped it in yet: invisible to search
+    COMPLETED = "completed"  # live: searchable while enabled and its document is
+    ERROR = "error"
+    RE_SEGMENT = "re_segment"
 
 
 class Segment(Base):
@@ -31,7 +40,7 @@ class Segment(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     disabled_at: Mapped[datetime | None]
     disabled_by: Mapped[str | None] = mapped_column(String(36))
-    status: Mapped[str] = mapped_column(String(32), default="waiting")
+    status: Mapped[str] = mapped_column(String(32), default=SegmentStatus.WAITING)
     created_by: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(36))

@@ -11,18 +11,17 @@ from core.api_keys.service import Caller
 from core.database import paginate, utcnow
 from core.datasets.models import Dataset, DocForm, IndexingTechnique
 from core.documents.models import Document, IndexingStatus
-from core.documents.process_rules import document_process_rule, segmentation_of
 from core.errors import InvalidParam, NotFound
-from core.indexing.embedding_cache import text_hash
-from core.indexing.writer import index_segments, remove_from_indexes, remove_nodes
-from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
+from core.index.embedding_cache import text_hash
+from core.index.writer import index_segments, remove_from_indexes, remove_nodes
+from core.ingestion.process_rules import document_process_rule, segmentation_of
+from core.segments.models import ChildChunk, Segment, SegmentStatus, new_child_chunk, new_segment
 from core.settings import get_settings
 from etl.splitting import Segmentation, split_general
 from retrieval.tokenizer import extract_keywords
 
 logger = logging.getLogger(__name__)
 
-LIVE = "completed"
 MAX_PAGE_SIZE = 100
 
 
@@ -93,7 +92,7 @@ def create_segments(
         answer = item.answer if document.doc_form == DocForm.QA else None
         segment = new_segment(
             document, position + offset, item.content, answer, created_by=caller.account.id, at=now,
-            keywords=item.keywords, status=LIVE, enabled=True, completed_at=now,
+            keywords=item.keywords, status=SegmentStatus.COMPLETED, enabled=True, completed_at=now,
             generation=document.index_generation,
         )  # fmt: skip
         session.add(segment)
@@ -206,7 +205,7 @@ def _index_or_mark_error(session: Session, dataset: Dataset, segments: list[Segm
         for segment in segments:
             segment.enabled, segment.status, segment.error, segment.stopped_at = (
                 False,
-                "error",
+                SegmentStatus.ERROR,
                 str(error),
                 now,
             )
@@ -217,7 +216,10 @@ def _refresh_document_counts(session: Session, document: Document) -> None:
     totals = session.execute(
         select(
             func.coalesce(func.sum(Segment.word_count), 0), func.coalesce(func.sum(Segment.tokens), 0)
-        ).where(Segment.document_id == document.id, Segment.status.in_((LIVE, "error")))
+        ).where(
+            Segment.document_id == document.id,
+            Segment.status.in_((SegmentStatus.COMPLETED, SegmentStatus.ERROR)),
+        )
     ).one()
     document.word_count, document.tokens = totals
 

@@ -12,12 +12,12 @@ from core.consistency import check
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document, UploadFile
-from core.documents.storage import file_storage
-from core.indexing import keyword_index
-from core.indexing.document_metadata import point_payload
-from core.indexing.keyword_index import IndexedText
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import write_vectors
+from core.files.storage import file_storage
+from core.index import keyword_index
+from core.index.engines import get_vector_store
+from core.index.keyword_index import IndexedText
+from core.index.point_metadata import point_payload
+from core.index.writer import write_vectors
 from core.segments.models import Segment
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_for_batch

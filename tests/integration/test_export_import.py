@@ -13,9 +13,9 @@ import pytest
 from core import database
 from core.api_keys import service as api_keys
 from core.database import session_scope
-from core.datasets.archive import export_dataset, import_dataset
+from core.dataset_archive import export_dataset, import_dataset
 from core.errors import InvalidParam
-from core.indexing.vectors import close_vector_stores
+from core.index.engines import close_vector_stores
 from core.settings import get_settings
 from core.workspaces import service as workspaces
 from tests.conftest import _truncate_postgres, _use_empty_bucket

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
-from core.indexing.vectors import get_embedder, get_vector_store
+from core.index.engines import get_embedder, get_vector_store
 from core.segments.models import Segment
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_for_batch

@@ -1,7 +1,7 @@
 """full-text index in the search engine: the postings tables go
 
 Term collections missing from the engine are built from the segments when the service starts
-(core.indexing.reindex.build_missing_term_collections).
+(core.ingestion.reindex.build_missing_term_collections).
 
 Revision ID: 0012
 Revises: 0011

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.indexing.planning import plan_segments
+from core.ingestion.planning import plan_segments
 from core.settings import get_settings
 from etl.extractors.base import ExtractedPart
 from etl.splitting import split_automatic

@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 
 from core.database import session_scope
 from core.documents.models import Document, UploadFile
-from core.indexing.keyword_index import TEXTS, term_collections
-from core.indexing.models import EmbeddingCacheEntry
-from core.indexing.vectors import get_vector_store
+from core.index.engines import get_vector_store
+from core.index.keyword_index import TEXTS, term_collections
+from core.index.models import EmbeddingCacheEntry
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from tests import samples
@@ -331,7 +331,7 @@ def test_upload_size_limit_is_enforced_while_streaming(client, tenant, monkeypat
 
 
 def _complete_without_worker(document_id: str) -> None:
-    from core.documents.indexing import index_document
+    from core.ingestion.runs import index_document
 
     index_document(document_id)
 
@@ -732,7 +732,7 @@ def test_corrupt_file_fails_alone(client, tenant, celery_worker, tmp_path):
 
 
 def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenant, celery_worker):
-    from core.documents.indexing import index_document
+    from core.ingestion.runs import index_document
 
     dataset = create_dataset(client, tenant)
     created = _indexed_document(client, tenant, dataset["id"], "doc", TEXT, process_rule=CUSTOM_RULE)
@@ -753,8 +753,8 @@ def test_rerunning_the_task_leaves_one_copy_and_embeds_nothing_new(client, tenan
 
 
 def test_one_run_takes_every_waiting_document_and_each_goes_live_once_written(client, tenant, monkeypatch):
-    from core.documents.indexing import MAX_COMPANIONS, index_document
-    from core.indexing import pipeline
+    from core.ingestion import stages as pipeline
+    from core.ingestion.runs import MAX_COMPANIONS, index_document
 
     monkeypatch.setattr(pipeline, "SEGMENTS_PER_BATCH", 4)
     dataset = create_dataset(client, tenant)

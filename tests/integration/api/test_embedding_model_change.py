@@ -14,8 +14,8 @@ from sqlalchemy import select
 from bench.corpus import load_corpus
 from core.database import session_scope
 from core.datasets.models import Dataset
-from core.indexing import vector_index
-from core.indexing.vectors import get_vector_store
+from core.index.engines import get_vector_store
+from core.ingestion import vector_index
 from core.segments.models import Segment
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_for_batch, wait_until

@@ -8,9 +8,9 @@ from qdrant_client import QdrantClient, models
 
 from core.database import session_scope
 from core.datasets.models import Dataset
-from core.indexing.keyword_index import term_collections
-from core.indexing.reindex import build_missing_term_collections, migrate_local_mode_vectors, reindex
-from core.indexing.vectors import close_vector_stores, get_vector_store
+from core.index.engines import close_vector_stores, get_vector_store
+from core.index.keyword_index import term_collections
+from core.ingestion.reindex import build_missing_term_collections, migrate_local_mode_vectors, reindex
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_for_batch
 

@@ -13,16 +13,16 @@ from bench.corpus import document_text, load_corpus
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
-from core.indexing import keyword_index
-from core.indexing.keyword_index import (
+from core.index import keyword_index
+from core.index.engines import get_vector_store
+from core.index.keyword_index import (
     AVERAGE_TOLERANCE,
     SETTLE_SHARE,
     average_lengths,
     statistics,
     term_collections,
 )
-from core.indexing.reindex import build_missing_term_collections
-from core.indexing.vectors import get_vector_store
+from core.ingestion.reindex import build_missing_term_collections
 from core.search import legs
 from core.segments.models import Segment
 from core.settings import get_settings

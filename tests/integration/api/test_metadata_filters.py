@@ -9,9 +9,9 @@ from sqlalchemy import func, select, update
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
-from core.indexing import keyword_index
-from core.indexing.vectors import get_vector_store, term_collections
-from core.indexing.writer import indexed_texts, write_vectors
+from core.index import keyword_index
+from core.index.engines import get_vector_store, term_collections
+from core.index.writer import indexed_texts, write_vectors
 from core.segments.models import Segment
 from retrieval.conditions import META, metadata_payload
 from tests.helpers import create_dataset, create_text_document, wait_for_batch

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from core.database import session_scope, utcnow
-from core.documents import lease
 from core.documents.models import Document, IndexingStatus
-from core.documents.recovery import requeue_stranded_documents
+from core.ingestion import lease
+from core.ingestion.recovery import requeue_stranded_documents
 from core.settings import get_settings
 from tests.helpers import create_dataset, create_text_document, wait_until
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.documents.process_rules import AUTOMATIC_RULES
-from core.indexing.planning import plan_segments
+from core.ingestion.planning import plan_segments
+from core.ingestion.process_rules import AUTOMATIC_RULES
 from core.settings import Settings
 from etl.extractors import ExtractionError, extract_file
 from etl.extractors.ocr import OcrSettings, TextRecognizer

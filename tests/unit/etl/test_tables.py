@@ -1,7 +1,7 @@
 """A table longer than a chunk is cut between rows, each piece with the header, the caption first."""
 
-from core.documents.process_rules import AUTOMATIC_RULES
-from core.indexing.planning import plan_segments
+from core.ingestion.planning import plan_segments
+from core.ingestion.process_rules import AUTOMATIC_RULES
 from core.settings import Settings
 from etl.extractors.base import ExtractedPart
 from etl.tables import table_runs

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
-from core.datasets.schemas import MetadataCondition
 from core.search.filters import engine_condition
+from core.search.schemas import MetadataCondition
 from retrieval.bm25 import lucene_idf, query_weights, saturated_weights, term_index
 from retrieval.conditions import Condition, Restriction, keyword_key, metadata_payload, only_documents
 from retrieval.edge_store import EDGE_CONFIG_FILE, EdgeVectorStore

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import metrics
-from core.indexing.models import EmbeddingCacheEntry
+from core.index.models import EmbeddingCacheEntry
 from retrieval.batching import submit_embedding
 from retrieval.embedders import Embedded, Embedder
 

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from core.datasets.models import DocForm
 from core.documents.models import Document
-from core.indexing import document_metadata
-from core.indexing.vectors import DOCUMENTS, STATISTICS, TEXTS, get_vector_store, term_collections
+from core.index import point_metadata
+from core.index.engines import DOCUMENTS, STATISTICS, TEXTS, get_vector_store, term_collections
 from retrieval.bm25 import saturated_weights
 from retrieval.conditions import META, META_NUMBER, META_REVISION
 from retrieval.tokenizer import tokenize
@@ -92,7 +92,7 @@ def write_texts(
     store = get_vector_store()
     store.delete_terms(term_collections(dataset_id)[TEXTS], [p["key"] for p in payloads if not p["length"]])
     _write(session, dataset_id, TEXTS, [payload for payload in payloads if payload["length"]])
-    document_metadata.record_written(session, written_revisions(texts))
+    point_metadata.record_written(session, written_revisions(texts))
     if refresh_documents:
         refresh_document_terms(session, dataset_id, {item.document_id for item in texts})
 
@@ -119,7 +119,7 @@ def delete_texts(session: Session, dataset_id: str, node_ids: list[str], documen
 def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[str]) -> None:
     """Rebuilds the document points from the text points now in the index (Q&A texts excluded)."""
     store, names = get_vector_store(), term_collections(dataset_id)
-    metadata = document_metadata.snapshot(session, document_ids)
+    metadata = point_metadata.snapshot(session, document_ids)
     payloads, empty = [], []
     for document_id in sorted(document_ids):
         counts: Counter[str] = Counter()
@@ -133,7 +133,7 @@ def refresh_document_terms(session: Session, dataset_id: str, document_ids: set[
             empty.append(document_id)
     store.delete_terms(names[DOCUMENTS], empty)
     _write(session, dataset_id, DOCUMENTS, payloads)
-    document_metadata.record_written(session, {id_: found.revision for id_, found in metadata.items()})
+    point_metadata.record_written(session, {id_: found.revision for id_, found in metadata.items()})
 
 
 def settle_averages(session: Session, dataset_id: str) -> None:
@@ -184,7 +184,7 @@ def _write(
             return
         stored = store.payloads(names[kind], STORED_FIELDS) if whole_collection else []
         store.upsert_terms(names[kind], [_point(payload, average) for payload in stored + payloads])
-        document_metadata.record_written(session, document_metadata.carried_revisions(stored))
+        point_metadata.record_written(session, point_metadata.carried_revisions(stored))
         if taken:
             _record_average(names, kind, points, average)  # the rewrite to it is complete
         used = average

@@ -1,5 +1,5 @@
 """Uploaded files: streamed to a local temporary file, then kept in the file storage (the data
-directory or S3, see core.documents.storage), content-addressed by SHA-256.
+directory or S3, see core.files.storage), content-addressed by SHA-256.
 
 The size limit is enforced while the bytes arrive, so an oversized body is refused after at most
 limit + one chunk has been written, never held in memory.
@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.documents.models import UploadFile
-from core.documents.storage import TEMP_DIR, file_storage
 from core.errors import FileTooLarge, InvalidParam, StorageFull, UnsupportedFileType
+from core.files.storage import TEMP_DIR, file_storage
 from core.settings import Settings
 from etl.extractors import supported_extensions
 

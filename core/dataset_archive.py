@@ -29,17 +29,17 @@ from core import model_providers
 from core.database import session_scope
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import IN_PROGRESS, Document, ProcessRule, UploadFile
-from core.documents.storage import TEMP_DIR, file_storage
 from core.errors import InvalidParam, NotFound
-from core.indexing import keyword_index
-from core.indexing.embedding_cache import embed_with_cache, model_key, text_hash
-from core.indexing.models import EmbeddingCacheEntry
-from core.indexing.reindex import reindex
-from core.indexing.vectors import get_embedder
-from core.indexing.writer import indexed_text, indexed_texts
+from core.files.storage import TEMP_DIR, file_storage
+from core.index import keyword_index
+from core.index.embedding_cache import embed_with_cache, model_key, text_hash
+from core.index.engines import get_embedder
+from core.index.live import live_chunk_condition
+from core.index.models import EmbeddingCacheEntry
+from core.index.writer import indexed_text, indexed_texts
+from core.ingestion.reindex import reindex
 from core.metadata.models import MetadataBinding, MetadataField
 from core.models import Base
-from core.search.legs import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 from core.settings import get_settings
 from core.tags.models import Tag, TagBinding

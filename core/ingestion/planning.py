@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.datasets.models import DocForm
-from core.documents.process_rules import enabled_cleaning_rules, segmentation_of
+from core.ingestion.process_rules import enabled_cleaning_rules, segmentation_of
 from core.settings import Settings
 from etl.cleaning import clean_text
 from etl.extractors import extract_file

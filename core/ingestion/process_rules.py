@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.datasets.schemas import METADATA_NAME
 from core.documents.models import Document, ProcessRule
+from core.index.point_metadata import METADATA_NAME
 from etl.cleaning import PRE_PROCESSING_RULE_IDS, REMOVE_EXTRA_SPACES, REMOVE_URLS_EMAILS
 from etl.splitting import AUTOMATIC_MAX_LENGTH, AUTOMATIC_OVERLAP, Segmentation
 

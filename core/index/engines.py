@@ -23,7 +23,7 @@ from retrieval.vector_store import QdrantVectorStore, VectorStore
 
 logger = logging.getLogger(__name__)
 
-# A dataset's term collections (`core.indexing.keyword_index`): its texts, its documents, and the
+# A dataset's term collections (`core.index.keyword_index`): its texts, its documents, and the
 # statistics their weights were computed with.
 TEXTS, DOCUMENTS, STATISTICS = "texts", "documents", "statistics"
 

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from core.database import session_scope, utcnow
 from core.datasets.models import Dataset, IndexingTechnique
-from core.documents.lease import HEARTBEAT_LEASE
 from core.documents.models import IN_PROGRESS, Document
-from core.indexing import document_metadata
-from core.indexing.embedding_cache import embed_with_cache
-from core.indexing.keyword_index import written_revisions
-from core.indexing.vectors import collection_name, get_vector_store
-from core.indexing.writer import (
+from core.index import point_metadata
+from core.index.embedding_cache import embed_with_cache
+from core.index.engines import collection_name, get_vector_store
+from core.index.keyword_index import written_revisions
+from core.index.live import live_chunk_condition
+from core.index.writer import (
     VECTOR_INDEX_FIELDS,
     VectorTarget,
     dataset_collections,
@@ -31,8 +31,8 @@ from core.indexing.writer import (
     vector_targets,
     write_vectors,
 )
+from core.ingestion.lease import HEARTBEAT_LEASE
 from core.queue import BUILD_VECTORS_TASK, DROP_COLLECTION_TASK, enqueue_after_commit, send_task
-from core.search.legs import live_chunk_condition
 from core.segments.models import ChildChunk, Segment
 
 SEGMENTS_PER_BATCH = 64
@@ -139,7 +139,7 @@ def _fill(session: Session, dataset: Dataset, target: VectorTarget) -> bool:
         units = indexed_texts(session, list(batch))
         vectors, _ = embed_with_cache(session, target.embedder, [unit.text for unit in units])
         write_vectors(target.collection, units, vectors)
-        document_metadata.record_written(session, written_revisions(units))
+        point_metadata.record_written(session, written_revisions(units))
         session.commit()
     return True
 

@@ -19,23 +19,13 @@ from sqlalchemy.orm.exc import ObjectDeletedError
 from core import metrics, tracing
 from core.database import utcnow
 from core.datasets.models import Dataset
-from core.documents.lease import PROCESS_ID, holding
 from core.documents.models import Document, IndexingStatus, UploadFile
-from core.documents.process_rules import AUTOMATIC_RULES, document_process_rule
-from core.documents.uploads import local_copy, stored
-from core.indexing import keyword_index
-from core.indexing.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
-from core.indexing.keyword_index import IndexedText
-from core.indexing.planning import (
-    IndexingFailed,
-    PlannedSegment,
-    extract_parts,
-    extraction_summary,
-    plan_segments,
-)
-from core.indexing.progress import page_reporter
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import (
+from core.files.uploads import local_copy, stored
+from core.index import keyword_index
+from core.index.embedding_cache import PendingEmbeddings, finish_embedding, start_embedding, text_hash
+from core.index.engines import get_vector_store
+from core.index.keyword_index import IndexedText
+from core.index.writer import (
     VECTOR_INDEX_FIELDS,
     VectorTarget,
     dataset_collections,
@@ -45,14 +35,22 @@ from core.indexing.writer import (
     vector_targets,
     write_vectors,
 )
-from core.segments.models import ChildChunk, Segment, new_child_chunk, new_segment
+from core.ingestion.lease import PROCESS_ID, holding
+from core.ingestion.planning import (
+    IndexingFailed,
+    PlannedSegment,
+    extract_parts,
+    extraction_summary,
+    plan_segments,
+)
+from core.ingestion.process_rules import AUTOMATIC_RULES, document_process_rule
+from core.ingestion.progress import page_reporter
+from core.segments.models import ChildChunk, Segment, SegmentStatus, new_child_chunk, new_segment
 from core.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
 SEGMENTS_PER_BATCH = 128
-NEW = "indexing"
-LIVE = "completed"
 
 
 class IndexingStopped(Exception):
@@ -196,7 +194,9 @@ def _current_ids(session: Session, runs: list[Run]) -> set[str]:
 def _has_new_segments(session: Session, document: Document) -> bool:
     return (
         session.scalar(
-            select(Segment.id).where(Segment.document_id == document.id, Segment.status == NEW).limit(1)
+            select(Segment.id)
+            .where(Segment.document_id == document.id, Segment.status == SegmentStatus.INDEXING)
+            .limit(1)
         )
         is not None
     )
@@ -206,7 +206,7 @@ def _discard_new_segments(session: Session, document: Document) -> None:
     """Chunks of an interrupted or failed run that never went live, with whatever of them reached the
     engine (the next run gives its chunks new ids, so nothing would overwrite those points)."""
     unfinished = session.scalars(
-        select(Segment).where(Segment.document_id == document.id, Segment.status == NEW)
+        select(Segment).where(Segment.document_id == document.id, Segment.status == SegmentStatus.INDEXING)
     ).all()
     if unfinished:
         remove_from_indexes(session, session.get(Dataset, document.dataset_id), list(unfinished))
@@ -249,7 +249,7 @@ def _save_segments(
             continue
         segment = new_segment(
             document, position, plan.content, plan.answer, created_by=document.created_by, at=now,
-            status=NEW, generation=generation,
+            status=SegmentStatus.INDEXING, generation=generation,
         )  # fmt: skip
         segment.context = plan.context
         _set_place(segment, plan)
@@ -273,7 +273,9 @@ def _set_place(segment: Segment, plan: PlannedSegment) -> None:
 def _reusable_segments(session: Session, document: Document) -> dict[tuple, list[Segment]]:
     live = session.scalars(
         select(Segment).where(
-            Segment.document_id == document.id, Segment.status == LIVE, Segment.enabled.is_(True)
+            Segment.document_id == document.id,
+            Segment.status == SegmentStatus.COMPLETED,
+            Segment.enabled.is_(True),
         )
     ).all()
     children: dict[str, list[str]] = {}
@@ -315,7 +317,9 @@ class _SharedBatches:
         new_ids = self.session.scalars(
             select(Segment.id)
             .where(
-                Segment.document_id == run.document_id, Segment.status == NEW, Segment.completed_at.is_(None)
+                Segment.document_id == run.document_id,
+                Segment.status == SegmentStatus.INDEXING,
+                Segment.completed_at.is_(None),
             )
             .order_by(Segment.position)
         ).all()
@@ -445,7 +449,9 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
         session.execute(delete(Segment).where(Segment.id.in_(doomed_ids)))
     now = utcnow()
     session.execute(
-        update(Segment).where(Segment.document_id == document.id, Segment.status == NEW).values(status=LIVE)
+        update(Segment)
+        .where(Segment.document_id == document.id, Segment.status == SegmentStatus.INDEXING)
+        .values(status=SegmentStatus.COMPLETED)
     )
     document.tokens, document.word_count, segments = session.execute(
         select(

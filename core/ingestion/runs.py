@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from core import logs, tracing
 from core.database import refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
-from core.documents.lease import HEARTBEAT_LEASE, run_in_progress
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.errors import is_dependency_failure
-from core.indexing.keyword_index import settle_averages
-from core.indexing.pipeline import index_upload_file_documents
+from core.index.keyword_index import settle_averages
+from core.ingestion.lease import HEARTBEAT_LEASE, run_in_progress
+from core.ingestion.stages import index_upload_file_documents
 from core.queue import INDEX_DOCUMENT_TASK, send_task
 from core.settings import get_settings
 

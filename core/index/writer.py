@@ -11,10 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, IndexingTechnique
-from core.indexing import document_metadata, keyword_index
-from core.indexing.embedding_cache import embed_with_cache
-from core.indexing.keyword_index import IndexedText
-from core.indexing.vectors import collection_name, get_embedder, get_vector_store
+from core.index import keyword_index, point_metadata
+from core.index.embedding_cache import embed_with_cache
+from core.index.engines import collection_name, get_embedder, get_vector_store
+from core.index.keyword_index import IndexedText
 from core.segments.models import ChildChunk, Segment
 from retrieval.embedders import Embedder
 from retrieval.vector_store import VectorPoint
@@ -93,7 +93,7 @@ def indexed_texts(session: Session, segments: list[Segment]) -> list[IndexedText
         select(ChildChunk).where(ChildChunk.segment_id.in_(parents)).order_by(ChildChunk.position)
     ).all()
     with_children = {chunk.segment_id for chunk in children}
-    metadata = document_metadata.snapshot(session, {segment.document_id for segment in segments})
+    metadata = point_metadata.snapshot(session, {segment.document_id for segment in segments})
     units = [
         _indexed(parents[chunk.segment_id], chunk.index_node_id, chunk.content, metadata)
         for chunk in children
@@ -129,7 +129,7 @@ def _indexed(segment: Segment, node_id: str, text: str, metadata: dict) -> Index
 
 def write_vectors(collection: str, units: list[IndexedText], vectors: np.ndarray) -> None:
     """Writes the texts' vectors; the caller records their metadata revisions
-    (`document_metadata.record_written`), as writing their terms does."""
+    (`point_metadata.record_written`), as writing their terms does."""
     points = [
         VectorPoint(unit.node_id, vector, _payload(unit)) for unit, vector in zip(units, vectors, strict=True)
     ]

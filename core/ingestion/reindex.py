@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from core.database import session_scope
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import Document
-from core.indexing import keyword_index
-from core.indexing.vector_index import rebuild_collections
-from core.indexing.vectors import get_vector_store
-from core.indexing.writer import indexed_texts
-from core.search.legs import live_chunk_condition
+from core.index import keyword_index
+from core.index.engines import get_vector_store
+from core.index.live import live_chunk_condition
+from core.index.writer import indexed_texts
+from core.ingestion.vector_index import rebuild_collections
 from core.segments.models import Segment
 from core.settings import Settings
 

@@ -12,6 +12,7 @@ with old values.
 """
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from core.database import session_scope
 from core.datasets.models import Dataset
 from core.documents.models import Document
-from core.indexing.vectors import DOCUMENTS, TEXTS, get_vector_store, term_collections
+from core.index.engines import DOCUMENTS, TEXTS, get_vector_store, term_collections
 from retrieval.conditions import META_REVISION, metadata_payload
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,21 @@ logger = logging.getLogger(__name__)
 IN_LIST_LENGTH = 500
 _WRITTEN = "metadata_written"  # session.info: {document id: revision} its writes carried
 _CHANGED = "metadata_changed"  # session.info: documents whose metadata this transaction changed
+
+# A metadata field's name, where fields are created and where filters name them: it becomes a key of
+# the engine's payload, so it is kept to what every engine takes as a key.
+METADATA_NAME = re.compile(r"[a-z0-9_]+")
+METADATA_NAME_RULE = "Metadata name can only contain lowercase letters, digits and underscores."
+# The five built-in fields a dataset may turn on: values every document has, kept in its metadata
+# beside the dataset's own fields.
+BUILT_IN_FIELD_ID = "built-in"
+BUILT_IN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("document_name", "string"),
+    ("uploader", "string"),
+    ("upload_date", "time"),
+    ("last_update_date", "time"),
+    ("source", "string"),
+)
 
 
 @dataclass(frozen=True)

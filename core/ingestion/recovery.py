@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from core import metrics
 from core.database import utcnow
-from core.documents.lease import run_in_progress
 from core.documents.models import IN_PROGRESS, UNFINISHED_STATUSES, Document, IndexingStatus
+from core.ingestion.lease import run_in_progress
 from core.queue import INDEX_DOCUMENT_TASK, enqueue_after_commit
 
 # A document waiting this long while no run of its dataset lives has lost its queue message (well
