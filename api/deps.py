@@ -1,4 +1,4 @@
-"""FastAPI dependencies, as `Annotated` aliases so route signatures read like the contract."""
+"""FastAPI dependencies, as `Annotated` aliases so route signatures read like the API they serve."""
 
 import json
 import uuid
@@ -86,7 +86,7 @@ def count_knowledge_request(request: Request, caller: CallerDep, session: Sessio
     remember(request, rate_limits.check_knowledge_request(session, caller.workspace))
 
 
-# Route dependency of the operations contract section 7 counts.
+# Route dependency of the operations the knowledge request limit counts.
 KNOWLEDGE_REQUEST = Depends(count_knowledge_request)
 
 

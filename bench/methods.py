@@ -1,7 +1,7 @@
 """The search methods the quality benchmark compares, over one indexed dataset, in-process.
 
 Ours go through `core.search.service.search_dataset` exactly as the API does. Dify's weighted-score
-fusion (contract 3.2) is rebuilt on the same candidates as a baseline: keyword score = cosine of TF-IDF
+fusion is rebuilt on the same candidates as a baseline: keyword score = cosine of TF-IDF
 vectors of jieba keywords with idf over the candidate set only, vector score = the candidate's cosine.
 """
 

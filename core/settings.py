@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     crawl_timeout_seconds: int = Field(default=3600, ge=1)
     # Largest JSON request body (create-by-text carries whole documents); uploads have their own limit.
     json_body_limit_mb: int = 20
-    # Knowledge requests (contract section 7) per workspace in any 60 seconds, by plan.
+    # Knowledge requests per workspace in any 60 seconds, by plan.
     knowledge_rate_limit_enabled: bool = True
     knowledge_rate_limit_sandbox: int = 10
     knowledge_rate_limit_professional: int = 100

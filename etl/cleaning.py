@@ -1,4 +1,4 @@
-"""Text clean-up before splitting (contract section 4, pre-processing rules)."""
+"""Text clean-up before splitting."""
 
 import re
 

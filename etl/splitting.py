@@ -1,4 +1,4 @@
-"""Chunking as Dify does it (contract section 4), with lengths counted in characters.
+"""Chunking as Dify does it, with lengths counted in characters.
 
 General chunks: split on the user's separator; a piece that fits is a chunk of its own, a longer one
 is split recursively on "\\n\\n", "。", ". ", " " and finally characters, its pieces packed greedily up

@@ -1,4 +1,4 @@
-"""Documents with metadata and every filter operator of contract section 6 with the documents each one
+"""Documents with metadata and every filter operator of Dify's API with the documents each one
 keeps: the API test runs them through both search legs, the store test through both engines."""
 
 DOCUMENTS = {

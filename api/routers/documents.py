@@ -1,4 +1,4 @@
-"""Document routes (contract 1.3), with Dify's underscore aliases of the create and update paths."""
+"""Document routes, with Dify's underscore aliases of the create and update paths."""
 
 import secrets
 import uuid

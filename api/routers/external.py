@@ -1,4 +1,4 @@
-"""Dify's external-knowledge call (contract section 8): `POST /retrieval` with the dataset as knowledge_id.
+"""Dify's external-knowledge call: `POST /retrieval` with the dataset as knowledge_id.
 
 Errors use the external-knowledge convention `{error_code, error_msg}`: 1001 malformed Authorization
 header, 1002 authorization failed, 2001 knowledge base not found, and ours: 3001 (403, with

@@ -1,4 +1,4 @@
-"""Metadata routes (contract 1.8): fields of a dataset, built-in fields, values on documents."""
+"""Metadata routes: fields of a dataset, built-in fields, values on documents."""
 
 from typing import Annotated, Literal
 
@@ -16,7 +16,7 @@ legacy_router = APIRouter(tags=["metadata"])
 
 class NewFieldBody(BaseModel):
     type: str = Field(max_length=16)
-    name: str = Field(max_length=1000)  # longer than 255 gets the contract's own message
+    name: str = Field(max_length=1000)  # longer than 255 gets Dify's own message
 
 
 class RenameFieldBody(BaseModel):

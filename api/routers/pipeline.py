@@ -1,4 +1,4 @@
-"""Dify's knowledge-pipeline routes (contract 1.9) over the built-in pipeline and sources: the file
+"""Dify's knowledge-pipeline routes over the built-in pipeline and sources: the file
 upload, the datasource nodes, a node run (always a stream) and a pipeline run (blocking or a stream)."""
 
 import json

@@ -1,4 +1,4 @@
-"""Hit-testing and /retrieve (contract 1.6)."""
+"""Hit-testing and /retrieve."""
 
 from typing import Annotated, Any
 

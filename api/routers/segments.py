@@ -1,4 +1,4 @@
-"""Segment routes (contract 1.4). Updates are POST, as in Dify."""
+"""Segment routes. Updates are POST, as in Dify."""
 
 from typing import Annotated, Any
 

@@ -1,4 +1,4 @@
-"""Response shapes of the dataset and tag routes (contract sections 1.2 and 1.7)."""
+"""Response shapes of the dataset and tag routes."""
 
 from typing import Any
 

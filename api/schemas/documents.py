@@ -1,4 +1,4 @@
-"""Response shapes of the document routes (contract section 1.3)."""
+"""Response shapes of the document routes."""
 
 from typing import Any
 

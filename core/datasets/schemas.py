@@ -1,4 +1,4 @@
-"""Validated inputs of the dataset operations (contract sections 1.2 and 3).
+"""Validated inputs of the dataset operations.
 
 Validators raise ValueError, which the API reports as 400 `invalid_param` with the message given here.
 """

@@ -37,7 +37,7 @@ NO_RERANK_MODEL = (
 
 
 def get_dataset(session: Session, caller: Caller, dataset_id: str) -> Dataset:
-    """The caller's dataset, or the contract's 404: another workspace's dataset, and one outside a
+    """The caller's dataset, or Dify's 404: another workspace's dataset, and one outside a
     dataset-scoped key's datasets, are not revealed."""
     dataset = session.scalar(
         select(Dataset).where(Dataset.id == dataset_id, Dataset.workspace_id == caller.workspace.id)

@@ -1,4 +1,4 @@
-"""The Dataset object of the wire contract (section 1.2), built for a page of datasets at once."""
+"""The Dataset object of the API, built for a page of datasets at once."""
 
 from collections import defaultdict
 

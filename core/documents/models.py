@@ -78,7 +78,7 @@ class Document(Base):
     __table_args__ = (
         Index("ix_documents_dataset_position", "dataset_id", "position"),
         Index("ix_documents_dataset_batch", "dataset_id", "batch"),
-        # Creating a document looks for one of the same name to re-use (contract 1.3).
+        # Creating a document looks for one of the same name to re-use.
         Index("ix_documents_dataset_name", "dataset_id", "name"),
         Index("ix_documents_indexing_status", "indexing_status"),
         # searches with a metadata filter look up the marked documents of their dataset: usually none

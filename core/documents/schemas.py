@@ -1,4 +1,4 @@
-"""Validated inputs of the document operations (contract section 1.3)."""
+"""Validated inputs of the document operations."""
 
 from typing import Any
 

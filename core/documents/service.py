@@ -451,7 +451,7 @@ DISPLAY_STATUSES = ("queuing", "indexing", "paused", "error", "available", "disa
 
 
 def _display_status_condition(status: str):
-    """The list filter uses the display-status buckets (contract 5.1); None for an unknown one."""
+    """The list filter uses the display-status buckets; None for an unknown one."""
     status = {"active": "available", "enabled": "available"}.get(status or "", status)
     completed = Document.indexing_status == IndexingStatus.COMPLETED
     conditions = {

@@ -1,4 +1,4 @@
-"""Enable, disable, archive and un-archive documents in batch (contract 1.3, "Batch status").
+"""Enable, disable, archive and un-archive documents in batch ("Batch status" in Dify's API).
 
 A document that is disabled or archived leaves both indexes, and comes back when it is searchable
 again; the change is done before the call returns (vectors come back from the embedding cache), so

@@ -1,4 +1,4 @@
-"""The Document object of the wire contract (section 1.3), built for a page of documents at once."""
+"""The Document object of the API, built for a page of documents at once."""
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -76,7 +76,7 @@ def _shared_fields(document: Document, context: "_Context") -> dict:
 
 
 def describe_document_detail(session: Session, dataset: Dataset, document: Document, metadata: str) -> dict:
-    """`metadata` is all, only or without (contract 1.3)."""
+    """`metadata` is all, only or without."""
     context = _Context(session, dataset, [document])
     if metadata == "only":
         return {"id": document.id, "doc_type": document.doc_type, "doc_metadata": context.metadata(document)}

@@ -1,4 +1,4 @@
-"""process_rule validation at request time and its resolution at indexing time (contract section 4)."""
+"""process_rule validation at request time and its resolution at indexing time."""
 
 from typing import Any
 
@@ -26,7 +26,7 @@ AUTOMATIC_RULES: dict[str, Any] = {
 
 
 def validate_process_rule(rule: Any) -> dict[str, Any]:
-    """Returns the rule to store; raises ValueError with the contract's messages."""
+    """Returns the rule to store; raises ValueError with Dify's messages."""
     if not isinstance(rule, dict) or rule.get("mode") not in MODES:
         raise ValueError("Process rule mode is invalid")
     mode = rule["mode"]

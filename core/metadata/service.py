@@ -1,4 +1,4 @@
-"""Metadata fields of a dataset and their values on documents (contract 1.8).
+"""Metadata fields of a dataset and their values on documents.
 
 Values live in each document's `doc_metadata` (name → value, time as Unix seconds), which is what the
 retrieval filters read, so every change here applies to the next search.

@@ -1,4 +1,4 @@
-"""The knowledge request rate limit (contract section 7): N counted requests per workspace in any
+"""The knowledge request rate limit: N counted requests per workspace in any
 sliding 60 seconds, N set by the workspace's plan.
 
 Server mode keeps one Redis sorted set per workspace (member per admitted request, scored by the

@@ -1,4 +1,4 @@
-"""Metadata filtering (contract section 6), evaluated by the search engine over the metadata its points
+"""Metadata filtering, evaluated by the search engine over the metadata its points
 carry (`retrieval.conditions`), so a filter is a payload-index lookup inside each leg's search.
 
 Each condition has two equivalent forms: the engine's and SQL over `documents.doc_metadata`. SQL

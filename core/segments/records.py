@@ -1,4 +1,4 @@
-"""The records of hit-testing and /retrieve (contract 1.6), with our additions beside Dify's fields:
+"""The records of hit-testing and /retrieve, with our additions beside Dify's fields:
 each leg's score and rank, and where the query's terms matched."""
 
 import time
@@ -62,7 +62,7 @@ def _spans(text: str, terms: set[str]) -> list[list[int]]:
     return [[start, end] for start, end in term_spans(text, terms)] if terms else []
 
 
-# Fields of the segment API's object that a hit-testing record's segment does not carry (contract 1.6).
+# Fields of the segment API's object that a hit-testing record's segment does not carry.
 NOT_IN_RECORDS = ("updated_at", "updated_by", "child_chunks", "attachments", "summary")
 
 

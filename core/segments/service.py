@@ -1,4 +1,4 @@
-"""Segments maintained through the API (contract 1.4): each change reaches the vector store and the
+"""Segments maintained through the API: each change reaches the vector store and the
 term collections before the request returns, so the next search already sees it."""
 
 import logging

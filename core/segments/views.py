@@ -1,4 +1,4 @@
-"""The Segment and ChildChunk objects of the contract (1.4, 1.5)."""
+"""The Segment and ChildChunk objects of the API."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

@@ -1,4 +1,4 @@
-"""Which extractor reads which extension, under each ETL type (contract section 9)."""
+"""Which extractor reads which extension, under each ETL type."""
 
 from collections.abc import Callable
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Bearer-key authentication and the error envelope (contract section 2)."""
+"""Bearer-key authentication and the error envelope."""
 
 import pytest
 from fastapi.testclient import TestClient

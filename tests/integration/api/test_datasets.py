@@ -1,4 +1,4 @@
-"""The datasets API (contract section 1.2) against SQLite and PostgreSQL."""
+"""The datasets API against SQLite and PostgreSQL."""
 
 from sqlalchemy import select
 

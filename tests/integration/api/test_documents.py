@@ -1,4 +1,4 @@
-"""Document creation, update, listing and deletion through the API (contract 1.3, 4, 5, 9), indexed by a
+"""Document creation, update, listing and deletion through the API, indexed by a
 real Celery worker consuming from Redis, on SQLite and PostgreSQL."""
 
 import time

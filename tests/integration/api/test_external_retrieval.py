@@ -1,4 +1,4 @@
-"""The external-knowledge endpoint exactly as Dify calls it (contract section 8)."""
+"""The external-knowledge endpoint exactly as Dify calls it."""
 
 import pytest
 

@@ -64,7 +64,7 @@ def test_generated_requests_never_break_the_server(case, owned, database_url):
         if case.path == "/retrieval" and "error_code" in body:
             assert set(body) == {"error_code", "error_msg"}, body
         elif (case.method, case.path) == SEGMENT_CREATE and set(body) == {"error"}:
-            pass  # Dify's own exception for this route's body errors (contract 1.4)
+            pass  # Dify's own exception for this route's body errors
         else:
             assert set(body) >= {"code", "message", "status"} and body["status"] == response.status_code, body
 

@@ -1,4 +1,4 @@
-"""Retrieval through hit-testing (contract 1.6 and 3): BM25 checked against rank-bm25 through the
+"""Retrieval through hit-testing: BM25 checked against rank-bm25 through the
 engine's term collections, semantic and hybrid search, chunk structures, thresholds, the query log."""
 
 import math

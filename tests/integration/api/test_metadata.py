@@ -1,4 +1,4 @@
-"""Metadata fields, built-in fields and document values through the API (contract 1.8); every change
+"""Metadata fields, built-in fields and document values through the API; every change
 applies to the next filtered search."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Every metadata-filter operator of contract section 6, with `and` and `or`, on both search legs, read
+"""Every metadata-filter operator of Dify's API, with `and` and `or`, on both search legs, read
 from the metadata on the engine's points; documents whose points are behind are matched by the
 database."""
 

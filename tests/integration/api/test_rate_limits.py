@@ -1,4 +1,4 @@
-"""The knowledge request rate limit (contract section 7) through the API, with the in-process window
+"""The knowledge request rate limit through the API, with the in-process window
 of the embedded mode and the Redis window of server mode."""
 
 import time

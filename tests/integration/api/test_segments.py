@@ -1,4 +1,4 @@
-"""Segments through the API (contract 1.4): every change is searchable, or gone, when the call returns."""
+"""Segments through the API: every change is searchable, or gone, when the call returns."""
 
 import pytest
 

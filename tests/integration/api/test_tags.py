@@ -1,4 +1,4 @@
-"""Knowledge tags (contract section 1.7)."""
+"""Knowledge tags."""
 
 from tests.helpers import assert_error, create_dataset
 
