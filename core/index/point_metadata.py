@@ -145,7 +145,21 @@ def _rows(session: Session, document_ids: Iterable[str], *columns) -> list:
     return [row for part in slices for row in session.execute(select(*columns).where(Document.id.in_(part)))]
 
 
-@event.listens_for(Session, "before_flush")
+def follow_metadata_changes() -> None:
+    """Registers the session hooks this module's promise rests on (once, whatever the number of calls):
+    a flush that changes a document's `doc_metadata` bumps its revision and marks it stale, a commit
+    pushes the new values to its points, and the end of a transaction confirms what its writes carried
+    (or forgets a change rolled back). Called by the model registry (`core.models`), which every engine
+    loads before its first session."""
+    for name, hook in (
+        ("before_flush", _mark_changed_metadata),
+        ("after_commit", _push_changed_metadata),
+        ("after_transaction_end", _confirm_writes),
+    ):
+        if not event.contains(Session, name, hook):
+            event.listen(Session, name, hook)
+
+
 def _mark_changed_metadata(session: Session, _context, _instances) -> None:
     for document in session.dirty:
         if isinstance(document, Document) and inspect(document).attrs.doc_metadata.history.has_changes():
@@ -154,14 +168,12 @@ def _mark_changed_metadata(session: Session, _context, _instances) -> None:
             session.info.setdefault(_CHANGED, set()).add(document.id)
 
 
-@event.listens_for(Session, "after_commit")
 def _push_changed_metadata(session: Session) -> None:
     changed = session.info.pop(_CHANGED, None)
     if changed:
         _after_transaction(push, changed)
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _confirm_writes(session: Session, transaction) -> None:
     if transaction.parent is not None:
         return

@@ -1,14 +1,14 @@
 """The indexing run of one document, called by the worker task `index_document`.
 
 Runs are idempotent: a document that is gone, paused or already final is left alone, so a
-redelivered or re-enqueued message does no harm. Each data source type has its pipeline; a
-document whose source has none is marked `error` with the reason, never left waiting forever.
+redelivered or re-enqueued message does no harm. A document of a source type this version does not
+index is marked `error` with the reason, never left waiting forever.
 Any failure is recorded on that document alone: it never takes the worker down.
 """
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,20 +20,15 @@ from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document,
 from core.errors import is_dependency_failure
 from core.index.keyword_index import settle_averages
 from core.ingestion.lease import HEARTBEAT_LEASE, run_in_progress
-from core.ingestion.stages import index_upload_file_documents
+from core.ingestion.stages import index_documents
 from core.queue import INDEX_DOCUMENT_TASK, send_task
 from core.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-IndexingPipeline = Callable[[Session, Dataset, Iterable[str], Callable[[str, Exception], None]], None]
-
-# Online documents store their fetched text as a file, so the file pipeline indexes them too.
-PIPELINES: dict[str, IndexingPipeline] = {
-    DataSourceType.UPLOAD_FILE: index_upload_file_documents,
-    DataSourceType.WEBSITE_CRAWL: index_upload_file_documents,
-    DataSourceType.NOTION_IMPORT: index_upload_file_documents,
-}
+# Every source keeps its document's text as a stored file (online documents store what they fetched),
+# so one run indexes them all.
+INDEXED_SOURCES = frozenset(DataSourceType)
 # A run also takes the other waiting documents of the same dataset and source type, this many at a
 # time, so that many small documents share model batches and database round trips. It goes on taking
 # them while some wait, for up to RUN_SECONDS: the model then never pauses between runs, and the
@@ -51,14 +46,15 @@ def index_document(document_id: str) -> None:
             # A living run holds the document; look again once its lease would have run out.
             send_task(INDEX_DOCUMENT_TASK, document_id, countdown=HEARTBEAT_LEASE.total_seconds())
             return
-        pipeline = PIPELINES.get(document.data_source_type)
-        if pipeline is None:
+        if document.data_source_type not in INDEXED_SOURCES:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
         dataset = session.get(Dataset, document.dataset_id)
         logs.bind(workspace_id=document.workspace_id, dataset_id=document.dataset_id)
         with tracing.span("index.run", {"document_id": document_id, "dataset_id": document.dataset_id}):
-            pipeline(session, dataset, _documents_of_run(session, document), _failure_recorder(session))
+            index_documents(
+                session, dataset, _documents_of_run(session, document), _failure_recorder(session)
+            )
         if not _waiting_companions(session, dataset.id, document.data_source_type, document.id):
             settle_averages(session, dataset.id)  # once a burst, at its end: the next run would do it
         refresh_sqlite_statistics(session)

@@ -73,7 +73,7 @@ class Run:
 FailureHandler = Callable[[str, Exception], None]
 
 
-def index_upload_file_documents(
+def index_documents(
     session: Session, dataset: Dataset, document_ids: Iterable[str], on_failure: FailureHandler
 ) -> None:
     """Indexes documents of one dataset together. Each is parsed, split and saved on its own (a failure
