@@ -3,7 +3,7 @@
 import atexit
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,11 +23,15 @@ console = Console()
 # spinning while idle (OpenMP's default) would take the CPU those need, at no gain for the model.
 # Read when torch loads, so it is set before any command imports it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The model loads from the installed package: transformers' progress bars and config notices (an
+# unused `loss_type` of the packaged config) say nothing a person can act on.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 DEFAULT_WORKSPACE = "default"
 # Uvicorn logs through the root logger (LOG_FORMAT applies); its access log gives way to the API's own
 # request line (KB_ACCESS_LOG), which carries the request id.
-UVICORN_LOGGING = {"log_config": None, "access_log": False}
+UVICORN_LOGGING: dict[str, Any] = {"log_config": None, "access_log": False}
 # How long Ctrl+C lets a running indexing step finish before the process exits.
 SHUTDOWN_GRACE_SECONDS = 3
 # The embedded engine's directory opens in one process (its write-ahead log is locked).
@@ -400,6 +404,7 @@ def _announce_when_ready(host: str, port: int, first_key: str | None) -> None:
                 f"First start: created workspace '{DEFAULT_WORKSPACE}' (plan team). API key, shown once:"
             )
             console.print(first_key, markup=False, highlight=False)
+        console.print(f"Another key: kb keys create --workspace {DEFAULT_WORKSPACE}")
 
     threading.Thread(target=announce, name="announce-ready", daemon=True).start()
 

@@ -22,6 +22,10 @@ FIELDS = ("request_id", "workspace_id", "dataset_id", "document_id")
 # lines logged afterwards anywhere in the request.
 _SCOPE: ContextVar[dict[str, str] | None] = ContextVar("log_scope", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that narrate a healthy start line by line (migrations and plugins set up, the queue and
+# its scheduler connected, our own readiness probe): their details are DEBUG lines here, so a start
+# says only what a person needs. Their warnings and errors still show.
+NARRATING_LIBRARIES = ("alembic", "celery", "kombu", "httpx")
 # What every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", *FIELDS}
 
@@ -89,3 +93,12 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    for name in NARRATING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING)
+    logging.getLogger("kombu.connection").addFilter(_no_default_host_notice)
+
+
+def _no_default_host_notice(record: logging.LogRecord) -> bool:
+    """The embedded worker's in-memory queue has no host by design; kombu warns of it at every start
+    and with every task sent."""
+    return not record.getMessage().startswith("No hostname was supplied")

@@ -62,12 +62,16 @@ def test_embedded_serve_end_to_end(workdir):
         listening = next(n for n, line in enumerate(server.output) if "Uvicorn running on" in line)
         key_line = server.output.index(key + "\n")
         assert listening < server.ready_line() < key_line  # shown once a request can use it
+        _wait_for_line(server, "Another key: kb keys create --workspace default")
+        started = "".join(server.output)
+        assert len(server.output) <= 12 and "WARNING" not in started, started  # a quiet start
         headers = {"Authorization": f"Bearer {key}"}
         created = httpx.post(f"{server.url}/v1/datasets", json={"name": "docs"}, headers=headers)
         assert created.status_code == 200, created.text
         listing = httpx.get(f"{server.url}/v1/datasets", headers=headers).json()
         assert [d["name"] for d in listing["data"]] == ["docs"]
         _index_a_document(server.url, headers, created.json()["id"])
+        assert "WARNING" not in "".join(server.output), "".join(server.output)  # nor a warning a document
 
         # `kb keys create` writes to the same SQLite database while the server runs.
         second = _kb("keys", "create", "--workspace", "second", cwd=workdir).stdout.strip()
@@ -102,6 +106,13 @@ def test_embedded_serve_end_to_end(workdir):
     said = "".join(server.output)
     for part in ("stopping the indexing worker", "stopping the embedding model processes", "stopped\n"):
         assert part in said, said  # Ctrl+C says what it stops
+
+
+def _wait_for_line(server: EmbeddedServer, text: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(line.startswith(text) for line in server.output):
+        assert time.monotonic() < deadline, "".join(server.output)
+        time.sleep(0.05)
 
 
 def _index_a_document(url: str, headers: dict, dataset_id: str) -> None:

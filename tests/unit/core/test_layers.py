@@ -18,6 +18,7 @@ LAYERS: list[set[str]] = [
         "core.settings", "core.database", "core.errors", "core.logs", "core.tracing", "core.metrics",
         "core.queue", "core.secret_key", "core.model_providers", "core.outbound", "core.migrate",
         "core.api_keys", "core.workspaces", "core.rate_limits", "core.queries", "core.files",
+        "core.configuration",
     },
     {"core.index"},  # the engines: registry, vector and term writes, live chunks, metadata on points
     {"core.ingestion"},  # a document's run: claim, extract and plan, batches, swap-in, re-index, recovery
