@@ -3,6 +3,8 @@
 import errno
 import logging
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,7 +84,7 @@ REQUEST_PARTS = ("body", "query", "path", "header", "cookie")
 NOT_AN_OBJECT = ("model_attributes_type", "dict_type", "model_type")
 
 
-def validation_message(errors: list[dict] | tuple, *, from_request: bool = False) -> str:
+def validation_message(errors: Sequence[Any], *, from_request: bool = False) -> str:
     """One readable sentence from pydantic's errors, like the ValueError text Dify returns, naming the
     field. FastAPI's errors (`from_request`) start their location with the request part (body, query,
     ...), which is dropped; a field that happens to be named `query` stays."""
@@ -136,11 +138,13 @@ def _storage_full(error: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    # Starlette types a handler as taking any Exception; each of these takes the class it is installed for.
+    handle: Any = app.add_exception_handler
     for name, classes in UNREACHABLE.items():
         for error_class in classes:
-            app.add_exception_handler(error_class, _unreachable(name))
-    app.add_exception_handler(OSError, _os_error)
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unhandled_error)
+            handle(error_class, _unreachable(name))
+    handle(OSError, _os_error)
+    handle(ServiceError, _service_error)
+    handle(StarletteHTTPException, _http_error)
+    handle(RequestValidationError, _validation_error)
+    handle(Exception, _unhandled_error)

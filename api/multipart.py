@@ -38,6 +38,13 @@ class DocumentUpload:
     file: NewFile | None
     data: dict[str, Any]
 
+    @property
+    def sent_file(self) -> NewFile:
+        """The file of an upload read with `file_required` (one without it was refused as it was read)."""
+        if self.file is None:
+            raise NoFileUploaded()
+        return self.file
+
 
 class _Part:
     def __init__(self) -> None:
@@ -63,7 +70,7 @@ class _UploadParser:
         self.data = bytearray()
         self.data_seen = False
 
-    def callbacks(self) -> dict:
+    def callbacks(self) -> Any:  # multipart's MultipartCallbacks
         return {
             "on_part_begin": self._begin,
             "on_header_field": lambda b, s, e: setattr(self.part, "field", self.part.field + b[s:e]),

@@ -69,7 +69,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
@@ -77,7 +77,7 @@ def install_docs(app: FastAPI) -> None:
             swagger_ui_parameters={"persistAuthorization": True},
         )
 
-    app.openapi = lambda: _document(app)
+    app.openapi = lambda: _document(app)  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _document(app: FastAPI) -> dict:

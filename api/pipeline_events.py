@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import knowledge_pipeline as pipeline
-from core.database import session_scope
+from core.database import existing, session_scope
 from core.datasets.models import Dataset
 from core.documents import service as documents
 from core.documents.models import Document, IndexingStatus
@@ -36,10 +36,10 @@ STAGE_NODES = (
 def node_events(reading: NodeReading) -> Iterator[dict]:
     """What a node read: Notion's workspace with its pages at once, or a crawl's progress, then its pages."""
     started = time.monotonic()
-    if reading.notion_pages is not None:
-        pages = reading.notion_pages
-        return iter([_completed([_notion_workspace(pages)], started, total=len(pages))])
-    return _crawl_events(reading.crawl_job_id, started)
+    if reading.crawl_job_id is not None:
+        return _crawl_events(reading.crawl_job_id, started)
+    pages = reading.notion_pages or []
+    return iter([_completed([_notion_workspace(pages)], started, total=len(pages))])
 
 
 def _notion_workspace(pages: list[dict]) -> dict:
@@ -74,7 +74,7 @@ def _crawl_events(job_id: str, started: float) -> Iterator[dict]:
     last, last_sent = None, time.monotonic()
     while time.monotonic() - started < STREAM_SECONDS:
         with session_scope() as session:
-            job = session.get(CrawlJob, job_id)
+            job = existing(session, CrawlJob, job_id)
             described = online_sources.describe_job(session, job)
             if job.status != RUNNING:
                 yield _crawl_result(session, job, described, started)
@@ -103,7 +103,7 @@ def _crawl_result(session: Session, job: CrawlJob, described: dict, started: flo
 
 def describe_run(session: Session, run: PipelineRun) -> dict:
     """Dify's answer to a published run: the batch, the dataset and the documents it made."""
-    dataset = session.get(Dataset, run.dataset_id)
+    dataset = existing(session, Dataset, run.dataset_id)
     rows = session.scalars(select(Document).where(Document.id.in_(run.document_ids))).all()
     by_id = {document.id: document for document in rows}
     return {

@@ -33,7 +33,7 @@ class RequestIds:
         request_id = sent if ACCEPTED.fullmatch(sent) else uuid.uuid4().hex
         logs.new_scope(request_id=request_id)
         started, status = time.perf_counter(), 500
-        token = tracing.attach({"traceparent": headers.get("traceparent")})  # a caller's trace goes on
+        token = tracing.attach({"traceparent": headers.get("traceparent", "")})  # a caller's trace goes on
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

@@ -9,6 +9,7 @@ are left alone: their new chunks are not live yet, and their run will finish the
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -33,8 +34,13 @@ class Drift:
     kind: str
     where: str  # a dataset id, "storage" or "engine"
     ids: list[str]
-    repair: Callable[[], None] | None = field(repr=False)  # None: nothing here can repair it
+    repair: Callable[[], object] | None = field(repr=False)  # None: nothing here can repair it
     repaired: bool = False
+
+
+def _each(action: Callable[[str], None], names: list[str]) -> None:
+    for name in names:
+        action(name)
 
 
 def check(repair: bool = False, file_grace_seconds: float = FILE_GRACE_SECONDS) -> list[Drift]:
@@ -97,7 +103,7 @@ def _dataset_drift(session: Session, dataset: Dataset) -> list[Drift]:
         vector_keys = store.keys(dataset.vector_collection)
         missing("chunks without a vector", set(owner), vector_keys)
         orphans("vectors of no chunk", dataset.vector_collection, vector_keys,
-                lambda keys: store.delete_keys(dataset.vector_collection, keys))  # fmt: skip
+                partial(store.delete_keys, dataset.vector_collection))  # fmt: skip
     behind = _metadata_behind(session, dataset, [texts, dataset.vector_collection])
     if behind:
         mark = update(Document).where(Document.id.in_(behind)).values(metadata_stale=True)
@@ -131,9 +137,7 @@ def _storage_drift(session: Session, grace_seconds: float) -> list[Drift]:
     stray = sorted(key for key in set(modified) - referenced if modified[key] < time.time() - grace_seconds)
     if stray:
         found.append(
-            Drift(
-                "files no upload refers to", "storage", stray, lambda: [storage.delete(key) for key in stray]
-            )
+            Drift("files no upload refers to", "storage", stray, partial(_each, storage.delete, stray))
         )
     lost = sorted(referenced - set(modified))
     if lost:
@@ -155,6 +159,6 @@ def _collection_drift(session: Session) -> list[Drift]:
             "collections of no dataset",
             "engine",
             stray,
-            lambda: [store.drop_collection(name) for name in stray],
+            partial(_each, store.drop_collection, stray),
         )
     ]

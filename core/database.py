@@ -5,12 +5,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Engine, Select, create_engine, event, func, select, text
+from sqlalchemy import JSON, CursorResult, Engine, Result, Select, create_engine, event, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from core.settings import get_settings
+
+T = TypeVar("T")
 
 # JSONB on PostgreSQL so later metadata filters can use its operators; plain JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -27,6 +30,20 @@ def new_id() -> str:
 def utcnow() -> datetime:
     """Naive UTC: both SQLite and PostgreSQL `timestamp` columns store it unchanged."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE changed (its cursor's count)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def existing(session: Session, model: type[T], key: str) -> T:
+    """A row the caller knows exists (its own foreign key, one it just read): a missing one was deleted
+    meanwhile, which ends the caller's work with a clear reason."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"{model.__name__} {key} was deleted meanwhile")
+    return row
 
 
 def unix_seconds(moment: datetime | None) -> int | None:
@@ -65,7 +82,7 @@ def refresh_sqlite_statistics(session: Session) -> bool:
     30 search hits by scanning every completed document (13 ms at 25,000 chunks; 0.05 ms once
     analysed). ANALYZE runs whenever the number of segments has doubled since the last one, so it
     runs about log2(n) times over a dataset's growth. PostgreSQL's autovacuum keeps its own."""
-    engine = session.get_bind()
+    engine = session.get_bind().engine
     if engine.dialect.name != "sqlite":
         return False
     segments = session.execute(text("SELECT count(*) FROM segments")).scalar() or 0

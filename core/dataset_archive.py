@@ -26,7 +26,7 @@ from sqlalchemy import DateTime, LargeBinary, func, insert, select
 from sqlalchemy.orm import Session
 
 from core import model_providers
-from core.database import session_scope
+from core.database import existing, session_scope
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import IN_PROGRESS, Document, ProcessRule, UploadFile
 from core.errors import InvalidParam, NotFound
@@ -154,7 +154,8 @@ def _dataset_rows(session: Session, dataset: Dataset) -> dict[str, list[dict]]:
     }
     for name, model in by_dataset.items():
         rows[name] = [
-            _columns(row) for row in session.scalars(select(model).where(model.dataset_id == dataset.id))
+            _columns(row)
+            for row in session.scalars(select(model).where(model.dataset_id == dataset.id))  # type: ignore[attr-defined]
         ]
     return {name: rows[name] for name, _ in TABLES}
 
@@ -162,11 +163,13 @@ def _dataset_rows(session: Session, dataset: Dataset) -> dict[str, list[dict]]:
 def _write_embeddings(session: Session, dataset: Dataset, archive: zipfile.ZipFile) -> int:
     """The cached embeddings of the dataset's texts (segments and child chunks), every model's: cached
     by the text embedded, which starts with the chunk's context line where it has one."""
-    chunks = session.execute(
-        select(Segment.index_node_hash, Segment.context, Segment.content).where(
-            Segment.dataset_id == dataset.id
-        )
-    ).all()
+    chunks = list(
+        session.execute(
+            select(Segment.index_node_hash, Segment.context, Segment.content).where(
+                Segment.dataset_id == dataset.id
+            )
+        ).all()
+    )
     chunks += session.execute(
         select(ChildChunk.index_node_hash, Segment.context, ChildChunk.content)
         .join(Segment, Segment.id == ChildChunk.segment_id)
@@ -177,9 +180,10 @@ def _write_embeddings(session: Session, dataset: Dataset, archive: zipfile.ZipFi
         for digest, context, content in chunks
     }
     hashes.discard(None)
+    present: set[str] = {digest for digest in hashes if digest is not None}
     written = 0
     with archive.open("embeddings.jsonl", "w", force_zip64=True) as member:
-        ordered = sorted(hashes)
+        ordered = sorted(present)
         for start in range(0, len(ordered), ROWS_PER_INSERT):
             entries = session.scalars(
                 select(EmbeddingCacheEntry).where(
@@ -198,9 +202,9 @@ def import_dataset(source: Path, workspace_name: str, progress: Progress | None 
         manifest = _manifest(archive)
         with session_scope() as session:
             workspace = get_or_create_workspace(session, workspace_name)
-            owner = session.scalar(
+            owner = session.scalars(  # every workspace is made with its owner
                 select(Account.id).where(Account.workspace_id == workspace.id, Account.role == OWNER_ROLE)
-            )
+            ).one()
             rows = {name: list(_jsonl(archive, f"{name}.jsonl")) for name, _ in TABLES}
             if len(rows["datasets"]) != 1:
                 raise InvalidParam("The archive holds no dataset.")
@@ -209,7 +213,7 @@ def import_dataset(source: Path, workspace_name: str, progress: Progress | None 
             rows["datasets"][0]["name"] = _free_name(session, workspace.id, rows["datasets"][0]["name"])
             for name, model in TABLES:
                 _insert(session, model, [_mapped(row, ids, workspace.id, owner) for row in rows[name]])
-            dataset = session.get(Dataset, ids[rows["datasets"][0]["id"]])
+            dataset = existing(session, Dataset, ids[rows["datasets"][0]["id"]])
             _use_an_offered_model(dataset)
             _insert_missing_embeddings(session, archive)
             _bind_tags(session, workspace.id, owner, dataset.id, manifest.get("tags", []))
@@ -353,7 +357,7 @@ def _bind_tags(session: Session, workspace_id: str, owner: str, dataset_id: str,
 def _embed_missing(dataset_id: str, progress: Progress | None) -> int:
     """Embeds the live texts the cache lacks for the dataset's model, reporting (done, total)."""
     with session_scope() as session:
-        dataset = session.get(Dataset, dataset_id)
+        dataset = existing(session, Dataset, dataset_id)
         if dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
             return 0
         embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
@@ -375,7 +379,8 @@ def _embed_missing(dataset_id: str, progress: Progress | None) -> int:
 
 
 def _cache_size(session: Session, embedder: Embedder) -> int:
-    return session.scalar(select(func.count()).where(EmbeddingCacheEntry.model_key == model_key(embedder)))
+    counted = select(func.count()).where(EmbeddingCacheEntry.model_key == model_key(embedder))
+    return session.scalar(counted) or 0
 
 
 def _columns(row: Base) -> dict:

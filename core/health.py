@@ -18,7 +18,7 @@ def _database(_settings: Settings) -> None:
 
 
 def _redis(settings: Settings) -> None:
-    redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+    redis.Redis.from_url(settings.redis_url or "", socket_timeout=2, socket_connect_timeout=2).ping()
 
 
 def _search_engine(_settings: Settings) -> None:

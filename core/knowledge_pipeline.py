@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.api_keys.service import Caller
-from core.database import session_scope
+from core.database import existing, session_scope
 from core.datasets.models import Dataset
 from core.datasources.models import DataSourceCredential
 from core.datasources.service import Provider
@@ -310,7 +310,7 @@ def wait_for_notion(run: PipelineRun, deadline: float) -> None:
     """Blocks until the run's Notion import is read, then takes the documents it made."""
     while run.notion_job_id and time.monotonic() < deadline:
         with session_scope() as session:
-            job = session.get(CrawlJob, run.notion_job_id)
+            job = existing(session, CrawlJob, run.notion_job_id)
             if job.status != RUNNING:
                 if job.status != online_sources.COMPLETED:
                     raise PipelineRunError(job.error or "The Notion import failed.")
@@ -332,7 +332,9 @@ STAGE_STATUSES = (
     IndexingStatus.INDEXING,
 )
 FINISHED = len(STAGE_STATUSES)
-ORDER = {IndexingStatus.WAITING: -1} | {status: index for index, status in enumerate(STAGE_STATUSES)}
+ORDER: dict[str, int] = {str(IndexingStatus.WAITING): -1} | {
+    status: index for index, status in enumerate(STAGE_STATUSES)
+}
 
 
 def stage_positions(run: PipelineRun) -> list[int]:

@@ -113,7 +113,8 @@ def _enter_request_context(task=None, **_) -> None:
     if task is None:
         return
     logs.new_scope(request_id=getattr(task.request, REQUEST_ID_HEADER, None))
-    task.request.kb_trace_token = tracing.attach({"traceparent": getattr(task.request, "traceparent", None)})
+    traceparent = getattr(task.request, "traceparent", None)
+    task.request.kb_trace_token = tracing.attach({"traceparent": traceparent} if traceparent else {})
 
 
 @task_postrun.connect

@@ -21,7 +21,7 @@ MEGABYTE = 1024 * 1024
 def setting(default: Any, meaning: str, *, section: str, shown: str | None = None, **constraints: Any) -> Any:
     """A setting with what it means, for docs/configuration.md (generated from this class by
     `python -m core.configuration`): `shown` says the default where the value alone would not."""
-    extra = {"section": section} | ({"shown_default": shown} if shown else {})
+    extra: dict[str, Any] = {"section": section} | ({"shown_default": shown} if shown else {})
     return Field(default=default, description=meaning, json_schema_extra=extra, **constraints)
 
 

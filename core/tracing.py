@@ -65,7 +65,8 @@ def _span(name: str, attributes: Mapping[str, Any] | None, server: bool) -> Iter
 
     kind = SpanKind.SERVER if server else SpanKind.INTERNAL
     clean = {key: value for key, value in (attributes or {}).items() if value is not None}
-    with _tracer.start_as_current_span(name, kind=kind, attributes=clean) as current:
+    tracer: Any = _tracer  # set whenever spans are on (see `span`)
+    with tracer.start_as_current_span(name, kind=kind, attributes=clean) as current:
         yield current
 
 
@@ -84,7 +85,7 @@ def detach(token: object | None) -> None:
     if token is not None:
         from opentelemetry import context
 
-        context.detach(token)
+        context.detach(token)  # type: ignore[arg-type]  # the token `attach` gave
 
 
 def current_carrier() -> dict[str, str]:

@@ -32,7 +32,7 @@ def _remove_urls_and_emails(text: str) -> str:
     """Deletes e-mail addresses and http(s) URLs, keeping the URLs of Markdown images."""
     kept: list[str] = []
 
-    def stash(match: re.Match) -> str:
+    def stash(match: re.Match[str]) -> str:
         kept.append(match.group(0))
         return f"\x00{len(kept) - 1}\x00"
 

@@ -26,7 +26,7 @@ class NotionPage:
     last_edited_time: str
     text: str
     child_page_ids: list[str] = field(default_factory=list)
-    properties: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict[str, Any])
 
 
 class NotionClient(JsonApi):
@@ -36,7 +36,7 @@ class NotionClient(JsonApi):
             "Notion", base_url, headers, timeout=60.0, max_attempts=6, backoff_seconds=1.0, **connection
         )
 
-    def search(self, kind: str) -> list[dict]:
+    def search(self, kind: str) -> list[dict[str, Any]]:
         """Every page (`kind` "page") or database the integration can see."""
         return self._paginate("POST", "/v1/search", {"filter": {"property": "object", "value": kind}})
 
@@ -49,7 +49,7 @@ class NotionClient(JsonApi):
             self._read(row, True) for row in self._paginate("POST", f"/v1/databases/{database_id}/query", {})
         ]
 
-    def _read(self, page: dict, as_row: bool) -> NotionPage:
+    def _read(self, page: dict[str, Any], as_row: bool) -> NotionPage:
         properties = page_properties(page)
         lines = [f"{name}: {value}" for name, value in properties.items() if value] if as_row else []
         child_pages: list[str] = []
@@ -84,7 +84,7 @@ class NotionClient(JsonApi):
             if block.get("has_children") and kind not in ("child_database", "synced_block"):
                 self._render_children(block["id"], lines, child_pages, depth + 1)
 
-    def _table(self, block: dict) -> str:
+    def _table(self, block: dict[str, Any]) -> str:
         rows = [
             [rich_text(cell) for cell in row["table_row"]["cells"]]
             for row in self._paginate("GET", f"/v1/blocks/{block['id']}/children", None)
@@ -94,8 +94,8 @@ class NotionClient(JsonApi):
             return "\n".join("; ".join(filter(None, row)) for row in rows)
         return table_text(rows)
 
-    def _paginate(self, method: str, path: str, body: dict | None) -> list[dict]:
-        results: list[dict] = []
+    def _paginate(self, method: str, path: str, body: dict[str, Any] | None) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
         cursor = None
         while True:
             if method == "GET":
@@ -109,9 +109,10 @@ class NotionClient(JsonApi):
                 return results
             cursor = answer["next_cursor"]
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            return self.request(method, path, body)
+            answer: dict[str, Any] = self.request(method, path, body)
+            return answer
         except ApiError as error:
             if error.status == 401:
                 raise ApiError(
@@ -126,11 +127,11 @@ class NotionClient(JsonApi):
             raise
 
 
-def rich_text(items: list[dict] | None) -> str:
+def rich_text(items: list[dict[str, Any]] | None) -> str:
     return "".join(item.get("plain_text", "") for item in items or []).strip()
 
 
-def render_block(block: dict, depth: int, number: int) -> str | None:
+def render_block(block: dict[str, Any], depth: int, number: int) -> str | None:
     kind = block.get("type", "")
     content = block.get(kind) or {}
     text = rich_text(content.get("rich_text"))
@@ -158,7 +159,7 @@ def render_block(block: dict, depth: int, number: int) -> str | None:
     return text or None  # other blocks: whatever text they carry
 
 
-def page_title(page: dict) -> str:
+def page_title(page: dict[str, Any]) -> str:
     if page.get("object") == "database":
         return rich_text(page.get("title")) or "Untitled"
     for prop in (page.get("properties") or {}).values():
@@ -167,24 +168,24 @@ def page_title(page: dict) -> str:
     return "Untitled"
 
 
-def page_properties(page: dict) -> dict[str, str]:
+def page_properties(page: dict[str, Any]) -> dict[str, str]:
     """Each property of a page as plain text (databases give rows many typed properties)."""
     return {name: property_text(prop) for name, prop in (page.get("properties") or {}).items()}
 
 
-def property_text(prop: dict) -> str:
+def property_text(prop: dict[str, Any]) -> str:
     kind = prop.get("type", "")
     value: Any = prop.get(kind)
     if kind in ("title", "rich_text"):
         return rich_text(value)
     if kind in ("select", "status"):
-        return (value or {}).get("name", "")
+        return str((value or {}).get("name", ""))
     if kind == "multi_select":
         return ", ".join(option.get("name", "") for option in value or [])
     if kind == "date":
         if not value:
             return ""
-        return value.get("start", "") + (f" to {value['end']}" if value.get("end") else "")
+        return str(value.get("start", "")) + (f" to {value['end']}" if value.get("end") else "")
     if kind == "checkbox":
         return "yes" if value else "no"
     if kind == "number":

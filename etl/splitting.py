@@ -49,7 +49,7 @@ def decode_separator(separator: str) -> str:
     r"""`\n`, `\t`, `\uXXXX` typed as text become the characters they name."""
     escapes = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
 
-    def replace(match: re.Match) -> str:
+    def replace(match: re.Match[str]) -> str:
         if match.group(1):
             return chr(int(match.group(1), 16))
         return escapes[match.group(2)]
@@ -88,7 +88,9 @@ def split_parent_child(
     return result
 
 
-def split_recursive(text: str, max_length: int, overlap: int, separators=RECURSIVE_SEPARATORS) -> list[str]:
+def split_recursive(
+    text: str, max_length: int, overlap: int, separators: tuple[str, ...] = RECURSIVE_SEPARATORS
+) -> list[str]:
     separator, remaining = _first_present(text, separators)
     pieces = _split_keeping(text, separator)
     chunks: list[str] = []
@@ -107,7 +109,7 @@ def split_recursive(text: str, max_length: int, overlap: int, separators=RECURSI
     return chunks
 
 
-def _first_present(text: str, separators) -> tuple[str, tuple[str, ...]]:
+def _first_present(text: str, separators: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     for index, separator in enumerate(separators):
         if separator == "" or separator in text:
             return separator, tuple(separators[index + 1 :])

@@ -86,7 +86,8 @@ class DocumentText:
 
 def _paths_at_headings(headings: list[Heading]) -> list[tuple[str, ...]]:
     """The heading path in force from each heading on, built in one pass (a chunk looks its up)."""
-    paths, path = [], []
+    paths: list[tuple[str, ...]] = []
+    path: list[Heading] = []
     for heading in headings:
         while path and path[-1].level >= heading.level:
             path.pop()

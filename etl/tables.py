@@ -58,7 +58,8 @@ def _table_end(lines: list[str], start: int) -> int:
 
 def _pieces(table: list[str], caption: str | None, max_length: int) -> list[str]:
     header, rows = table[:2], table[2:]
-    pieces, current = [], []
+    pieces: list[list[str]] = []
+    current: list[str] = []
     for row in rows:
         size = len("\n".join([*header, *current, row])) + (len(caption) + 1 if caption and not pieces else 0)
         if current and size > max_length:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from retrieval.embedders import Embedded, Embedder
 @dataclass
 class _Request:
     texts: Sequence[str]
-    result: Future = field(default_factory=Future)
+    result: Future[Any] = field(default_factory=Future)
 
 
 class BatchingEmbedder:
@@ -85,7 +86,8 @@ class BatchingEmbedder:
         once, so this thread goes on to the next request; any other is called and waited for."""
         submit = getattr(self.inner, "submit", None)
         if submit is not None:
-            return submit(texts)
+            started: Future[Embedded] = submit(texts)
+            return started
         return _done(Embedded(self.inner.embed_documents(texts), self.inner.count_tokens(texts)))
 
 
@@ -112,6 +114,6 @@ def submit_embedding(embedder: Embedder, texts: Sequence[str]) -> "Future[Embedd
 
 
 def _done(embedded: Embedded) -> "Future[Embedded]":
-    future: Future = Future()
+    future: Future[Any] = Future()
     future.set_result(embedded)
     return future

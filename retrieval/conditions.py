@@ -10,7 +10,7 @@ metadata condition is an index lookup inside the engine.
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 META, META_NUMBER = "meta", "meta_number"
 META_REVISION = "meta_revision"  # the document's metadata revision the point's metadata is
@@ -51,7 +51,7 @@ def number_key(name: str) -> str:
     return f"{META_NUMBER}.{name}"
 
 
-def metadata_payload(values: dict | None) -> dict[str, dict]:
+def metadata_payload(values: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """A document's metadata as its points carry it. Strings stay as they are and other values are
     written as JSON (so 2021 is "2021", as PostgreSQL's text of the JSON value reads); null values are
     left out, which is what `empty` matches."""
@@ -67,7 +67,7 @@ def metadata_payload(values: dict | None) -> dict[str, dict]:
     return {META: keywords, META_NUMBER: numbers}
 
 
-def _as_number(value) -> float | None:
+def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     try:
@@ -77,7 +77,7 @@ def _as_number(value) -> float | None:
     return number if number == number and abs(number) != float("inf") else None  # no NaN or infinity
 
 
-def fields_to_index(payloads: Iterable[dict], indexed: set[str]) -> dict[str, str]:
+def fields_to_index(payloads: Iterable[dict[str, Any]], indexed: set[str]) -> dict[str, str]:
     """The payload index each metadata field of the payloads needs and `indexed` lacks:
     {key: "keyword" | "float"}."""
     wanted: dict[str, str] = {}

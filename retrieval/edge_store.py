@@ -11,8 +11,10 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import numpy as np
 import qdrant_edge as edge
@@ -97,7 +99,7 @@ class EdgeVectorStore:
     def _term_config(self) -> edge.EdgeConfig:
         return self._config(sparse_vectors={TERMS: edge.EdgeSparseVectorParams(modifier=edge.Modifier.Idf)})
 
-    def _config(self, **stored) -> edge.EdgeConfig:
+    def _config(self, **stored: Any) -> edge.EdgeConfig:
         return edge.EdgeConfig(**stored, optimizers=_OPTIMIZERS, max_search_threads=self._search_threads)
 
     def ensure_collection(self, name: str, dimension: int) -> None:
@@ -143,12 +145,12 @@ class EdgeVectorStore:
         shard = self._shard(name)
         if shard is None:
             raise LookupError(f"collection {name} does not exist")
-        self._index_fields(name, shard, (point.payload for point in points))
+        self._index_fields(name, shard, (point.payload or {} for point in points))
         for start in range(0, len(points), UPSERT_BATCH):
             shard.update(edge.UpdateOperation.upsert_points(points[start : start + UPSERT_BATCH]))
         self._changed(name, shard)
 
-    def _index_fields(self, name: str, shard: edge.EdgeShard, payloads: Iterable[dict]) -> None:
+    def _index_fields(self, name: str, shard: edge.EdgeShard, payloads: Iterable[dict[str, Any]]) -> None:
         """Creates the payload index of each metadata field the payloads carry that has none yet."""
         with self._lock:
             known = self._indexed.get(name)
@@ -161,14 +163,12 @@ class EdgeVectorStore:
                 shard.update(edge.UpdateOperation.create_field_index(key, schema))
                 known.add(key)
 
-    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
+    def set_document_payload(self, name: str, document_id: str, payload: dict[str, Any]) -> None:
         """Replaces these top-level payload fields on every point of the document."""
         shard = self._shard(name)
         if shard is not None:
             self._index_fields(name, shard, [payload])
-            shard.update(
-                edge.UpdateOperation.set_payload_by_filter(_match_all(document_id=document_id), payload)
-            )
+            shard.update(edge.UpdateOperation.set_payload_by_filter(_match(document_id=document_id), payload))
 
     def delete_keys(self, name: str, keys: Iterable[str]) -> None:
         self._delete(name, [point_id(key) for key in keys])
@@ -179,14 +179,14 @@ class EdgeVectorStore:
     def _delete(self, name: str, ids: list[str]) -> None:
         shard = self._shard(name)
         if ids and shard is not None:
-            shard.update(edge.UpdateOperation.delete_points(ids))
+            shard.update(edge.UpdateOperation.delete_points(list[int | UUID | str](ids)))
             self._changed(name, shard, deleted=len(ids))
 
     def delete_where(self, name: str, **equals: str) -> None:
         shard = self._shard(name)
         if shard is not None:
             doomed = shard.count(edge.CountRequest(exact=True, filter=_match_all(**equals)))
-            shard.update(edge.UpdateOperation.delete_points_by_filter(_match_all(**equals)))
+            shard.update(edge.UpdateOperation.delete_points_by_filter(_match(**equals)))
             self._changed(name, shard, deleted=doomed)
 
     def count(self, name: str, **equals: str) -> int:
@@ -201,9 +201,9 @@ class EdgeVectorStore:
     def payload_values(self, name: str, field: str, **equals: str) -> set[str]:
         return {payload[field] for payload in self.payloads(name, [field], **equals) if field in payload}
 
-    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]:
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict[str, Any]]:
         shard = self._shard(name)
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         offset = None
         while shard is not None:
             page = edge.ScrollRequest(
@@ -221,7 +221,9 @@ class EdgeVectorStore:
         if not keys or shard is None:
             return {}
         records = shard.retrieve([point_id(key) for key in keys], with_payload=["key"], with_vector=True)
-        return {record.payload["key"]: np.asarray(record.vector, dtype=np.float32) for record in records}
+        return {
+            (record.payload or {})["key"]: np.asarray(record.vector, dtype=np.float32) for record in records
+        }
 
     def similarities(self, name: str, vector: np.ndarray, keys: list[str]) -> dict[str, float]:
         """The query's similarity to the stored vectors of `keys`, computed by the engine: a search among
@@ -246,7 +248,10 @@ class EdgeVectorStore:
             edge.QueryRequest(limit=limit, query=edge.Query.Nearest(vector.tolist()),
                               filter=edge_filter(restriction), with_payload=HIT_FIELDS)
         )  # fmt: skip
-        return [VectorHit(point.payload["key"], float(point.score), point.payload) for point in points]
+        return [
+            VectorHit((point.payload or {})["key"], float(point.score), point.payload or {})
+            for point in points
+        ]
 
     def search_terms(
         self, name: str, weights: dict[int, float], limit: int, *, restriction: Restriction | None = None,
@@ -262,12 +267,12 @@ class EdgeVectorStore:
         )  # fmt: skip
         return {str(point.id): float(point.score) for point in points}
 
-    def records(self, name: str, keys: list[str]) -> dict[str, dict]:
+    def records(self, name: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         shard = self._shard(name)
         if not keys or shard is None:
             return {}
         records = shard.retrieve([term_point_id(key) for key in keys], True, False)
-        return {record.payload["key"]: record.payload for record in records}
+        return {(record.payload or {})["key"]: record.payload or {} for record in records}
 
     def size(self, name: str) -> int:
         shard = self._shard(name)
@@ -361,7 +366,7 @@ def _sparse(weights: dict[int, float]) -> edge.SparseVector:
     return edge.SparseVector(list(weights), list(weights.values()))
 
 
-def edge_filter(restriction: Restriction | None, extra: list | None = None) -> edge.Filter | None:
+def edge_filter(restriction: Restriction | None, extra: list[Any] | None = None) -> edge.Filter | None:
     """The restriction (and `extra` conditions, all required) as Qdrant Edge's filter."""
     if restriction is None and not extra:
         return None
@@ -369,7 +374,7 @@ def edge_filter(restriction: Restriction | None, extra: list | None = None) -> e
     return _edge_filter(restriction, extra or [])
 
 
-def _edge_filter(node: Restriction, extra: list) -> edge.Filter:
+def _edge_filter(node: Restriction, extra: list[Any]) -> edge.Filter:
     return edge.Filter(
         must=[*map(_edge_node, node.must), *extra] or None,
         should=[_edge_node(n) for n in node.should] or None,
@@ -377,24 +382,28 @@ def _edge_filter(node: Restriction, extra: list) -> edge.Filter:
     )
 
 
-def _edge_node(node: Condition | Restriction):
+def _edge_node(node: Condition | Restriction) -> Any:
     if isinstance(node, Restriction):
         return _edge_filter(node, [])
     if node.kind == "empty":
         return edge.IsEmptyCondition(node.key)
     if node.kind == "range":
         return edge.FieldCondition(node.key, range=edge.RangeFloat(**node.bounds))
-    match = {
+    makers: dict[str, Callable[[], Any]] = {
         "any": lambda: edge.MatchAny(list(node.values)),
         "substring": lambda: edge.MatchSubstring(node.text),
         "prefix": lambda: edge.MatchPrefix(node.text),
-    }[node.kind]()
+    }
+    match = makers[node.kind]()
     return edge.FieldCondition(node.key, match=match)
 
 
 def _match_all(**equals: str) -> edge.Filter | None:
-    if not equals:
-        return None
+    """All points when nothing is named, else those whose fields equal these values."""
+    return _match(**equals) if equals else None
+
+
+def _match(**equals: str) -> edge.Filter:
     return edge.Filter(
         must=[edge.FieldCondition(key, match=edge.MatchValue(value)) for key, value in equals.items()]
     )

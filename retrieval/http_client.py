@@ -3,7 +3,7 @@ retried with exponential back-off that honours `Retry-After`; other answers fail
 
 import time
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Self, TypedDict
 
 import httpx
 
@@ -74,7 +74,7 @@ class JsonApi:
             base_url=self.base_url, headers=headers, timeout=timeout, transport=transport
         )
 
-    def request(self, method: str, path: str, body: dict | None = None) -> Any:
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         if self.budget is not None:
             self.budget.spend(self.what)
         return request_json_with_retries(
@@ -90,10 +90,10 @@ class JsonApi:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
 
@@ -109,7 +109,7 @@ def request_json_with_retries(
     what: str,
     max_attempts: int,
     backoff_seconds: float,
-    body: dict | None = None,
+    body: dict[str, Any] | None = None,
 ) -> Any:
     for attempt in range(1, max_attempts + 1):
         try:
@@ -134,7 +134,7 @@ def request_json_with_retries(
     raise AssertionError("unreachable")
 
 
-def _send(client: httpx.Client, method: str, path: str, body: dict | None) -> httpx.Response:
+def _send(client: httpx.Client, method: str, path: str, body: dict[str, Any] | None) -> httpx.Response:
     """The answer with its body read up to MAX_ANSWER_BYTES: streamed, so a huge body is never held."""
     request = client.build_request(method, path, json=body)
     streamed = client.send(request, stream=True)
@@ -166,4 +166,4 @@ def _delay(attempt: int, retry_after: str | None, backoff_seconds: float) -> flo
             return min(float(retry_after), MAX_RETRY_AFTER_SECONDS)
         except ValueError:
             pass
-    return backoff_seconds * 2 ** (attempt - 1)
+    return float(backoff_seconds * 2 ** (attempt - 1))

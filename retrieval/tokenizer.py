@@ -4,6 +4,7 @@ words for Latin text. Index and query go through the same function, so they alwa
 import logging
 import re
 from functools import lru_cache
+from typing import Any
 
 # Lucene's English stop set, the one Anserini's BM25 baselines use.
 ENGLISH_STOP_WORDS = frozenset(
@@ -20,14 +21,14 @@ _WORD = re.compile(r"[^\W_]+")
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
+def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=1)
-def _jieba():
+def _jieba() -> Any:
     import jieba
 
     jieba.setLogLevel(logging.WARNING)

@@ -10,9 +10,9 @@ Point ids derive from our own ids (uuid5), so writing the same chunk twice overw
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -34,21 +34,21 @@ HIT_FIELDS = ["key", "document_id", "segment_id"]
 class VectorPoint:
     key: str  # our id of the embedded text (segment or child chunk)
     vector: np.ndarray
-    payload: dict
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class TermPoint:
     key: str
     weights: dict[int, float]  # sparse vector: term dimension -> saturated term frequency
-    payload: dict  # with the text's distinct terms, space-separated, under TERMS
+    payload: dict[str, Any]  # with the text's distinct terms, space-separated, under TERMS
 
 
 @dataclass(frozen=True)
 class VectorHit:
     key: str
     score: float
-    payload: dict
+    payload: dict[str, Any]
 
 
 def point_id(key: str) -> str:
@@ -82,7 +82,7 @@ class VectorStore(Protocol):
     def search(
         self, name: str, vector: np.ndarray, limit: int, restriction: Restriction | None = None
     ) -> list[VectorHit]: ...
-    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None: ...
+    def set_document_payload(self, name: str, document_id: str, payload: dict[str, Any]) -> None: ...
     def close(self) -> None: ...
     # term collections
     def ensure_term_collection(self, name: str) -> None: ...
@@ -94,8 +94,8 @@ class VectorStore(Protocol):
     def delete_terms(self, name: str, keys: Iterable[str]) -> None: ...
     def term_idf(self, name: str, dimensions: Iterable[int]) -> dict[int, float]: ...
     def size(self, name: str) -> int: ...  # points, from the engine's own bookkeeping (no filtering pass)
-    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]: ...
-    def records(self, name: str, keys: list[str]) -> dict[str, dict]: ...  # key -> payload
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict[str, Any]]: ...
+    def records(self, name: str, keys: list[str]) -> dict[str, dict[str, Any]]: ...  # key -> payload
 
 
 class QdrantVectorStore:
@@ -136,7 +136,7 @@ class QdrantVectorStore:
         if self._client.collection_exists(name):
             self._client.delete_collection(name)
 
-    def _index_fields(self, name: str, payloads: Iterable[dict]) -> None:
+    def _index_fields(self, name: str, payloads: Iterable[dict[str, Any]]) -> None:
         """Creates the payload index of each metadata field the payloads carry that has none yet."""
         known = self._indexed.get(name)
         if known is None:
@@ -146,7 +146,7 @@ class QdrantVectorStore:
             self._client.create_payload_index(name, key, schema, wait=True)
             known.add(key)
 
-    def set_document_payload(self, name: str, document_id: str, payload: dict) -> None:
+    def set_document_payload(self, name: str, document_id: str, payload: dict[str, Any]) -> None:
         """Replaces these top-level payload fields on every point of the document."""
         if not self._client.collection_exists(name):
             return
@@ -171,7 +171,9 @@ class QdrantVectorStore:
     def delete_keys(self, name: str, keys: Iterable[str]) -> None:
         ids = [point_id(key) for key in keys]
         if ids and self._client.collection_exists(name):
-            self._client.delete(name, points_selector=models.PointIdsList(points=ids), wait=True)
+            self._client.delete(
+                name, points_selector=models.PointIdsList(points=list[models.ExtendedPointId](ids)), wait=True
+            )
 
     def delete_where(self, name: str, **equals: str) -> None:
         if self._client.collection_exists(name):
@@ -193,17 +195,17 @@ class QdrantVectorStore:
         """The distinct values of one payload field over the points matching `equals`."""
         return {payload[field] for payload in self.payloads(name, [field], **equals) if field in payload}
 
-    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict]:
+    def payloads(self, name: str, fields: list[str], **equals: str) -> list[dict[str, Any]]:
         if not self._client.collection_exists(name):
             return []
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         offset = None
         while True:
             points, offset = self._client.scroll(
                 name, scroll_filter=match_all(**equals) if equals else None, limit=1024, offset=offset,
                 with_payload=fields, with_vectors=False,
             )  # fmt: skip
-            found.extend(point.payload for point in points)
+            found.extend(point.payload or {} for point in points)
             if offset is None:
                 return found
 
@@ -212,7 +214,7 @@ class QdrantVectorStore:
             return {}
         points = self._client.retrieve(name, ids=[point_id(key) for key in keys], with_payload=["key"],
                                        with_vectors=True)  # fmt: skip
-        return {point.payload["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
+        return {(point.payload or {})["key"]: np.asarray(point.vector, dtype=np.float32) for point in points}
 
     def similarities(self, name: str, vector: np.ndarray, keys: list[str]) -> dict[str, float]:
         if not keys or not self._client.collection_exists(name):
@@ -234,7 +236,8 @@ class QdrantVectorStore:
             with_payload=HIT_FIELDS,
         )  # fmt: skip
         return [
-            VectorHit(point.payload["key"], float(point.score), point.payload) for point in response.points
+            VectorHit((point.payload or {})["key"], float(point.score), point.payload or {})
+            for point in response.points
         ]
 
     def ensure_term_collection(self, name: str) -> None:
@@ -263,7 +266,9 @@ class QdrantVectorStore:
     def delete_terms(self, name: str, keys: Iterable[str]) -> None:
         ids = [term_point_id(key) for key in keys]
         if ids and self._client.collection_exists(name):
-            self._client.delete(name, points_selector=models.PointIdsList(points=ids), wait=True)
+            self._client.delete(
+                name, points_selector=models.PointIdsList(points=list[models.ExtendedPointId](ids)), wait=True
+            )
 
     def search_terms(
         self, name: str, weights: dict[int, float], limit: int, *, restriction: Restriction | None = None,
@@ -278,11 +283,11 @@ class QdrantVectorStore:
         )  # fmt: skip
         return {str(point.id): float(point.score) for point in response.points}
 
-    def records(self, name: str, keys: list[str]) -> dict[str, dict]:
+    def records(self, name: str, keys: list[str]) -> dict[str, dict[str, Any]]:
         if not keys or not self._client.collection_exists(name):
             return {}
         points = self._client.retrieve(name, ids=[term_point_id(key) for key in keys], with_payload=True)
-        return {point.payload["key"]: point.payload for point in points}
+        return {(point.payload or {})["key"]: point.payload or {} for point in points}
 
     def size(self, name: str) -> int:
         if not self._client.collection_exists(name):
@@ -304,18 +309,18 @@ class QdrantVectorStore:
                 for dimension, answer in zip(dimensions, answers, strict=True) if answer.points}  # fmt: skip
 
 
-def idf_of_term_point(dimension: int, point) -> float:
+def idf_of_term_point(dimension: int, point: Any) -> float:
     """The idf the engine gave a term, read off a point it scored (with its vector) for that term
     alone: both stores' `term_idf` ask for one such point per term."""
     vector = point.vector[TERMS]
-    return point.score / dict(zip(vector.indices, vector.values, strict=True))[dimension]
+    return float(point.score / dict(zip(vector.indices, vector.values, strict=True))[dimension])
 
 
 def _sparse(weights: dict[int, float]) -> models.SparseVector:
     return models.SparseVector(indices=list(weights), values=list(weights.values()))
 
 
-def _term_vectors(weights: dict[int, float]) -> dict:
+def _term_vectors(weights: dict[int, float]) -> dict[str, Any]:
     """A point without terms has no vector at all (an empty one would not count in the idf either)."""
     return {TERMS: _sparse(weights)} if weights else {}
 
@@ -324,14 +329,14 @@ def _term_vectors(weights: dict[int, float]) -> dict:
 KEYWORD_WITH_PREFIX = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, prefix=True)
 
 
-def qdrant_filter(restriction: Restriction | None, extra: list | None = None) -> models.Filter | None:
+def qdrant_filter(restriction: Restriction | None, extra: list[Any] | None = None) -> models.Filter | None:
     """The restriction (and `extra` conditions, all required) as qdrant-client's filter."""
     if restriction is None and not extra:
         return None
     return _qdrant_filter(restriction or Restriction(), extra or [])
 
 
-def _qdrant_filter(node: Restriction, extra: list) -> models.Filter:
+def _qdrant_filter(node: Restriction, extra: list[Any]) -> models.Filter:
     return models.Filter(
         must=[*map(_qdrant_node, node.must), *extra] or None,
         should=[_qdrant_node(n) for n in node.should] or None,
@@ -339,18 +344,19 @@ def _qdrant_filter(node: Restriction, extra: list) -> models.Filter:
     )
 
 
-def _qdrant_node(node: Condition | Restriction):
+def _qdrant_node(node: Condition | Restriction) -> Any:
     if isinstance(node, Restriction):
         return _qdrant_filter(node, [])
     if node.kind == "empty":
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=node.key))
     if node.kind == "range":
         return models.FieldCondition(key=node.key, range=models.Range(**node.bounds))
-    match = {
+    makers: dict[str, Callable[[], Any]] = {
         "any": lambda: models.MatchAny(any=list(node.values)),
         "substring": lambda: models.MatchSubstring(substring=node.text),
         "prefix": lambda: models.MatchPrefix(prefix=node.text),
-    }[node.kind]()
+    }
+    match = makers[node.kind]()
     return models.FieldCondition(key=node.key, match=match)
 
 

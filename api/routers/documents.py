@@ -39,7 +39,7 @@ from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets/{dataset_id}", tags=["documents"])
 
-MULTIPART_BODY = {
+MULTIPART_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
@@ -124,7 +124,7 @@ async def create_document_by_file(
         if needs_rule and not await run_in_threadpool(documents.has_process_rule, session, dataset):
             raise InvalidParam("process_rule is required.")
         document, batch = await run_in_threadpool(
-            documents.create_document, session, caller, dataset, options, upload.file
+            documents.create_document, session, caller, dataset, options, upload.sent_file
         )
     return _document_with_batch(session, dataset, document, batch)
 
@@ -148,7 +148,7 @@ def update_document_by_text(
     document = documents.get_document(session, dataset, parse_uuid(document_id))
     if body.text is not None and not body.name:
         raise InvalidParam("name is required when text is given.")
-    source = _text_file(body.text, body.name) if body.text is not None else None
+    source = _text_file(body.text, body.name) if body.text is not None and body.name else None
     options = DocumentOptions.model_validate(
         body.model_dump(exclude_unset=True) | {"doc_form": body.doc_form}
     )
@@ -210,14 +210,15 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
         options = _validated(ChunkPreviewOptions, _object(await json_body(request)))
         return await run_in_threadpool(preview.preview_chunks, settings, options)
     upload = await read_document_upload(request, settings, file_required=True, on_update=False)
+    sent = upload.sent_file
     try:
         options = _validated(ChunkPreviewOptions, upload.data)
-        with file_storage(settings).local_copy(upload.file.stored.storage_key) as path:
+        with file_storage(settings).local_copy(sent.stored.storage_key) as path:
             return await run_in_threadpool(
-                preview.preview_chunks, settings, options, (path, upload.file.extension, upload.file.name)
+                preview.preview_chunks, settings, options, (path, sent.extension, sent.name)
             )
     finally:
-        delete_stored_file_if_unused(session, settings, upload.file.stored.storage_key)
+        delete_stored_file_if_unused(session, settings, sent.stored.storage_key)
 
 
 def _object(body: Any) -> dict:

@@ -4,7 +4,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from api.deps import SessionDep, parse_uuid
 from core.documents import downloads
@@ -23,7 +23,7 @@ def file_preview(
     nonce: Param,
     sign: Param,
     as_attachment: bool = False,
-) -> StreamingResponse:
+) -> Response:
     """An uploaded file behind a signed link from the download routes (`timestamp`, `nonce`, `sign`); no
     key needed. `as_attachment=true` asks the browser to save it. A wrong or expired signature is 403."""
     settings = get_settings()

@@ -64,9 +64,9 @@ def start_crawl(body: CrawlBody, dataset: DatasetDep, caller: CallerDep, session
     """Ours: starts a crawl job through `firecrawl` or `jinareader` (the workspace's saved credentials)
     from `url` with `options` (crawl_sub_pages, limit, max_depth, includes, excludes,
     only_main_content). The worker reads the pages; poll the job."""
-    options = body.options.model_dump()
+    given = body.options.model_dump()
     options = CrawlOptions(
-        **options | {"includes": tuple(options["includes"]), "excludes": tuple(options["excludes"])}
+        **given | {"includes": tuple(given["includes"]), "excludes": tuple(given["excludes"])}
     )
     job = online_sources.start_crawl(session, caller, dataset, body.provider, body.url, options)
     return online_sources.describe_job(session, job)

@@ -4,6 +4,7 @@ upload, the datasource nodes, a node run (always a stream) and a pipeline run (b
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -18,8 +19,10 @@ from core.documents.service import discarded_on_failure, record_callers_upload
 from core.settings import get_settings
 
 router = APIRouter(prefix="/datasets", tags=["knowledge pipeline"])
-EVENT_STREAM = {"200": {"content": {"text/event-stream": {}}, "description": "server-sent events"}}
-BLOCKING_OR_STREAM = {
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    "200": {"content": {"text/event-stream": {}}, "description": "server-sent events"}
+}
+BLOCKING_OR_STREAM: dict[int | str, dict[str, Any]] = {
     "200": {
         "content": {"application/json": {}, "text/event-stream": {}},
         "description": "blocking: `{batch, dataset, documents}`; streaming: server-sent events",
@@ -47,7 +50,7 @@ async def upload_pipeline_file(request: Request, caller: CallerDep, session: Ses
     """A file for a later pipeline run's `local_file` items (its `reference`); file checks and errors
     are the document update's: 413 over the size limit, 415 for a type the service does not read."""
     upload = await read_document_upload(request, get_settings(), file_required=True, on_update=True)
-    source = upload.file
+    source = upload.sent_file
     with discarded_on_failure(session, source):
         row = record_callers_upload(session, caller, source, api_key_id=caller.api_key_id or None)
         session.commit()

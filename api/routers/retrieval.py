@@ -53,7 +53,7 @@ def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, se
     (`timings_ms`). The query is logged; hit counts do not move."""
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
-    return describe_outcome(body.query, outcome)
+    return describe_outcome(body.query or "", outcome)  # a search refuses an empty query
 
 
 @router.get("/queries")

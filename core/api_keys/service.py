@@ -54,10 +54,10 @@ def mask_token(token: str) -> str:
 
 def create_key(session: Session, workspace: Workspace, dataset_ids: list[str] | None = None) -> str:
     """A new key of the workspace; with `dataset_ids`, one that reaches those datasets only."""
-    active = session.scalar(
+    active = session.scalar(  # a count: never None
         select(func.count(ApiKey.id)).where(ApiKey.workspace_id == workspace.id, ApiKey.revoked_at.is_(None))
     )
-    if active >= MAX_ACTIVE_KEYS_PER_WORKSPACE:
+    if (active or 0) >= MAX_ACTIVE_KEYS_PER_WORKSPACE:
         raise InvalidParam(
             f"Cannot create more than {MAX_ACTIVE_KEYS_PER_WORKSPACE} API keys for a workspace."
         )

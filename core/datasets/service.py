@@ -196,12 +196,12 @@ def checked_retrieval_model(retrieval_model: RetrievalModel | None) -> dict | No
     if retrieval_model is None:
         return None
     reranking = retrieval_model.reranking_model
-    names_given = reranking and reranking.reranking_model_name and reranking.reranking_provider_name
-    if names_given and not model_providers.is_available(
-        get_settings(),
-        model_providers.RERANK,
-        reranking.reranking_provider_name,
-        reranking.reranking_model_name,
+    provider = reranking.reranking_provider_name if reranking else None
+    model = reranking.reranking_model_name if reranking else None
+    if (
+        provider
+        and model
+        and not model_providers.is_available(get_settings(), model_providers.RERANK, provider, model)
     ):
         raise InvalidParam(NO_RERANK_MODEL)
     return retrieval_model.model_dump(mode="json")

@@ -1,6 +1,7 @@
 """The Dataset object of the API, built for a page of datasets at once."""
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ def describe_datasets(session: Session, datasets: list[Dataset], *, with_members
     views = []
     for dataset in datasets:
         total, available, words = counts.get(dataset.id, (0, 0, 0))
-        view = {
+        view: dict[str, Any] = {
             "id": dataset.id,
             "name": dataset.name,
             "description": dataset.description,

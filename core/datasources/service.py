@@ -63,10 +63,10 @@ def save_credentials(
         raise InvalidParam("A notion_oauth client needs client_id, redirect_uri and its secret as api_key.")
     base_url = (base_url or DEFAULT_BASE_URLS[provider]).rstrip("/")
     check_outbound_url(base_url, get_settings())
-    config = {"api_key": api_key.strip(), "base_url": base_url}
+    values: dict[str, str | None] = {"api_key": api_key.strip(), "base_url": base_url}
     if provider == Provider.NOTION_OAUTH:
-        config |= {"client_id": client_id, "redirect_uri": redirect_uri}
-    config = json.dumps(config).encode()
+        values |= {"client_id": client_id, "redirect_uri": redirect_uri}
+    config = json.dumps(values).encode()
     row = session.scalar(
         select(DataSourceCredential).where(
             DataSourceCredential.workspace_id == workspace.id, DataSourceCredential.provider == provider

@@ -28,7 +28,7 @@ class DataSourceType(StrEnum):
 # Where online documents (fetched, stored as a file, kept in sync with their source) come from.
 ONLINE_SOURCES = (DataSourceType.WEBSITE_CRAWL, DataSourceType.NOTION_IMPORT)
 # How Dify names a document's source in the built-in `source` metadata field.
-SOURCE_NAMES = {
+SOURCE_NAMES: dict[str, str] = {
     DataSourceType.UPLOAD_FILE: "file_upload",
     DataSourceType.NOTION_IMPORT: "notion",
     DataSourceType.WEBSITE_CRAWL: "website",

@@ -19,6 +19,16 @@ def _some_text(value: str | None) -> str | None:
     return value
 
 
+def _checked_doc_form(value: str) -> str:
+    if value not in set(DocForm):
+        raise ValueError("Invalid doc_form.")
+    return value
+
+
+def _checked_process_rule(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else validate_process_rule(value)
+
+
 class DocumentOptions(BaseModel):
     """The fields shared by create-by-text and the `data` part of create-by-file."""
 
@@ -44,17 +54,8 @@ class DocumentOptions(BaseModel):
     original_document_id: str | None = Field(default=None, max_length=36)
     """Replace this document's content instead of making a new document."""
 
-    @field_validator("doc_form")
-    @classmethod
-    def _doc_form(cls, value: str) -> str:
-        if value not in set(DocForm):
-            raise ValueError("Invalid doc_form.")
-        return value
-
-    @field_validator("process_rule")
-    @classmethod
-    def _process_rule(cls, value: dict | None) -> dict | None:
-        return None if value is None else validate_process_rule(value)
+    _doc_form = field_validator("doc_form")(_checked_doc_form)
+    _process_rule = field_validator("process_rule")(_checked_process_rule)
 
     @property
     def has_process_rule(self) -> bool:
@@ -81,8 +82,8 @@ class DocumentUpdateByText(BaseModel):
     retrieval_model: RetrievalModel | None = None
 
     _text = field_validator("text")(_some_text)
-    _doc_form = field_validator("doc_form")(DocumentOptions._doc_form.__func__)
-    _process_rule = field_validator("process_rule")(DocumentOptions._process_rule.__func__)
+    _doc_form = field_validator("doc_form")(_checked_doc_form)
+    _process_rule = field_validator("process_rule")(_checked_process_rule)
 
 
 class ChunkPreviewOptions(BaseModel):
@@ -95,5 +96,5 @@ class ChunkPreviewOptions(BaseModel):
     doc_language: str = Field(default="English", max_length=64)
     process_rule: dict[str, Any] | None = None
 
-    _doc_form = field_validator("doc_form")(DocumentOptions._doc_form.__func__)
-    _process_rule = field_validator("process_rule")(DocumentOptions._process_rule.__func__)
+    _doc_form = field_validator("doc_form")(_checked_doc_form)
+    _process_rule = field_validator("process_rule")(_checked_process_rule)

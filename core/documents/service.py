@@ -5,6 +5,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -92,8 +93,8 @@ def create_document(
     the file and describe where it came from in `source_info`."""
     _lock_dataset(session, dataset)
     if options.original_document_id:
-        document = get_document(session, dataset, options.original_document_id)
-        return update_document(session, caller, dataset, document, options, source, name=None), document.batch
+        original = get_document(session, dataset, options.original_document_id)
+        return update_document(session, caller, dataset, original, options, source, name=None), original.batch
     batch = batch or new_batch_id()
     document, old_upload, old_rule = _same_name_document(session, dataset, source_type, source.name)
     if document is not None and _unchanged(session, document, old_upload, old_rule, options, source):
@@ -147,7 +148,7 @@ def update_document(
         raise InvalidParam("Document is not available")
     if options.doc_form != (dataset_doc_form(session, dataset) or options.doc_form):
         raise InvalidParam("doc_form is different from the dataset doc_form.")
-    if options.has_process_rule:
+    if options.process_rule is not None:
         document.dataset_process_rule_id = _new_process_rule(session, caller, dataset, options.process_rule)
     replaced = document.upload_file_id
     if source is not None:
@@ -334,7 +335,7 @@ def dataset_doc_form(session: Session, dataset: Dataset) -> str | None:
 def _resolve_process_rule(
     session: Session, caller: Caller, dataset: Dataset, options: DocumentOptions
 ) -> str:
-    if options.has_process_rule:
+    if options.process_rule is not None:
         return _new_process_rule(session, caller, dataset, options.process_rule)
     latest = latest_process_rule(session, dataset.id)
     return (
@@ -378,20 +379,20 @@ def _unchanged(
         and upload.hash == source.stored.sha256
     ):
         return False
-    if options.has_process_rule:
+    if options.process_rule is not None:
         return _same_rule(rule, options.process_rule)
     latest = latest_process_rule(session, document.dataset_id)
     return latest is not None and latest.id == document.dataset_process_rule_id
 
 
-def _same_rule(row: ProcessRule | None, rule: dict) -> bool:
+def _same_rule(row: ProcessRule | None, rule: dict[str, Any]) -> bool:
     return row is not None and row.mode == rule["mode"] and row.rules == rule["rules"]
 
 
-def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict) -> str:
+def _new_process_rule(session: Session, caller: Caller, dataset: Dataset, rule: dict[str, Any]) -> str:
     """Stores the rule, or returns the dataset's latest one when it is the same rule."""
     latest = latest_process_rule(session, dataset.id)
-    if _same_rule(latest, rule):
+    if latest is not None and _same_rule(latest, rule):
         return latest.id
     row = ProcessRule(
         dataset_id=dataset.id, mode=rule["mode"], rules=rule["rules"], created_by=caller.account.id

@@ -1,5 +1,7 @@
 """The Document object of the API, built for a page of documents at once."""
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -167,7 +169,7 @@ class _Context:
             if upload is not None:
                 self.uploads[upload.id] = upload
         # Metadata fields and uploader names only when a document will show them.
-        self.fields = []
+        self.fields: Sequence[MetadataField] = []
         if any(d.doc_metadata for d in documents):
             self.fields = session.scalars(
                 select(MetadataField)
@@ -217,8 +219,8 @@ class _Context:
         return {
             "document_name": document.name,
             "uploader": self.creator_names.get(document.created_by),
-            "upload_date": str(float(unix_seconds(document.created_at))),
-            "last_update_date": str(float(unix_seconds(document.updated_at))),
+            "upload_date": str(float(unix_seconds(document.created_at) or 0)),
+            "last_update_date": str(float(unix_seconds(document.updated_at) or 0)),
             "source": SOURCE_NAMES.get(document.data_source_type, document.data_source_type),
         }
 

@@ -82,9 +82,14 @@ def collection_name(dataset_id: str, generation: int = 1) -> str:
     return f"kb_{dataset_id.replace('-', '')}_{generation}"
 
 
-def get_embedder(provider: str, model: str) -> Embedder:
+def get_embedder(provider: str | None, model: str | None) -> Embedder:
+    """The embedder of a model a dataset names (None: the dataset names none, so none is configured)."""
     settings = get_settings()
-    if not model_providers.is_available(settings, model_providers.TEXT_EMBEDDING, provider, model):
+    if (
+        provider is None
+        or model is None
+        or not model_providers.is_available(settings, model_providers.TEXT_EMBEDDING, provider, model)
+    ):
         raise InvalidParam(f"Embedding model {provider}/{model} is not configured on this server.")
     return _build_embedder(
         model_providers.provider_short_name(model_providers.normalize_provider(provider)),
@@ -127,6 +132,7 @@ def _build_embedder(
 ) -> Embedder:
     if provider == "sentence_transformers":
         processes, threads = model_process_layout(processes, len(os.sched_getaffinity(0)))
+        local: Embedder
         if processes == 1:
             local = SentenceTransformerEmbedder(model, Path(model_path), batch_size=batch_size)
         else:

@@ -178,7 +178,7 @@ def _write(
             None if new_average else _recorded_average(names, kind, incoming=0 if used else len(payloads))
         )
         new_average, taken = False, average is None
-        if taken:
+        if average is None:
             (average, points), whole_collection = _take_average(names, kind, payloads), True
         if average == used:
             return

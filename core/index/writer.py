@@ -43,23 +43,26 @@ def vector_targets(session: Session, dataset: Dataset) -> list[VectorTarget]:
     session.refresh(dataset, VECTOR_INDEX_FIELDS)
     if dataset.indexing_technique != IndexingTechnique.HIGH_QUALITY:
         return []
-    if dataset.vector_collection is None:
-        _create_serving_collection(session, dataset)
+    collection = dataset.vector_collection or _create_serving_collection(session, dataset)
     serving = get_embedder(dataset.vector_model_provider, dataset.vector_model)
-    targets = [VectorTarget(dataset.vector_collection, serving)]
+    targets = [VectorTarget(collection, serving)]
     if dataset.pending_vector_collection:
         targets.append(pending_target(dataset))
     return targets
 
 
 def pending_target(dataset: Dataset) -> VectorTarget:
+    name = dataset.pending_vector_collection
+    if name is None:
+        raise LookupError(f"dataset {dataset.id} has no collection being built")
     embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
-    get_vector_store().ensure_collection(dataset.pending_vector_collection, embedder.dimension)
-    return VectorTarget(dataset.pending_vector_collection, embedder)
+    get_vector_store().ensure_collection(name, embedder.dimension)
+    return VectorTarget(name, embedder)
 
 
-def _create_serving_collection(session: Session, dataset: Dataset) -> None:
-    """The first vectors of a dataset create its collection, for its configured model."""
+def _create_serving_collection(session: Session, dataset: Dataset) -> str:
+    """The first vectors of a dataset create its collection, for its configured model (or find the one a
+    concurrent writer made first)."""
     embedder = get_embedder(dataset.embedding_model_provider, dataset.embedding_model)
     name = collection_name(dataset.id)
     get_vector_store().ensure_collection(name, embedder.dimension)
@@ -74,6 +77,7 @@ def _create_serving_collection(session: Session, dataset: Dataset) -> None:
     )
     session.commit()
     session.refresh(dataset, VECTOR_INDEX_FIELDS)
+    return dataset.vector_collection or name
 
 
 def dataset_collections(dataset: Dataset) -> list[str]:

@@ -114,6 +114,8 @@ def _plan_parent_child(settings: Settings, rule: dict, text: str) -> list[Planne
         raise IndexingFailed("hierarchical_model documents need a process rule of mode hierarchical.")
     parent = segmentation_of(rules.get("segmentation"))
     child = segmentation_of(rules["subchunk_segmentation"])
+    if child is None:
+        raise IndexingFailed("hierarchical_model documents need a subchunk_segmentation.")
     for segmentation in (parent, child):
         whole_document = rules.get("parent_mode") == "full-doc" and segmentation is parent
         if segmentation is not None and not whole_document:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import logs, tracing
-from core.database import refresh_sqlite_statistics, session_scope, utcnow
+from core.database import existing, refresh_sqlite_statistics, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.documents.models import UNFINISHED_STATUSES, DataSourceType, Document, IndexingStatus
 from core.errors import is_dependency_failure
@@ -49,7 +49,7 @@ def index_document(document_id: str) -> None:
         if document.data_source_type not in INDEXED_SOURCES:
             mark_error(document, f"Unsupported data source type: {document.data_source_type}.")
             return
-        dataset = session.get(Dataset, document.dataset_id)
+        dataset = existing(session, Dataset, document.dataset_id)
         logs.bind(workspace_id=document.workspace_id, dataset_id=document.dataset_id)
         with tracing.span("index.run", {"document_id": document_id, "dataset_id": document.dataset_id}):
             index_documents(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from core import metrics, tracing
-from core.database import utcnow
+from core.database import existing, rows_changed, utcnow
 from core.datasets.models import Dataset
 from core.documents.models import Document, IndexingStatus, UploadFile
 from core.files.uploads import local_copy, stored
@@ -153,13 +153,17 @@ def _claim(session: Session, document: Document, resuming: bool) -> int:
     values: dict = {"index_generation": current + 1, "heartbeat_at": utcnow(), "lease_holder": PROCESS_ID}
     if not resuming:
         values |= {"indexing_status": IndexingStatus.PARSING, "processing_started_at": utcnow()}
-    claimed = session.execute(
-        update(Document)
-        .where(
-            Document.id == document.id, Document.index_generation == current, Document.is_paused.is_(False)
+    claimed = rows_changed(
+        session.execute(
+            update(Document)
+            .where(
+                Document.id == document.id,
+                Document.index_generation == current,
+                Document.is_paused.is_(False),
+            )
+            .values(**values)
         )
-        .values(**values)
-    ).rowcount
+    )
     if not claimed:
         session.rollback()
         raise IndexingStopped()
@@ -209,7 +213,7 @@ def _discard_new_segments(session: Session, document: Document) -> None:
         select(Segment).where(Segment.document_id == document.id, Segment.status == SegmentStatus.INDEXING)
     ).all()
     if unfinished:
-        remove_from_indexes(session, session.get(Dataset, document.dataset_id), list(unfinished))
+        remove_from_indexes(session, existing(session, Dataset, document.dataset_id), list(unfinished))
         session.execute(delete(Segment).where(Segment.id.in_([segment.id for segment in unfinished])))
 
 
@@ -377,7 +381,7 @@ class _SharedBatches:
         ).all()
         if not segments:
             return None
-        units = indexed_texts(self.session, segments)
+        units = indexed_texts(self.session, list(segments))
         # Targets are looked up per batch (a model change may start during a long run); a model that
         # cannot be loaded raises here, inside the caller's error handling, and fails the run's documents.
         embeddings = [
@@ -445,7 +449,7 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     if doomed_ids:
         doomed_keys += session.scalars(
             select(ChildChunk.index_node_id).where(ChildChunk.segment_id.in_(doomed_ids))
-        ).all()
+        )
         session.execute(delete(Segment).where(Segment.id.in_(doomed_ids)))
     now = utcnow()
     session.execute(
@@ -462,7 +466,7 @@ def _swap_in(session: Session, dataset: Dataset, run: Run) -> None:
     ).one()
     document.indexing_status = IndexingStatus.COMPLETED
     document.completed_at = now
-    document.indexing_latency = (now - document.processing_started_at).total_seconds()
+    document.indexing_latency = (now - (document.processing_started_at or now)).total_seconds()
     document.error = None
     document.stopped_at = None
     document.indexing_attempts = 0

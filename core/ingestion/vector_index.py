@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core.database import session_scope, utcnow
+from core.database import rows_changed, session_scope, utcnow
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import IN_PROGRESS, Document
 from core.index import point_metadata
@@ -91,7 +91,7 @@ def build_vectors(dataset_id: str) -> None:
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
         targets = vector_targets(session, dataset) if dataset is not None else []
-        if not targets:
+        if dataset is None or not targets:
             return
         target = targets[-1]
         if _fill_until_runs_finish(session, dataset, target) and len(targets) > 1:
@@ -166,28 +166,33 @@ def _segments_missing_from(session: Session, dataset: Dataset, present: set[str]
 
 
 def _active_runs(session: Session, dataset: Dataset) -> int:
-    return session.scalar(
-        select(func.count(Document.id)).where(
-            Document.dataset_id == dataset.id,
-            Document.indexing_status.in_(IN_PROGRESS),
-            Document.heartbeat_at > utcnow() - HEARTBEAT_LEASE,
+    return (
+        session.scalar(
+            select(func.count(Document.id)).where(
+                Document.dataset_id == dataset.id,
+                Document.indexing_status.in_(IN_PROGRESS),
+                Document.heartbeat_at > utcnow() - HEARTBEAT_LEASE,
+            )
         )
+        or 0
     )
 
 
 def _switch(session: Session, dataset: Dataset, target: VectorTarget) -> None:
     """One UPDATE makes the built collection the one searches use, unless the build was superseded."""
     old = dataset.vector_collection
-    switched = session.execute(
-        update(Dataset)
-        .where(Dataset.id == dataset.id, Dataset.pending_vector_collection == target.collection)
-        .values(
-            vector_collection=target.collection,
-            vector_model=Dataset.embedding_model,
-            vector_model_provider=Dataset.embedding_model_provider,
-            pending_vector_collection=None,
+    switched = rows_changed(
+        session.execute(
+            update(Dataset)
+            .where(Dataset.id == dataset.id, Dataset.pending_vector_collection == target.collection)
+            .values(
+                vector_collection=target.collection,
+                vector_model=Dataset.embedding_model,
+                vector_model_provider=Dataset.embedding_model_provider,
+                pending_vector_collection=None,
+            )
         )
-    ).rowcount
+    )
     session.commit()
     if switched:
         send_task(DROP_COLLECTION_TASK, old, countdown=OLD_COLLECTION_GRACE_SECONDS)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from core.api_keys.service import Caller
-from core.database import session_scope, utcnow
+from core.database import existing, session_scope, utcnow
 from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Credentials, Provider
@@ -45,7 +45,7 @@ SITEMAP_TIMEOUT_SECONDS = 30
 
 
 def start_crawl(
-    session: Session, caller: Caller, dataset: Dataset, provider: str, url: str, options: CrawlOptions
+    session: Session, caller: Caller, dataset: Dataset, provider: str | None, url: str, options: CrawlOptions
 ) -> CrawlJob:
     if provider not in CRAWL_PROVIDERS:
         raise InvalidParam(f"provider must be one of {', '.join(CRAWL_PROVIDERS)}.")
@@ -162,7 +162,7 @@ def run_job(job_id: str) -> None:
             return
         try:
             credentials = datasources.load_credentials(session, job.workspace_id, job.provider)
-            RUNNERS[job.provider](session, job, credentials, job_budget())
+            RUNNERS[Provider(job.provider)](session, job, credentials, job_budget())
             job.status = COMPLETED
         except (ApiError, InvalidParam, NotFound) as error:
             session.rollback()
@@ -258,12 +258,12 @@ def _notion_info(page: NotionPage, kind: str) -> dict:
 
 
 def _import_everything_read(session: Session, job: CrawlJob) -> None:
-    dataset = session.get(Dataset, job.dataset_id)
+    dataset = existing(session, Dataset, job.dataset_id)
     caller = owner_caller(session, job.workspace_id, job.created_by)
     options = DocumentOptions.model_validate(job.options["document_options"])
     created, batch = import_pages(session, caller, dataset, job, None, options)
     rows = [
-        (doc, doc.data_source_info["properties"]) for doc in created if "properties" in doc.data_source_info
+        (doc, info["properties"]) for doc in created if "properties" in (info := doc.data_source_info or {})
     ]
     apply_row_properties(session, caller, dataset, rows)
     job.options = {**job.options, "batch": batch}
@@ -271,7 +271,7 @@ def _import_everything_read(session: Session, job: CrawlJob) -> None:
 
 def owner_caller(session: Session, workspace_id: str, account_id: str) -> Caller:
     """Work the worker does on behalf of the account that asked for it."""
-    workspace, account = session.get(Workspace, workspace_id), session.get(Account, account_id)
+    workspace, account = existing(session, Workspace, workspace_id), existing(session, Account, account_id)
     return Caller(workspace=workspace, account=account, api_key_id="")
 
 
@@ -342,7 +342,7 @@ def _store_failure(session: Session, job: CrawlJob, url: str, error: str) -> Non
 
 
 def _pages_stored(session: Session, job: CrawlJob) -> int:
-    return session.scalar(select(func.count(CrawlPage.id)).where(CrawlPage.job_id == job.id))
+    return session.scalar(select(func.count(CrawlPage.id)).where(CrawlPage.job_id == job.id)) or 0
 
 
 def _page_row(session: Session, job: CrawlJob, url: str) -> CrawlPage:
@@ -384,7 +384,7 @@ def import_pages(
         if source_type == DataSourceType.WEBSITE_CRAWL:
             info["only_main_content"] = job.options.get("only_main_content", True)
         document, _ = documents.create_document(
-            session, caller, dataset, options, markdown_file(page.url, page.markdown),
+            session, caller, dataset, options, markdown_file(page.url, page.markdown or ""),
             source_type=source_type, source_info=info, batch=batch,
         )  # fmt: skip
         created.append(document)

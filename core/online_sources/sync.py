@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.database import session_scope, unix_seconds, utcnow
+from core.database import existing, rows_changed, session_scope, unix_seconds, utcnow
 from core.datasets.models import Dataset
 from core.datasources import service as datasources
 from core.datasources.service import Provider
@@ -56,7 +56,7 @@ def sync_document(document_id: str) -> None:
         if properties is not None:
             caller = owner_caller(session, document.workspace_id, document.created_by)
             apply_row_properties(
-                session, caller, session.get(Dataset, document.dataset_id), [(document, properties)]
+                session, caller, existing(session, Dataset, document.dataset_id), [(document, properties)]
             )
 
 
@@ -124,13 +124,15 @@ def sync_due_datasets() -> list[str]:
             )
         ).all()
         for dataset_id, minutes, last in candidates:
-            if last is not None and now - last < timedelta(minutes=minutes):
+            if last is not None and now - last < timedelta(minutes=minutes or 0):
                 continue
-            claimed = session.execute(
-                update(Dataset)
-                .where(Dataset.id == dataset_id, _unchanged(Dataset.last_synced_at, last))
-                .values(last_synced_at=now)
-            ).rowcount
+            claimed = rows_changed(
+                session.execute(
+                    update(Dataset)
+                    .where(Dataset.id == dataset_id, _unchanged(Dataset.last_synced_at, last))
+                    .values(last_synced_at=now)
+                )
+            )
             if not claimed:
                 continue
             for document_id in session.scalars(

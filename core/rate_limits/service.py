@@ -124,7 +124,7 @@ def _limiter(redis_url: str | None) -> LocalSlidingWindow | RedisSlidingWindow:
 
 
 def plan_limit(settings: Settings, plan: str) -> int:
-    limits = {
+    limits: dict[str, int] = {
         Plan.SANDBOX: settings.knowledge_rate_limit_sandbox,
         Plan.PROFESSIONAL: settings.knowledge_rate_limit_professional,
         Plan.TEAM: settings.knowledge_rate_limit_team,

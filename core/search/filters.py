@@ -42,7 +42,7 @@ def metadata_restriction(
     kept = [
         (c, clause) for c in (filtering.conditions if filtering else []) if (clause := _clause(c)) is not None
     ]
-    if not kept:
+    if not kept or filtering is None:
         return None
     conjunction = filtering.logical_operator == "and"
     engine, by_sql = [], []
@@ -109,7 +109,7 @@ def engine_condition(condition: MetadataCondition):
     if method is None:
         return None  # an unknown operator: dropped before this is asked (`_clause`)
     try:
-        number = float(value)
+        number = float(value)  # type: ignore[arg-type]  # any other kind is refused below
     except (TypeError, ValueError):
         return _FALSE
     key = number_key(condition.name)
@@ -161,7 +161,7 @@ def _clause(condition: MetadataCondition) -> ColumnElement | None:
     if method is None:
         return None
     try:
-        number = float(value)
+        number = float(value)  # type: ignore[arg-type]  # any other kind is refused below
     except (TypeError, ValueError):
         return false()
     return getattr(field.as_float(), method)(number)

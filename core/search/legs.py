@@ -12,9 +12,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.datasets.models import Dataset, DocForm
@@ -149,7 +150,7 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
 
 # The statements of the per-search lookups take their ids as one expanding parameter: built once and
 # compiled once, instead of coercing a few hundred ids into a new statement at every search.
-IDS = bindparam("ids", expanding=True)
+IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 @cache
@@ -245,7 +246,7 @@ def vector_leg(
 ) -> list[NodeHit]:
     """Cosine similarity (clamped to 0..1); chunks not live in the database are dropped, so the store
     is asked for a few more than needed."""
-    if vector is None:
+    if vector is None or dataset.vector_collection is None:
         return []
     hits = get_vector_store().search(dataset.vector_collection, vector, limit * 2 + 10, restriction)
     live = live_segments(session, {hit.payload["segment_id"] for hit in hits})
@@ -260,7 +261,7 @@ def _owner(payload: dict, standalone: dict[str, bool]) -> Owner:
 
 def vector_scores(dataset: Dataset, vector: np.ndarray | None, node_ids: list[str]) -> dict[str, float]:
     """Cosine of given chunks (found by the keyword leg only) with the query, by the engine."""
-    if vector is None or not node_ids:
+    if vector is None or not node_ids or dataset.vector_collection is None:
         return {}
     similarities = get_vector_store().similarities(dataset.vector_collection, vector, node_ids)
     return {node: _unit(similarity) for node, similarity in similarities.items()}

@@ -156,7 +156,7 @@ def check_query(query: str | None) -> str:
 def search_dataset(
     session: Session,
     dataset: Dataset,
-    query: str,
+    query: str | None,
     model: RetrievalModel,
     *,
     record_as: tuple[Caller, str] | None = None,
@@ -170,12 +170,12 @@ def search_dataset(
 def _search_dataset(
     session: Session,
     dataset: Dataset,
-    query: str,
+    requested: str | None,
     model: RetrievalModel,
     record_as: tuple[Caller, str] | None,
 ) -> SearchOutcome:
     started = time.perf_counter()
-    query = check_query(query)
+    query = check_query(requested)
     timings = SearchTimings()
     vector = _PendingQueryVector(dataset, query, timings) if model.search_method in VECTOR_METHODS else None
     nothing_searchable = not _has_live_segments(session, dataset)
@@ -245,7 +245,7 @@ def _node_scores(
     timings: SearchTimings,
 ) -> _Ranked:
     if model.search_method == SearchMethod.SEMANTIC:
-        embedded = vector.result()
+        embedded = vector.result() if vector is not None else None
         with timings.measure("vector_search"):
             hits = legs.vector_leg(session, dataset, embedded, top_k, restriction)
         return _single_leg(hits, "vector")
@@ -265,7 +265,7 @@ def _single_leg(hits: list[NodeHit], leg: str) -> _Ranked:
     return _Ranked(
         {hit.node_id: hit.score for hit in hits},
         {hit.node_id: hit for hit in hits},
-        {hit.node_id: LegScores(**{f"{leg}_score": hit.score, f"{leg}_rank": rank})
+        {hit.node_id: LegScores(**{f"{leg}_score": hit.score, f"{leg}_rank": rank})  # type: ignore[arg-type]
          for rank, hit in enumerate(hits, start=1)},
     )  # fmt: skip
 

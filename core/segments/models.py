@@ -34,7 +34,8 @@ class Segment(Base):
     word_count: Mapped[int] = mapped_column(default=0)
     tokens: Mapped[int] = mapped_column(default=0)
     keywords: Mapped[list[str] | None] = mapped_column(JSONType)
-    index_node_id: Mapped[str | None] = mapped_column(String(36))
+    # Set by new_segment / new_child_chunk; the column stays nullable as it was made.
+    index_node_id: Mapped[str] = mapped_column(String(36), nullable=True)
     index_node_hash: Mapped[str | None] = mapped_column(String(64))
     hit_count: Mapped[int] = mapped_column(default=0)
     enabled: Mapped[bool] = mapped_column(default=True)
@@ -71,7 +72,8 @@ class ChildChunk(Base):
     position: Mapped[int]
     content: Mapped[str] = mapped_column(Text)
     word_count: Mapped[int] = mapped_column(default=0)
-    index_node_id: Mapped[str | None] = mapped_column(String(36))
+    # Set by new_segment / new_child_chunk; the column stays nullable as it was made.
+    index_node_id: Mapped[str] = mapped_column(String(36), nullable=True)
     index_node_hash: Mapped[str | None] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(32), default="automatic")
     created_by: Mapped[str] = mapped_column(String(36))

@@ -54,7 +54,7 @@ def _matches(result: SegmentResult, terms: set[str]) -> dict:
     content, answer = result.segment.content, result.segment.answer
     spans = {"content": _spans(content, terms), "answer": _spans(answer, terms) if answer else []}
     words = [content[start:end] for start, end in spans["content"]]
-    words += [answer[start:end] for start, end in spans["answer"]]
+    words += [answer[start:end] for start, end in spans["answer"]] if answer else []
     return {"highlights": spans, "matched_terms": sorted({word.lower() for word in words})}
 
 

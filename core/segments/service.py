@@ -2,6 +2,7 @@
 term collections before the request returns, so the next search already sees it."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -277,7 +278,7 @@ def _check_child_content(content: str) -> None:
         raise InvalidParam("Content is empty")
 
 
-def _reindex_segment(session: Session, dataset: Dataset, segment: Segment, gone: list[str] = ()) -> None:
+def _reindex_segment(session: Session, dataset: Dataset, segment: Segment, gone: Sequence[str] = ()) -> None:
     """A segment's child chunks are indexed in its stead, so any change to them re-indexes the segment
     (unchanged texts come from the embedding cache; same ids overwrite) and takes out what no longer
     stands for it. Unlike segment edits, a failure fails the request."""

@@ -3,7 +3,7 @@ state and the pages scraped so far (in slices linked by `next`), `GET /v1/crawl/
 pages that failed, and `POST /v1/scrape` reads one page."""
 
 from dataclasses import dataclass, field
-from typing import Unpack
+from typing import Any, Unpack
 
 from etl.crawlers import CrawledPage, CrawlOptions, FailedPage
 from retrieval.http_client import ApiError, Connection, JsonApi, bearer
@@ -43,7 +43,7 @@ class FirecrawlClient(JsonApi):
         answer = self._call("POST", "/v1/crawl", body)
         if not answer.get("success") or not answer.get("id"):
             raise ApiError(f"Firecrawl did not start the crawl: {answer.get('error') or answer}")
-        return answer["id"]
+        return str(answer["id"])
 
     def crawl_status(self, job_id: str, max_pages: int) -> CrawlStatus:
         """The job's state with every page scraped so far (all `next` slices followed). The key goes
@@ -86,14 +86,15 @@ class FirecrawlClient(JsonApi):
             raise ApiError(f"Firecrawl could not read {url}: {answer.get('error') or 'no content'}")
         return _page(answer["data"], fallback_url=url)
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            return self.request(method, path, body)
+            answer: dict[str, Any] = self.request(method, path, body)
+            return answer
         except ApiError as error:
             raise _explained(error) from error
 
 
-def _page(item: dict, fallback_url: str = "") -> CrawledPage:
+def _page(item: dict[str, Any], fallback_url: str = "") -> CrawledPage:
     metadata = item.get("metadata") or {}
     url = metadata.get("sourceURL") or metadata.get("url") or fallback_url
     return CrawledPage(

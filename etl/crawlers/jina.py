@@ -3,6 +3,7 @@
 from the site's sitemap, which we read ourselves (the caller checks the sitemap URL first)."""
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Unpack
 from urllib.parse import urljoin, urlsplit
 
@@ -42,7 +43,7 @@ class JinaReader(JsonApi):
         )
 
 
-def sitemap_urls(site_url: str, limit: int, fetch) -> list[str]:
+def sitemap_urls(site_url: str, limit: int, fetch: Callable[[str], bytes]) -> list[str]:
     """Up to `limit` page URLs of the site's /sitemap.xml (sitemap indexes followed), on the site's host.
     `fetch(url) -> bytes` does the HTTP, so the caller decides which URLs may be fetched."""
     parts = urlsplit(site_url)

@@ -1,5 +1,6 @@
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import charset_normalizer
 
@@ -10,7 +11,7 @@ WESTERN_CHAOS_MARGIN = 0.1
 @dataclass
 class ExtractedPart:
     text: str
-    metadata: dict = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 class PageProgress(Protocol):
@@ -62,7 +63,7 @@ def cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def table_text(rows: list[list[object]]) -> str:
+def table_text(rows: Sequence[Sequence[object]]) -> str:
     """The first non-empty row names the columns of the rows below it."""
     texts = [[cell_text(cell) for cell in row] for row in rows]
     texts = [row for row in texts if any(row)]

@@ -2,7 +2,9 @@
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from etl.extractors.base import ExtractedPart, ExtractionError, table_text
 
@@ -26,9 +28,9 @@ def extract_docx(path: Path) -> list[ExtractedPart]:
     return [ExtractedPart("\n".join(block for block in blocks if block))]
 
 
-def _docx_paragraph(paragraph) -> str:
-    text = paragraph.text.strip()
-    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+def _docx_paragraph(paragraph: Any) -> str:
+    text: str = paragraph.text.strip()
+    style: str = (paragraph.style.name if paragraph.style is not None else "") or ""
     if text and style.startswith("Heading"):
         level = style.removeprefix("Heading").strip()
         return "#" * (int(level) if level.isdigit() else 1) + " " + text
@@ -104,7 +106,7 @@ def extract_doc(path: Path) -> list[ExtractedPart]:
     return [ExtractedPart(result.stdout.decode("utf-8", errors="replace"))]
 
 
-def _open_workbook(path: Path):
+def _open_workbook(path: Path) -> Any:
     import openpyxl
 
     return _open_zip_format(
@@ -112,7 +114,7 @@ def _open_workbook(path: Path):
     )
 
 
-def _open_zip_format(opener, kind: str, path: Path):
+def _open_zip_format(opener: Callable[[], Any], kind: str, path: Path) -> Any:
     """The archive's bounds were checked before extraction (`archives.check_archive`)."""
     import zipfile
 

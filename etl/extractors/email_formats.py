@@ -3,6 +3,7 @@
 import email
 from email import policy
 from pathlib import Path
+from typing import Any
 
 from etl.extractors.base import ExtractedPart, ExtractionError
 from etl.extractors.markup import html_to_text
@@ -30,7 +31,7 @@ def extract_msg(path: Path) -> list[ExtractedPart]:
     import extract_msg
 
     try:
-        message = extract_msg.openMsg(str(path))
+        message: Any = extract_msg.openMsg(str(path))
     except Exception as error:
         raise ExtractionError(f"The MSG file could not be read: {error}") from error
     try:

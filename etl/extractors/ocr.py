@@ -51,13 +51,13 @@ class TextRecognizer:
 
     def read(self, image: Image.Image) -> str:
         """The image's text, a line per recognised line, in reading order ("" when there is none)."""
-        image = _inked_area(image.convert("RGB"))
-        if image is None:
+        inked = _inked_area(image.convert("RGB"))
+        if inked is None:
             return ""
         with self._lock:
-            boxes = self._recognise(image)
+            boxes = self._recognise(inked)
             if _mostly_sideways(boxes):
-                boxes = self._recognise(image.rotate(90, expand=True), classify_direction=True)
+                boxes = self._recognise(inked.rotate(90, expand=True), classify_direction=True)
         return "\n".join(_lines(boxes))
 
     def _recognise(self, image: Image.Image, classify_direction: bool = False) -> list[RecognisedBox]:
@@ -75,7 +75,7 @@ class TextRecognizer:
             )
         return found
 
-    def _load(self):
+    def _load(self) -> Any:
         if self._engine is None:
             from rapidocr import RapidOCR
 

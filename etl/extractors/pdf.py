@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from etl.extractors.base import ExtractedPart, ExtractionError, PageProgress
 from etl.extractors.ocr import TextRecognizer
@@ -88,7 +89,7 @@ def _open_failure(message: str) -> str:
 
 
 def _read_pages(
-    document, recognizer: TextRecognizer | None, progress: PageProgress | None
+    document: Any, recognizer: TextRecognizer | None, progress: PageProgress | None
 ) -> tuple[list[Page], list[int]]:
     """The pages, and the numbers of those left without text (no text layer and no OCR for them)."""
     pages: list[Page] = []
@@ -113,7 +114,7 @@ def _read_pages(
     return pages, without_text
 
 
-def _text_lines(page) -> list[Line]:
+def _text_lines(page: Any) -> list[Line]:
     import pypdfium2.raw as pdfium_c
 
     textpage = page.get_textpage()
@@ -143,7 +144,9 @@ def _text_lines(page) -> list[Line]:
         textpage.close()
 
 
-def _placed_characters(pdfium_c, textpage, raw: str, offset: int, first: int, last: int):
+def _placed_characters(
+    pdfium_c: Any, textpage: Any, raw: str, offset: int, first: int, last: int
+) -> list[tuple[str, float, float]]:
     """The line's characters with their left and right edges on the page."""
     left, right, bottom, top = (pdfium_c.c_double() for _ in range(4))
     characters = []
@@ -156,7 +159,7 @@ def _placed_characters(pdfium_c, textpage, raw: str, offset: int, first: int, la
     return characters
 
 
-def _is_bold(pdfium_c, textpage, index: int) -> bool:
+def _is_bold(pdfium_c: Any, textpage: Any, index: int) -> bool:
     if pdfium_c.FPDFText_GetFontWeight(textpage, index) >= 600:
         return True
     buffer = (pdfium_c.c_char * 128)()
@@ -165,7 +168,7 @@ def _is_bold(pdfium_c, textpage, index: int) -> bool:
     return b"bold" in bytes(buffer[: max(length - 1, 0)]).lower()
 
 
-def _recognised_lines(page, recognizer: TextRecognizer) -> list[Line]:
+def _recognised_lines(page: Any, recognizer: TextRecognizer) -> list[Line]:
     """A page OCR cannot read is left empty: the document's other pages still count."""
     try:
         image = page.render(scale=recognizer.settings.render_dpi / 72).to_pil()
@@ -176,7 +179,7 @@ def _recognised_lines(page, recognizer: TextRecognizer) -> list[Line]:
     return [Line(text) for text in text.splitlines() if text.strip()]
 
 
-def _outline(document) -> dict[int, list[tuple[str, int]]]:
+def _outline(document: Any) -> dict[int, list[tuple[str, int]]]:
     """The outline's entries by page number: (normalised title, level from 1)."""
     entries: dict[int, list[tuple[str, int]]] = {}
     for bookmark in document.get_toc():

@@ -1,6 +1,7 @@
 """`ETL_TYPE=unstructured`: partition through an Unstructured API server, as Dify does."""
 
 from pathlib import Path
+from typing import Any
 
 from etl.extractors.base import ExtractedPart, ExtractionError
 
@@ -28,7 +29,7 @@ def extract_with_unstructured_api(path: Path, api_url: str, api_key: str | None)
     return _parts_by_page(response.elements or [])
 
 
-def _parts_by_page(elements: list[dict]) -> list[ExtractedPart]:
+def _parts_by_page(elements: list[dict[str, Any]]) -> list[ExtractedPart]:
     pages: dict[int | None, list[str]] = {}
     for element in elements:
         text = (element.get("text") or "").strip()
