@@ -44,6 +44,19 @@ PlanOption = Annotated[str | None, typer.Option(help="sandbox, professional or t
 
 
 @app.command()
+def mcp() -> None:
+    """Serve MCP over stdin and stdout for clients that start a process (Claude Desktop, Cursor, ...):
+    it relays to a running service's /mcp with the key in KB_API_KEY (KB_MCP_URL, else
+    http://127.0.0.1:5001/mcp)."""
+    import anyio
+
+    from api.mcp_stdio import serve_stdio, settings_from_environment
+
+    url, key = settings_from_environment()
+    anyio.run(serve_stdio, url, key)
+
+
+@app.command()
 def migrate() -> None:
     """Apply the database migrations."""
     from core.migrate import upgrade_database

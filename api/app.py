@@ -2,9 +2,12 @@
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from api.errors import install_error_handlers
 from api.input_guard import CollapseSlashes, GuardRequestInput
+from api.mcp_server import PATH as MCP_PATH
+from api.mcp_server import McpEndpoint
 from api.metrics import install_metrics
 from api.openapi import install_docs
 from api.rate_limit_headers import RateLimitHeaders
@@ -38,7 +41,9 @@ def create_served_app() -> FastAPI:
 
 
 def create_app() -> FastAPI:
+    mcp = McpEndpoint()
     app = FastAPI(
+        lifespan=lambda _app: mcp.running(),
         title="Knowledge-base service",
         version="0.1.0",
         description="Dify-compatible Knowledge (datasets) API with hybrid retrieval.",
@@ -59,6 +64,7 @@ def create_app() -> FastAPI:
         app.include_router(router, prefix="/v1")
 
     app.include_router(external.router)
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp.app, methods=["GET", "POST", "DELETE"]))
     app.include_router(files.router)
     install_ui(app)
     install_docs(app)

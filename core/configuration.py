@@ -25,6 +25,9 @@ OUTSIDE_SETTINGS = [
     (MODELS, "OMP_WAIT_POLICY", "`PASSIVE` (set by `kb` unless given)",
      "OpenMP threads of the model sleep when idle instead of spinning on cores the API and the indexing "
      "code need"),
+    (OPERATIONS, "KB_MCP_URL", "`http://127.0.0.1:5001/mcp`",
+     "`kb mcp` only: the running service's MCP endpoint it relays stdio clients to"),
+    (OPERATIONS, "KB_API_KEY", "unset", "`kb mcp` only: the key it relays with (required)"),
     (OPERATIONS, "TORCH_CPU_INDEX", "`https://download.pytorch.org/whl/cpu`",
      "`make install` only: where torch's CPU build comes from when the configured package index would "
      "install the CUDA build"),

@@ -25,7 +25,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that narrate a healthy start line by line (migrations and plugins set up, the queue and
 # its scheduler connected, our own readiness probe): their details are DEBUG lines here, so a start
 # says only what a person needs. Their warnings and errors still show.
-NARRATING_LIBRARIES = ("alembic", "celery", "kombu", "httpx")
+NARRATING_LIBRARIES = ("alembic", "celery", "kombu", "httpx", "mcp")
 # What every LogRecord has; anything else on a record came from `extra=` and is logged as a field.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", *FIELDS}
 

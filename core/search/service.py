@@ -433,7 +433,12 @@ def _any_live_segment():
 
 
 def search_datasets(
-    session: Session, caller: Caller, datasets: list[Dataset], query: str, requested: RetrievalModel | None
+    session: Session,
+    caller: Caller,
+    datasets: list[Dataset],
+    query: str,
+    requested: RetrievalModel | None,
+    source: str = "multi_retrieval",
 ) -> list[tuple[Dataset, SegmentResult]]:
     """Multi-path recall: each dataset is searched with the request's settings (or its own), then the
     lists are merged by a rerank model when one is named, else by reciprocal rank: a weighted hybrid
@@ -444,7 +449,7 @@ def search_datasets(
     for dataset in datasets:
         model = resolve_retrieval_model(dataset, requested)
         try:
-            outcome = search_dataset(session, dataset, query, model, record_as=(caller, "multi_retrieval"))
+            outcome = search_dataset(session, dataset, query, model, record_as=(caller, source))
         except DatasetNotInitialized:
             continue
         rankings.append([(dataset, result) for result in outcome.results])

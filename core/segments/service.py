@@ -55,6 +55,34 @@ def get_segment(session: Session, document: Document, segment_id: str) -> Segmen
     return segment
 
 
+def document_of_segment(session: Session, dataset: Dataset, segment_id: str) -> str:
+    """The id of the document a segment of this dataset belongs to (404 for any other segment)."""
+    document_id = session.scalar(
+        select(Segment.document_id).where(Segment.id == segment_id, Segment.dataset_id == dataset.id)
+    )
+    if document_id is None:
+        raise NotFound("Segment not found.")
+    return document_id
+
+
+def segment_with_neighbours(
+    session: Session, document: Document, segment_id: str, around: int
+) -> list[Segment]:
+    """The segment and up to `around` segments before and after it in its document, in order."""
+    segment = get_segment(session, document, segment_id)
+    return list(
+        session.scalars(
+            select(Segment)
+            .where(
+                Segment.document_id == document.id,
+                Segment.generation <= _live_generation(document),
+                Segment.position.between(segment.position - around, segment.position + around),
+            )
+            .order_by(Segment.position)
+        )
+    )
+
+
 def list_segments(
     session: Session, document: Document, page: int, limit: int, statuses: list[str], keyword: str | None
 ) -> tuple[list[Segment], int]:

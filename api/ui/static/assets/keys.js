@@ -42,6 +42,10 @@ export async function keysPage(main) {
 
   replace(main, h("h1", {}, "API keys"),
     h("p", { class: "muted" }, "Keys act as this workspace on the datasets API and the external /retrieval endpoint."),
+    h("div", { class: "card", id: "api-access" },
+      h("p", {}, "Datasets API: ", h("code", {}, `${location.origin}/v1`)),
+      h("p", {}, "MCP server for agents (streamable HTTP, the key as a Bearer token): ", h("code", {}, `${location.origin}/mcp`)),
+      h("p", { class: "muted" }, "Clients that start a process use kb mcp with KB_API_KEY set (see the README).")),
     h("div", { class: "card" }, scope, h("button", { type: "button", class: "primary", id: "create-key", onclick: create }, "Create a key")),
     created, list);
   await load();
