@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -281,19 +282,34 @@ TOOLS = (list_datasets, retrieve, list_documents, read_segment)
 
 class McpEndpoint:
     """One API app's MCP server: its ASGI endpoint (stateless streamable HTTP with JSON answers, behind
-    the key check) and the task group the app's lifespan runs."""
+    the key check) and the task group the app's lifespan runs. The SDK's session manager runs once, so
+    each lifespan of the app (a test client may start several) gets a new one."""
 
     def __init__(self) -> None:
         self.server = MCPServer(name="knowledge-base", instructions=INSTRUCTIONS)
         for tool in TOOLS:
             self.server.tool(description=inspect.cleandoc(tool.__doc__ or ""))(tool)
-        self.app = KeyRequired(
-            self.server.streamable_http_app(
-                streamable_http_path=PATH, stateless_http=True, json_response=True
-            )
-        )
+        self._endpoint: ASGIApp | None = None
+        self.app = KeyRequired(self._dispatch)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._endpoint is None:
+            not_started = error_response("service_unavailable", "The MCP server is not running.", 503)
+            await not_started(scope, receive, send)
+            return
+        await self._endpoint(scope, receive, send)
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.server.session_manager.run():
-            yield
+        # No Host check: the key is what admits a request, and the service answers under any name.
+        self._endpoint = self.server.streamable_http_app(
+            streamable_http_path=PATH,
+            stateless_http=True,
+            json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        try:
+            async with self.server.session_manager.run():
+                yield
+        finally:
+            self._endpoint = None

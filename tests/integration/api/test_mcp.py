@@ -188,6 +188,23 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
+def test_it_answers_under_any_host_name(served, tenant):
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "probe", "version": "1"},
+        },
+    }
+    headers = {**tenant.headers, "Host": "kb.example.com", "Accept": "application/json, text/event-stream"}
+    answer = httpx.post(f"{served}/mcp", json=initialize, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["result"]["serverInfo"]["name"] == "knowledge-base"
+
+
 def test_a_wrong_or_revoked_key_is_refused(served, tenant):
     initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
     answer = httpx.post(f"{served}/mcp", json=initialize, headers={"Authorization": "Bearer ds-not-a-key"})
