@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import httpx
@@ -84,7 +85,14 @@ async def _session_call(url: str, key: str, work):
 
 
 def _mcp(url: str, key: str, work):
-    return anyio.run(_session_call, url, key, work)
+    return _in_own_thread(_session_call, url, key, work)
+
+
+def _in_own_thread(function, *arguments):
+    """Runs an async client in a thread of its own: the browser tests' Playwright keeps an event loop
+    running in the test thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, function, *arguments).result()
 
 
 def _structured(result) -> dict:
@@ -249,6 +257,6 @@ def test_kb_mcp_proxies_stdio_to_the_service(served, tenant, library):
             found = await session.call_tool("retrieve", {"query": "how do otters sleep"})
             return names, found
 
-    names, found = anyio.run(run)
+    names, found = _in_own_thread(run)
     assert "retrieve" in names
     assert _structured(found)["records"][0]["content"] == OTTERS
