@@ -18,6 +18,7 @@ from core.datasets import service as datasets
 from core.datasets.models import Dataset
 from core.errors import NotFound, Unauthorized
 from core.rate_limits import service as rate_limits
+from core.settings import get_settings
 
 
 def get_session() -> Iterator[Session]:
@@ -41,13 +42,23 @@ async def json_body(request: Request) -> Any:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("Authorization")
+    return bearer_token_of(request.headers.get("Authorization"))
+
+
+def bearer_token_of(header: str | None) -> str:
+    """The key of an `Authorization: Bearer ...` header, or Unauthorized saying what is wrong with it."""
     if not header or " " not in header:
         raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
     scheme, token = header.split(None, 1)
     if scheme.lower() != "bearer":
         raise Unauthorized("Authorization scheme must be 'Bearer'")
     return token.strip()
+
+
+def public_base_url(request: Request) -> str:
+    """Where callers reach the service, for the links it hands out: FILES_URL, else the URL the
+    request came to."""
+    return get_settings().files_url or str(request.base_url)
 
 
 SESSION_COOKIE = "kb_session"

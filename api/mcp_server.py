@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.deps import bearer_token_of, public_base_url
 from api.errors import error_response, validation_message
 from core import logs
 from core.api_keys import service as api_keys
@@ -35,7 +36,7 @@ from core.datasets import service as datasets
 from core.datasets.models import Dataset
 from core.documents import service as documents
 from core.documents.lookup import get_document
-from core.errors import ServiceError, Unauthorized
+from core.errors import ServiceError
 from core.rate_limits import service as rate_limits
 from core.search import service as search
 from core.search.schemas import RetrievalModel
@@ -111,12 +112,11 @@ async def read_segment(ctx: Context, dataset_id: str, segment_id: str, neighbour
 async def _as_caller(ctx: Context, tool: str, work: Callable[[Session, Caller], T]) -> T:
     """Runs `work` off the event loop as the request's key, logged with the request id; the service's
     errors reach the agent with the API's messages."""
-    headers = ctx.headers or {}
-    token = headers.get("authorization", "").partition(" ")[2].strip()
+    header = (ctx.headers or {}).get("authorization")
 
     def run() -> T:
         with open_session() as session:
-            caller = api_keys.authenticate(session, token)
+            caller = api_keys.authenticate(session, bearer_token_of(header))
             logs.bind(workspace_id=caller.workspace.id)
             logger.info("mcp tool called", extra={"tool": tool})
             return work(session, caller)
@@ -130,10 +130,15 @@ async def _as_caller(ctx: Context, tool: str, work: Callable[[Session, Caller], 
 
 
 def _datasets(session: Session, caller: Caller) -> dict[str, Any]:
-    found, total = datasets.list_datasets(
+    found, total = _visible_datasets(session, caller)
+    return {"total": total, "datasets": [_describe_dataset(session, dataset) for dataset in found]}
+
+
+def _visible_datasets(session: Session, caller: Caller) -> tuple[list[Dataset], int]:
+    """The datasets the key may search (up to MAX_DATASETS), as the datasets list shows them."""
+    return datasets.list_datasets(
         session, caller, page=1, limit=MAX_DATASETS, keyword=None, tag_ids=[], include_all=False
     )
-    return {"total": total, "datasets": [_describe_dataset(session, dataset) for dataset in found]}
 
 
 def _describe_dataset(session: Session, dataset: Dataset) -> dict[str, Any]:
@@ -158,9 +163,7 @@ def _retrieve(
     chosen = (
         [datasets.get_dataset(session, caller, dataset_id) for dataset_id in dataset_ids]
         if dataset_ids
-        else datasets.list_datasets(
-            session, caller, page=1, limit=MAX_DATASETS, keyword=None, tag_ids=[], include_all=False
-        )[0]
+        else _visible_datasets(session, caller)[0]
     )
     rate_limits.check_knowledge_request(session, caller.workspace)
     requested = RetrievalModel.model_validate(settings)
@@ -242,7 +245,7 @@ def _segment(
 
 def _base_url(ctx: Context) -> str:
     request = ctx.request_context.request
-    return str(request.base_url).rstrip("/") if isinstance(request, Request) else ""
+    return public_base_url(request).rstrip("/") if isinstance(request, Request) else ""
 
 
 def _segment_link(base_url: str, dataset_id: str, document_id: str, segment_id: str) -> str:
@@ -266,12 +269,10 @@ class KeyRequired:
 
 
 def _refusal(header: str | None) -> JSONResponse | None:
-    scheme, _, token = (header or "").partition(" ")
     try:
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
+        token = bearer_token_of(header)
         with open_session() as session:
-            api_keys.authenticate(session, token.strip())
+            api_keys.authenticate(session, token)
     except ServiceError as error:
         return error_response(error.code, error.message, error.status)
     return None

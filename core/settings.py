@@ -340,7 +340,7 @@ class Settings(BaseSettings):
     )
     files_url: str | None = setting(
         None,
-        "public base URL put in download links",
+        "public base URL put in download links and in the MCP server's links to segments",
         section=OPERATIONS,
         shown="the URL the request came to",
     )

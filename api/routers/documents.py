@@ -10,7 +10,15 @@ from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, json_body, parse_uuid
+from api.deps import (
+    KNOWLEDGE_REQUEST,
+    CallerDep,
+    DatasetDep,
+    SessionDep,
+    json_body,
+    parse_uuid,
+    public_base_url,
+)
 from api.errors import INVALID_JSON, validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
@@ -343,7 +351,7 @@ def download_document(document_id: str, request: Request, dataset: DatasetDep, s
     valid for `FILES_ACCESS_TIMEOUT` seconds. 400 for a document that is not an uploaded file."""
     settings = get_settings()
     upload = downloads.document_upload(session, dataset, parse_uuid(document_id))
-    return {"url": downloads.signed_url(settings, settings.files_url or str(request.base_url), upload)}
+    return {"url": downloads.signed_url(settings, public_base_url(request), upload)}
 
 
 @router.get("/documents/{document_id}/upload-file")
@@ -356,7 +364,7 @@ def get_document_upload_file(
     if document.data_source_type != DataSourceType.UPLOAD_FILE:
         raise InvalidParam("Document is not an uploaded file.")
     upload = downloads.document_upload(session, dataset, document.id)
-    return downloads.describe_upload_file(settings, settings.files_url or str(request.base_url), upload)
+    return downloads.describe_upload_file(settings, public_base_url(request), upload)
 
 
 @router.post("/documents/download-zip", response_class=FileResponse, dependencies=[KNOWLEDGE_REQUEST])
