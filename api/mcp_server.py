@@ -72,12 +72,13 @@ async def retrieve(
 ) -> dict[str, Any]:
     """Search the knowledge base for the passages that answer a question. Give the question in natural
     language (`query`); `dataset_ids` limits the search to some datasets (all this key can see when left
-    out). Returns the best `top_k` passages, best first, each with its score (0 to 1), its document, page
-    and section heading where known, and a link to it in the admin UI. `search_method`: hybrid_search
-    (meaning and words, the default), semantic_search (meaning), full_text_search (words).
-    `metadata_filter` keeps documents whose metadata match, as {"logical_operator": "and",
-    "conditions": [{"name": "year", "comparison_operator": "=", "value": "2023"}]}. `score_threshold`
-    drops passages scoring below it."""
+    out). Returns the best `top_k` passages, best first, each with its score (the estimated probability,
+    0 to 1, that it is relevant), its document, page and section heading where known, and a link to it
+    in the admin UI. `search_method`: hybrid_search (meaning and words, the default), semantic_search
+    (meaning), full_text_search (words). `metadata_filter` keeps documents whose metadata match, as
+    {"logical_operator": "and", "conditions": [{"name": "year", "comparison_operator": "=", "value":
+    "2023"}]}. `score_threshold` drops passages scoring below it (0.5: keep what is more likely
+    relevant than not)."""
     settings = {
         "search_method": search_method,
         "top_k": top_k,

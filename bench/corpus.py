@@ -18,11 +18,14 @@ def document_text(document: dict) -> str:
     return f"{document['title']}\n\n{document['text']}".strip()
 
 
+def load_queries() -> dict[str, str]:
+    with (SCIFACT / "queries.jsonl").open() as handle:
+        return {query["_id"]: query["text"] for query in map(json.loads, handle)}
+
+
 def load_test_queries() -> dict[str, str]:
     qrels = load_qrels()
-    with (SCIFACT / "queries.jsonl").open() as handle:
-        queries = [json.loads(line) for line in handle]
-    return {q["_id"]: q["text"] for q in queries if q["_id"] in qrels}
+    return {query_id: text for query_id, text in load_queries().items() if query_id in qrels}
 
 
 def load_qrels(split: str = "test") -> dict[str, dict[str, int]]:

@@ -1,8 +1,12 @@
 """The search methods the quality benchmark compares, over one indexed dataset, in-process.
 
-Ours go through `core.search.service.search_dataset` exactly as the API does. Dify's weighted-score
-fusion is rebuilt on the same candidates as a baseline: keyword score = cosine of TF-IDF
-vectors of jieba keywords with idf over the candidate set only, vector score = the candidate's cosine.
+Ours go through `core.search.service.search_dataset` exactly as the API does. Baselines are rebuilt
+on the same candidates as the hybrid search's:
+- the fusion before calibrated scores: each leg min-max scaled over the query's candidates, then
+  weighted (the best record scores 1.0 whenever it leads both legs);
+- the raw cosine plus the normalised BM25, weighted;
+- Dify's weighted-score fusion: keyword score = cosine of TF-IDF vectors of jieba keywords with idf
+  over the candidate set only, vector score = the candidate's cosine.
 """
 
 import math
@@ -18,8 +22,10 @@ from core.documents.models import Document
 from core.index.embedding_cache import embed_with_cache
 from core.index.engines import get_embedder
 from core.search import legs
+from core.search.hybrid import gather_candidates
 from core.search.schemas import KeywordSetting, RetrievalModel, SearchMethod, VectorSetting, Weights
-from core.search.service import search_dataset
+from core.search.service import DEFAULT_WEIGHTS, search_dataset
+from core.search.timings import SearchTimings
 from core.segments.models import Segment
 
 Method = Callable[[str], list[tuple[str, float]]]
@@ -54,9 +60,29 @@ class Searcher:
         for vector in weight_grid:
             model = _model(SearchMethod.HYBRID, reranking_mode="weighted_score", weights=_weights(vector))
             methods[f"hybrid weighted {vector:.1f}/{1 - vector:.1f}"] = self._ours(model)
+        vector, keyword = DEFAULT_WEIGHTS
+        methods[f"before: min-max fusion {vector}/{keyword}"] = self._fused(_min_max_fusion)
+        methods[f"raw cosine + BM25 {vector}/{keyword}"] = self._fused(_raw_sum)
         for vector in DIFY_WEIGHT_GRID:
             methods[f"Dify weighted fusion {vector:.1f}/{1 - vector:.1f}"] = self._dify(vector)
         return methods
+
+    def _fused(self, fusion: Callable[[dict, dict], dict[str, float]]) -> Method:
+        """A fusion of ours rebuilt on the hybrid search's candidates, with the default weights."""
+
+        def search(query: str) -> list[tuple[str, float]]:
+            with session_scope() as session:
+                dataset = session.get(Dataset, self.dataset_id)
+                vector = legs.query_vector(dataset, query)
+                found = gather_candidates(
+                    session, dataset, query, lambda: vector, DEPTH, None, SearchTimings()
+                )
+                scores = fusion(found.cosines, found.bm25)
+                names = _document_names(session, {found.hits[node].owner.document_id for node in scores})
+                best = sorted(scores, key=lambda node: -scores[node])[:DEPTH]
+                return [(names[found.hits[node].owner.document_id], scores[node]) for node in best]
+
+        return search
 
     def _ours(self, model: RetrievalModel) -> Method:
         def search(query: str) -> list[tuple[str, float]]:
@@ -87,15 +113,35 @@ class Searcher:
                     vector_scores |= _cosines(session, dataset, query, missing)
                 keyword_scores = _tfidf_cosines(query, {row.id: row.content for row in rows})
                 names = {row.id: row.name for row in rows}
-                return [
-                    (
-                        names[sid],
-                        vector_weight * vector_scores[sid] + (1 - vector_weight) * keyword_scores[sid],
-                    )
+                fused = {
+                    sid: vector_weight * vector_scores[sid] + (1 - vector_weight) * keyword_scores[sid]
                     for sid in names
-                ]
+                }
+                return [(names[sid], fused[sid]) for sid in sorted(fused, key=lambda sid: -fused[sid])]
 
         return search
+
+
+def _min_max(scores: dict[str, float]) -> dict[str, float]:
+    low, high = min(scores.values(), default=0.0), max(scores.values(), default=0.0)
+    return {node: 1.0 if high == low else (score - low) / (high - low) for node, score in scores.items()}
+
+
+def _min_max_fusion(cosines: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:
+    vector, keyword = _min_max(cosines), _min_max(bm25)
+    weight, other = DEFAULT_WEIGHTS
+    return {node: weight * vector.get(node, 0.0) + other * keyword.get(node, 0.0) for node in bm25}
+
+
+def _raw_sum(cosines: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:
+    weight, other = DEFAULT_WEIGHTS
+    return {node: weight * cosines.get(node, 0.0) + other * bm25[node] for node in bm25}
+
+
+def _document_names(session, document_ids: set[str]) -> dict[str, str]:
+    return dict(
+        session.execute(select(Document.id, Document.name).where(Document.id.in_(document_ids))).all()
+    )
 
 
 def _cosines(session, dataset, query: str, rows) -> dict[str, float]:

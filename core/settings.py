@@ -318,6 +318,12 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
     )
+    score_calibration_file: Path | None = setting(
+        None,
+        "JSON file of score curves fitted for embedding models (`{model: {vector: [slope, intercept], "
+        "keyword: [...], hybrid: [...]}}`, see docs/guide.md); the shipped curves otherwise",
+        section=MODELS,
+    )
     full_text_document_weight: float = setting(
         0.7,
         "share of a chunk's full-text (BM25) score that comes from its whole document; `0` scores "

@@ -19,8 +19,9 @@ router = APIRouter(prefix="/datasets/{dataset_id}", tags=["retrieval"])
 class HitTestingBody(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
-    query: str | None = Field(default=None, max_length=10_000)
-    """The search text; more than 250 characters is refused with a message saying so."""
+    query: str | None = Field(default=None, max_length=search.MAX_QUERY_LENGTH)
+    """The search text: at most 250 characters for hit-testing, 10,000 for /retrieve (a longer one is
+    refused with a message saying so)."""
     retrieval_model: RetrievalModel | None = None
     """This search's settings; the dataset's default when absent."""
     external_retrieval_model: ExternalRetrievalModel | None = None
@@ -32,7 +33,8 @@ class HitTestingResult(BaseModel):
     query: dict[str, str]
     records: list[dict[str, Any]] = Field(
         description="Dify's records; ours adds to each `score_details` (vector_score, vector_rank, "
-        "keyword_score, keyword_rank), `highlights` ({content, answer}: [start, end] code-point offsets of "
+        "keyword_score, keyword_rank, vector_probability, keyword_probability, retrieval_score, "
+        "rerank_score), `highlights` ({content, answer}: [start, end] code-point offsets of "
         "matched words) and `matched_terms`"
     )
     query_terms: list[str] = Field(description="ours: the index terms of the query (stemmed, CJK-segmented)")
@@ -44,13 +46,26 @@ class HitTestingResult(BaseModel):
 
 
 @router.post("/hit-testing", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
-@router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
 def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     """Searches the dataset: `query` (at most 250 characters) and an optional `retrieval_model` (search
     method, top_k, score threshold, reranking or weights, metadata filter), which wins over the
-    dataset's own. Answers the records with their scores, each leg's score and rank (`score_details`),
-    the matched words (`highlights`, `matched_terms`), the query's terms and the time per stage
-    (`timings_ms`). The query is logged; hit counts do not move."""
+    dataset's own. Answers the records with their scores (probabilities of relevance, or the rerank
+    model's), each leg's score, rank and probability (`score_details`), the matched words
+    (`highlights`, `matched_terms`), the query's terms and the time per stage (`timings_ms`). The
+    query is logged; hit counts do not move."""
+    search.check_query(body.query, search.HIT_TESTING_QUERY_LENGTH)
+    return _search(body, dataset, caller, session)
+
+
+@router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
+def retrieve(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+    """Hit-testing for programs: the same search and answer, for a query of up to 10,000 characters
+    (an app's whole question: the vector leg embeds what the model reads of it, BM25 scores every
+    term)."""
+    return _search(body, dataset, caller, session)
+
+
+def _search(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
     return describe_outcome(body.query or "", outcome)  # a search refuses an empty query
@@ -75,7 +90,7 @@ MAX_DATASETS_PER_QUERY = 20
 
 class MultiRetrievalBody(BaseModel):
     dataset_ids: list[str] = Field(min_length=1, max_length=MAX_DATASETS_PER_QUERY)
-    query: str = Field(max_length=10_000)
+    query: str = Field(max_length=search.MAX_QUERY_LENGTH)
     retrieval_model: RetrievalModel | None = None
 
 

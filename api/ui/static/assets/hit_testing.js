@@ -1,5 +1,6 @@
 // Hit-testing: run a query with temporary settings and see why each chunk ranks where it does:
-// each leg's score and rank, the matched words, and where the time went. Records re-run past queries.
+// each leg's raw score, rank and probability of relevance, the fused probability (and the rerank
+// model's score beside it), the matched words, and where the time went. Records re-run past queries.
 import { api, dataset } from "./api.js";
 import { badge, datasetHeader, h, highlighted, pager, placeText, replace, toast, when } from "./dom.js";
 import { showError } from "./app.js";
@@ -55,19 +56,23 @@ export async function hitTestingPage(main, datasetId) {
     replace(results,
       h("p", { class: "summary", id: "summary" }, h("strong", {}, body.records.length === 1 ? "1 record" : `${body.records.length} records`),
         ` · ${split.join(" · ")}${split.length ? " · " : ""}total ${(Number(timings.total || 0) + Number(timings.rendering || 0)).toFixed(1)} ms`),
-      body.records.length ? [filter, cards] : h("p", { class: "empty" }, "Nothing matched. Try other words, another method or a lower threshold."));
+      body.records.length ? [scoreNote(body.records), filter, cards] : h("p", { class: "empty" }, "Nothing matched. Try other words, another method or a lower threshold."));
   }
 
   function resultCard(record, rank) {
     const segment = record.segment;
     const details = record.score_details || {};
     const legs = [];
-    if (details.vector_score !== null && details.vector_score !== undefined) legs.push(leg("vector", details.vector_score, details.vector_rank));
-    if (details.keyword_score !== null && details.keyword_score !== undefined) legs.push(leg("keyword", details.keyword_score, details.keyword_rank));
+    if (details.vector_score !== null && details.vector_score !== undefined) legs.push(leg("vector", "cosine", details.vector_score, details.vector_probability, details.vector_rank));
+    if (details.keyword_score !== null && details.keyword_score !== undefined) legs.push(leg("keyword", "BM25", details.keyword_score, details.keyword_probability, details.keyword_rank));
+    if (details.rerank_score !== null && details.rerank_score !== undefined && details.retrieval_score !== null && details.retrieval_score !== undefined) {
+      legs.push(h("span", { class: "leg", "data-leg": "retrieval" }, `retrieval ${details.retrieval_score.toFixed(2)} → rerank ${details.rerank_score.toFixed(2)}`));
+    }
     const link = `/ui/datasets/${datasetId}/documents/${segment.document.id}?segment=${segment.id}&position=${segment.position}`;
     return h("li", { class: "card result", "data-document": segment.document.id },
       h("div", { class: "score" }, h("span", { class: "rank" }, `#${rank}`),
-        h("meter", { min: 0, max: 1, value: record.score, "aria-label": "Score" }), h("strong", { class: "score-value" }, record.score.toFixed(2)),
+        h("meter", { min: 0, max: 1, value: record.score, "aria-label": "Score" }),
+        h("strong", { class: "score-value", title: details.rerank_score != null ? "The rerank model's score" : "Estimated probability that this chunk is relevant" }, record.score.toFixed(2)),
         h("span", { class: "legs" }, legs)),
       segment.answer
         ? [h("p", { class: "content" }, h("strong", {}, "Q: "), highlighted(segment.content, record.highlights?.content)),
@@ -126,6 +131,19 @@ export async function hitTestingPage(main, datasetId) {
   await loadRecords();
 }
 
-function leg(name, score, rank) {
-  return h("span", { class: `leg leg-${name}`, "data-leg": name }, `${name} ${score.toFixed(2)}`, rank ? ` (#${rank})` : " (not recalled)");
+function leg(name, measure, score, probability, rank) {
+  const chance = probability === null || probability === undefined ? "" : ` → ${probability.toFixed(2)}`;
+  return h("span", { class: `leg leg-${name}`, "data-leg": name, title: `${measure} ${score.toFixed(3)}; probability of relevance${chance}` },
+    `${name} ${score.toFixed(2)}${chance}`, rank ? ` (#${rank})` : " (not recalled)");
+}
+
+// What the scores mean, and a threshold to start from: the score of the last record still more
+// likely relevant than not, else the lenient floor.
+function scoreNote(records) {
+  const reranked = records.some((record) => record.score_details?.rerank_score != null);
+  const likely = records.filter((record) => record.score >= 0.5).length;
+  return h("p", { class: "muted small", id: "score-note" },
+    reranked ? "Scores are the rerank model's; the retrieval's probability stands beside each. "
+      : "Scores are estimated probabilities of relevance (each leg shows its raw score → its probability). ",
+    `${likely} of ${records.length} records are more likely relevant than not: a threshold of 0.5 keeps those${likely ? "" : " (none here)"}, 0.3 is a lenient floor.`);
 }

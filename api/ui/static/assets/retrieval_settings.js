@@ -74,6 +74,9 @@ export async function retrievalPanel(datasetId, model, economy) {
     h("div", { class: "grid" }, field("Search method", method), field("Top K", topK, `1 to ${TOP_K_MAX}`)),
     hybridBox,
     h("div", { class: "inline" }, h("label", {}, thresholdOn, " Score threshold"), threshold),
+    h("p", { class: "muted small", id: "threshold-help" }, "A score is the estimated probability that a chunk is relevant, ",
+      "comparable across queries, datasets and search methods: 0.5 keeps what is more likely relevant than not, ",
+      "0.3 is a lenient floor. With a rerank model the threshold applies to the rerank model's score."),
     h("fieldset", { class: "filter" }, h("legend", {}, "Metadata filter"),
       fields.length ? [h("div", { class: "inline" }, h("span", {}, "Match"), logical), rows,
         h("button", { type: "button", id: "add-condition", onclick: () => addCondition() }, "+ Condition")]
