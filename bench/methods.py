@@ -32,6 +32,11 @@ Method = Callable[[str], list[tuple[str, float]]]
 DEPTH = 100
 MAX_QUERY = 250
 DIFY_WEIGHT_GRID = [0.3, 0.5, 0.7]
+BEFORE_WEIGHTS = [0.7, 0.5]  # the default weights before calibrated scores, and the best then
+
+
+def weight_pair(vector: float) -> str:
+    return f"{vector:g}/{round(1 - vector, 2):g}"
 
 
 def _model(method: SearchMethod, **fields) -> RetrievalModel:
@@ -59,12 +64,12 @@ class Searcher:
         }
         for vector in weight_grid:
             model = _model(SearchMethod.HYBRID, reranking_mode="weighted_score", weights=_weights(vector))
-            methods[f"hybrid weighted {vector:.1f}/{1 - vector:.1f}"] = self._ours(model)
-        vector, keyword = DEFAULT_WEIGHTS
-        methods[f"before: min-max fusion {vector}/{keyword}"] = self._fused(_min_max_fusion)
-        methods[f"raw cosine + BM25 {vector}/{keyword}"] = self._fused(_raw_sum)
+            methods[f"hybrid weighted {weight_pair(vector)}"] = self._ours(model)
+        for vector in BEFORE_WEIGHTS:
+            methods[f"before: min-max fusion {weight_pair(vector)}"] = self._fused(_min_max_fusion(vector))
+        methods[f"raw cosine + BM25 {weight_pair(DEFAULT_WEIGHTS[0])}"] = self._fused(_raw_sum)
         for vector in DIFY_WEIGHT_GRID:
-            methods[f"Dify weighted fusion {vector:.1f}/{1 - vector:.1f}"] = self._dify(vector)
+            methods[f"Dify weighted fusion {weight_pair(vector)}"] = self._dify(vector)
         return methods
 
     def _fused(self, fusion: Callable[[dict, dict], dict[str, float]]) -> Method:
@@ -127,10 +132,12 @@ def _min_max(scores: dict[str, float]) -> dict[str, float]:
     return {node: 1.0 if high == low else (score - low) / (high - low) for node, score in scores.items()}
 
 
-def _min_max_fusion(cosines: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:
-    vector, keyword = _min_max(cosines), _min_max(bm25)
-    weight, other = DEFAULT_WEIGHTS
-    return {node: weight * vector.get(node, 0.0) + other * keyword.get(node, 0.0) for node in bm25}
+def _min_max_fusion(weight: float) -> Callable[[dict, dict], dict[str, float]]:
+    def fusion(cosines: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:
+        vector, keyword = _min_max(cosines), _min_max(bm25)
+        return {node: weight * vector.get(node, 0.0) + (1 - weight) * keyword.get(node, 0.0) for node in bm25}
+
+    return fusion
 
 
 def _raw_sum(cosines: dict[str, float], bm25: dict[str, float]) -> dict[str, float]:

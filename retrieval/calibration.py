@@ -117,7 +117,7 @@ def calibration_for_model(model: str | None, fitted: dict[str, ScoreCalibration]
     return fitted.get(model) or DEFAULT_CALIBRATIONS.get(model) or UNFITTED
 
 
-def read_calibrations(document: dict) -> dict[str, ScoreCalibration]:
+def read_calibrations(document: dict[str, dict[str, list[float]]]) -> dict[str, ScoreCalibration]:
     """Curves from a calibration file: `{model: {"vector": [slope, intercept], "keyword": [...],
     "hybrid": [...]}}`; a curve left out is the shipped one."""
     calibrations = {}

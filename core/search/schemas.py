@@ -103,15 +103,16 @@ class RetrievalModel(BaseModel):
     fusion."""
     reranking_model: RerankingModel | None = None
     weights: Weights | None = None
-    """The legs' weights for `weighted_score` (0.7 semantic / 0.3 keyword when absent)."""
+    """The legs' weights for `weighted_score` (0.45 semantic / 0.55 keyword when absent)."""
     rrf_k: int | None = Field(default=None, ge=1, le=1000)
     """Ours: the k of reciprocal-rank fusion (60 when absent)."""
     top_k: int = Field(ge=1, le=10_000)
     """How many records to return, capped by TOP_K_MAX_VALUE."""
     score_threshold_enabled: bool
-    score_threshold: float | None = Field(default=None, ge=0, le=1)  # every method scores in 0..1
-    """With `score_threshold_enabled`, records scoring below it are left out (every method scores in
-    0..1)."""
+    score_threshold: float | None = Field(default=None, ge=0, le=1)
+    """With `score_threshold_enabled`, records scoring below it are left out. Scores are probabilities
+    of relevance in every method (0.5: more likely relevant than not); with a rerank model, its
+    scores."""
     metadata_filtering_conditions: MetadataFilteringConditions | None = None
 
 

@@ -91,6 +91,10 @@ def test_a_person_indexes_files_tunes_retrieval_and_edits_chunks(
     expect(card.locator("mark", has_text=re.compile("^quokka$", re.I))).to_be_visible()
     expect(card.locator(".meta a")).to_have_text("marsupials.pdf")
     assert re.fullmatch(r"\d\.\d\d", card.locator(".score-value").inner_text())
+    # each leg's raw score and the probability read from it; what a score means, and a threshold
+    expect(card.locator("[data-leg=vector]")).to_contain_text(re.compile(r"vector \d\.\d\d → \d\.\d\d"))
+    expect(page.locator("#score-note")).to_contain_text("probabilities of relevance")
+    expect(page.locator("#threshold-help")).to_contain_text("0.5 keeps what is more likely relevant")
     expect(page.locator("#summary")).to_contain_text("query embedding")
     expect(page.locator("#summary")).to_contain_text("keyword search")
     hybrid_score = card.locator(".score-value").inner_text()

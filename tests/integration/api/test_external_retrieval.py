@@ -81,6 +81,44 @@ def test_threshold_and_metadata_condition(client, tenant, knowledge):
     assert filtered == {"records": []}
 
 
+def test_a_whole_long_question_gets_records(client, tenant, knowledge):
+    """Apps send their user's whole question: a 5,000-character one is searched (the vector leg reads
+    what the model takes of it, BM25 every term); past 10,000 characters the body is refused."""
+    target = ABSTRACTS[3]
+    question = f"{target['title']}? " + " ".join(["Please explain the background in detail."] * 130)
+    question = question[:5000]
+    assert len(question) == 5000
+    records = _call(client, tenant.headers, knowledge["id"], question, top_k=3).json()["records"]
+    assert records and records[0]["title"] == target["_id"]
+    too_long = _call(client, tenant.headers, knowledge["id"], "x" * 10_001)
+    assert too_long.status_code == 400 and too_long.json()["error_code"] == 4001
+
+
+def test_a_nonsense_question_scores_low_and_a_threshold_keeps_it_out(client, tenant, knowledge):
+    """Scores are probabilities of relevance: a question the dataset cannot answer gets low scores in
+    every method, so Dify's threshold keeps its chunks out of the prompt, while a real question's best
+    chunk passes the same threshold."""
+    for method in ("semantic_search", "full_text_search", "hybrid_search"):
+        model = {
+            "search_method": method,
+            "reranking_enable": False,
+            "top_k": 4,
+            "score_threshold_enabled": False,
+        }
+        response = client.patch(f"/v1/datasets/{knowledge['id']}", json={"retrieval_model": model},
+                                headers=tenant.headers)  # fmt: skip
+        assert response.status_code == 200, response.text
+        nonsense = _call(client, tenant.headers, knowledge["id"], "zxqv blorf wuggle", top_k=4).json()[
+            "records"
+        ]
+        assert all(r["score"] < 0.1 for r in nonsense), (method, [r["score"] for r in nonsense])
+        assert _call(client, tenant.headers, knowledge["id"], "zxqv blorf wuggle", threshold=0.5).json() == {
+            "records": []
+        }
+        real = _call(client, tenant.headers, knowledge["id"], ABSTRACTS[1]["title"], threshold=0.5).json()
+        assert real["records"] and real["records"][0]["title"] == ABSTRACTS[1]["_id"], method
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Token abc", "Basic dXNlcjpwYXNz"])
 def test_malformed_authorization_is_1001(client, knowledge, header):
     headers = {"Authorization": header} if header else {}

@@ -274,7 +274,13 @@ def test_every_method_finds_the_abstract_a_query_is_about(
     assert 1 <= len(records) <= 4
     assert records[0]["segment"]["document"]["name"] == target["_id"]
     assert all(0 <= r["score"] <= 1 for r in records)
-    assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+    if retrieval_model.get("reranking_mode") == "rrf":  # ranked by reciprocal rank, scored by probability
+        k = retrieval_model["rrf_k"]
+        reciprocal = [sum(1 / (k + rank) for rank in (d["vector_rank"], d["keyword_rank"]) if rank)
+                      for d in (r["score_details"] for r in records)]  # fmt: skip
+        assert reciprocal == sorted(reciprocal, reverse=True)
+    else:
+        assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
     record = records[0]
     dify_fields = {"segment", "child_chunks", "score", "tsne_position", "files", "summary"}
     ours = {"score_details", "highlights", "matched_terms", "page", "page_end", "heading_path"}
@@ -285,17 +291,22 @@ def test_every_method_finds_the_abstract_a_query_is_about(
 
 
 def _check_leg_details(body: dict, method: str) -> None:
-    """Our additions: each leg's score and rank, the matched words, and where the time went."""
+    """Our additions: each leg's raw score, rank and probability, the fused probability (the record's
+    score), the matched words, and where the time went."""
     details = [record["score_details"] for record in body["records"]]
     first = details[0]
+    assert [d["retrieval_score"] for d in details] == [r["score"] for r in body["records"]]
+    assert all(d["rerank_score"] is None for d in details)
     if method == "semantic_search":
-        assert first["vector_rank"] == 1 and first["vector_score"] == body["records"][0]["score"]
-        assert first["keyword_score"] is None and first["keyword_rank"] is None
+        assert first["vector_rank"] == 1 and first["vector_probability"] == body["records"][0]["score"]
+        assert first["vector_score"] > first["vector_probability"] > 0.5  # the cosine, and what it means
+        assert first["keyword_score"] is None and first["keyword_probability"] is None
     elif method == "full_text_search":
-        assert first["keyword_rank"] == 1 and first["keyword_score"] == body["records"][0]["score"]
-        assert first["vector_score"] is None
+        assert first["keyword_rank"] == 1 and first["keyword_probability"] == body["records"][0]["score"]
+        assert first["vector_score"] is None and first["vector_probability"] is None
     else:  # every hybrid candidate has both scores; ranks where a leg recalled it
         assert all(0 <= d["vector_score"] <= 1 and 0 <= d["keyword_score"] <= 1 for d in details)
+        assert all(0 < d["vector_probability"] < 1 and 0 < d["keyword_probability"] < 1 for d in details)
         assert first["vector_rank"] >= 1 and first["keyword_rank"] >= 1
     timings = body["timings_ms"]
     stages = {"query_embedding", "vector_search", "keyword_search", "fusion", "rerank"}
@@ -349,6 +360,13 @@ def test_query_errors(client, tenant, celery_worker):
     _ingest(client, tenant, dataset["id"], ABSTRACTS[:1], process_rule={"mode": "automatic"})
     assert_error(_hit_testing(client, tenant, dataset["id"], "x" * 251), 400, "invalid_param",
                  "Query cannot exceed 250 characters.")  # fmt: skip
+    # /retrieve is hit-testing for programs: it takes an app's whole question
+    retrieve = f"/v1/datasets/{dataset['id']}/retrieve"
+    long_question = {"query": ABSTRACTS[0]["title"] + " and why" * 700}
+    response = client.post(retrieve, json=long_question, headers=tenant.headers)
+    assert response.status_code == 200 and response.json()["records"], response.text
+    too_long = client.post(retrieve, json={"query": "x" * 10_001}, headers=tenant.headers)
+    assert_error(too_long, 400, "invalid_param")
     assert_error(
         _hit_testing(client, tenant, dataset["id"], ""),
         400,
@@ -490,7 +508,9 @@ def test_reranking_model_orders_the_recalled_chunks(client, tenant, scientific_d
         records = response.json()["records"]
         assert records and all("nomograms" in r["segment"]["content"] for r in records)
         assert {r["segment"]["document"]["name"] for r in records} == {favourite["_id"]}
-        assert all(r["score"] == pytest.approx(0.9) for r in records)
+        assert all(r["score"] == r["score_details"]["rerank_score"] == pytest.approx(0.9) for r in records)
+        # the retrieval's probability stands beside the rerank model's score
+        assert all(0 < r["score_details"]["retrieval_score"] < 1 for r in records)
     unknown = {"reranking_provider_name": "cohere", "reranking_model_name": "rerank-v3"}
     response = _hit_testing(client, tenant, scientific_dataset["id"], "q", search_method="semantic_search",
                             reranking_enable=True, reranking_model=unknown)  # fmt: skip
@@ -510,12 +530,16 @@ def test_multi_dataset_retrieval(client, tenant, other_tenant, celery_worker):
         response = client.post("/v1/retrieval/multi", json=body, headers=tenant.headers)
         assert response.status_code == 200, response.text
         records = response.json()["records"]
-        # Each dataset's best comes first (ranks are merged); the target is the second dataset's best.
+        # Scores are probabilities in every dataset, so the lists merge by score: the best six of
+        # both datasets' own searches, the target first.
         assert len(records) == 6
-        best_two = {(r["segment"]["document"]["name"], r["dataset"]["name"]) for r in records[:2]}
-        assert (target["_id"], "second") in best_two
-        assert {r["dataset"]["id"] for r in records} == {first["id"], second["id"]}
-        assert [r["score"] for r in records] == sorted((r["score"] for r in records), reverse=True)
+        assert (records[0]["segment"]["document"]["name"], records[0]["dataset"]["name"]) == (
+            target["_id"],
+            "second",
+        )
+        own = [(r["score"], r["segment"]["id"]) for dataset_id in ids for r in _hit_testing(
+            client, tenant, dataset_id, target["title"], **model).json()["records"]]  # fmt: skip
+        assert [(r["score"], r["segment"]["id"]) for r in records] == sorted(own, reverse=True)[:6]
     foreign = create_dataset(client, other_tenant, "theirs")
     body = {"dataset_ids": [first["id"], foreign["id"]], "query": "cells"}
     assert_error(client.post("/v1/retrieval/multi", json=body, headers=tenant.headers), 404, "not_found",

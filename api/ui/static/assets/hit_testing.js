@@ -137,13 +137,12 @@ function leg(name, measure, score, probability, rank) {
     `${name} ${score.toFixed(2)}${chance}`, rank ? ` (#${rank})` : " (not recalled)");
 }
 
-// What the scores mean, and a threshold to start from: the score of the last record still more
-// likely relevant than not, else the lenient floor.
+// What the scores mean, and what the usual thresholds would keep of these records.
 function scoreNote(records) {
   const reranked = records.some((record) => record.score_details?.rerank_score != null);
-  const likely = records.filter((record) => record.score >= 0.5).length;
+  const kept = (threshold) => records.filter((record) => record.score >= threshold).length;
   return h("p", { class: "muted small", id: "score-note" },
     reranked ? "Scores are the rerank model's; the retrieval's probability stands beside each. "
-      : "Scores are estimated probabilities of relevance (each leg shows its raw score → its probability). ",
-    `${likely} of ${records.length} records are more likely relevant than not: a threshold of 0.5 keeps those${likely ? "" : " (none here)"}, 0.3 is a lenient floor.`);
+      : "Scores are estimated probabilities of relevance (each leg: its raw score → its probability). ",
+    `A threshold of 0.5 (more likely relevant than not) would keep ${kept(0.5)} of these ${records.length} records; 0.3, a lenient floor, would keep ${kept(0.3)}.`);
 }

@@ -23,7 +23,7 @@ export async function retrievalPanel(datasetId, model, economy) {
   const fusion = select([["weighted_score", "Weighted scores"], ["rrf", "Reciprocal rank fusion"], ["reranking_model", "Rerank model"]],
     model.reranking_mode || (model.reranking_enable ? "reranking_model" : "weighted_score"), { id: "fusion-mode" });
   const vectorWeight = h("input", { type: "range", id: "vector-weight", min: 0, max: 1, step: 0.05,
-    value: model.weights?.vector_setting?.vector_weight ?? 0.7 });
+    value: model.weights?.vector_setting?.vector_weight ?? 0.45 });
   const weightLabel = h("output", { for: "vector-weight" });
   const rrfK = h("input", { type: "number", id: "rrf-k", min: 1, max: 1000, value: model.rrf_k ?? 60 });
   const rerankChoices = rerankers.data.flatMap((provider) => provider.models.map((item) => [`${provider.provider}\u0000${item.model}`, `${item.model} (${provider.provider})`]));
