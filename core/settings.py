@@ -332,6 +332,18 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
     )
+    onnx_query_encoder: bool = setting(
+        True,
+        "embed queries of the local model with ONNX Runtime (exported from the model's weights at the "
+        "first start, checked against torch at every start); `false` keeps them on torch",
+        section=MODELS,
+    )
+    model_cache_dir: Path | None = setting(
+        None,
+        "where files made from the models are kept (the ONNX query graphs, about 90 MB a model)",
+        section=MODELS,
+        shown="`models/` in the data directory",
+    )
     query_embedding_cache_size: int = setting(
         4096,
         "query embeddings kept per process (the most recent, by model and text); `0` embeds every query",
@@ -375,6 +387,10 @@ class Settings(BaseSettings):
     def data_dir(self) -> Path:
         """Resolved once: every session and upload path starts here."""
         return self.kb_data_dir.resolve()
+
+    @property
+    def models_dir(self) -> Path:
+        return (self.model_cache_dir or self.data_dir / "models").resolve()
 
     @property
     def resolved_database_url(self) -> str:

@@ -41,6 +41,10 @@ POSTGRES_URL = os.environ.get(
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 S3_BUCKET = "kb-test"
 
+# The ONNX query graph is made once for the whole run (and every server the tests start), not once
+# for each test's data directory.
+os.environ.setdefault("MODEL_CACHE_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "kb-test-models"))
+
 # Every task the tests cause travels through the real Redis broker (a database of its own).
 configure_celery(Settings(redis_url=TEST_REDIS_URL))
 

@@ -18,6 +18,7 @@ from retrieval.embedders import (
     SentenceTransformerEmbedder,
     bundled_minilm_path,
 )
+from retrieval.onnx_encoder import load_query_encoder
 from retrieval.rerankers import CrossEncoderReranker, HttpReranker, Reranker
 from retrieval.vector_store import QdrantVectorStore, VectorStore
 
@@ -99,6 +100,7 @@ def get_embedder(provider: str | None, model: str | None) -> Embedder:
         settings.embedding_api_key,
         settings.embedding_batch_size,
         settings.embedding_processes,
+        str(settings.models_dir) if settings.onnx_query_encoder else None,
     )
 
 
@@ -129,7 +131,9 @@ def _build_embedder(
     api_key: str | None,
     batch_size: int,
     processes: int,
+    query_graphs: str | None,
 ) -> Embedder:
+    """`query_graphs`: where the local model's ONNX query graphs are cached (None: queries on torch)."""
     if provider == "sentence_transformers":
         processes, threads = model_process_layout(processes, len(os.sched_getaffinity(0)))
         local: Embedder
@@ -139,7 +143,12 @@ def _build_embedder(
             local = ProcessPoolEmbedder(
                 model, Path(model_path), processes=processes, threads=threads, batch_size=batch_size
             )
-        _built_embedders.append(BatchingEmbedder(local))
+        queries = (
+            load_query_encoder(Path(model_path), Path(query_graphs), local.embed_query)
+            if query_graphs
+            else None
+        )
+        _built_embedders.append(BatchingEmbedder(local, query_encoder=queries))
         return _built_embedders[-1]
     if provider == "openai_api_compatible":
         if not api_base_url:

@@ -1,0 +1,216 @@
+"""Concurrent hit-testing: queries per second and latency as clients are added, before and after the
+ONNX query encoder, on the SciFact chunks (about 24,700) of an embedded `kb serve`.
+
+Each level runs `--seconds` with 1, 4, 16 and 64 clients, hybrid and semantic search, through HTTP with
+keep-alive; the server keeps no query embeddings (QUERY_EMBEDDING_CACHE_SIZE=0), so every request
+embeds its query as a new one would. Two servers run back to back on the same data: the query
+encoder on torch (ONNX_QUERY_ENCODER=false, the code before it) and on ONNX Runtime. The sustained
+QPS of a configuration is the highest measured with p99 at or under 100 ms. Two yardsticks from the
+same run: the raw torch encoder's limit (cores ÷ one sentence-transformers `encode` of a query) and
+the service's own encoder's (cores ÷ one ONNX query).
+
+    python -m bench.load [--seconds 15] [--levels 1,4,16,64]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.corpus import RESULTS, load_queries
+from bench.latency import first_key
+from bench.quality import prepare
+from bench.service import UNLIMITED, EmbeddedServer
+
+LEVELS = (1, 4, 16, 64)
+METHODS = {
+    "hybrid": {"search_method": "hybrid_search", "reranking_mode": "weighted_score"},
+    "semantic": {"search_method": "semantic_search"},
+}
+ENCODERS = {"torch (before)": "false", "ONNX Runtime": "true"}
+P99_BUDGET_MS = 100
+
+
+async def _run_level(
+    url: str, headers: dict, dataset_id: str, method: str, clients: int, seconds: float, queries: list[str]
+) -> dict:
+    """`clients` clients, each sending its next query as soon as the last is answered."""
+    model = {"reranking_enable": False, "top_k": 10, "score_threshold_enabled": False, **METHODS[method]}
+    latencies: list[float] = []
+    errors = 0
+    next_query = iter(range(10**9))
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
+
+        async def one_client() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                body = {"query": queries[next(next_query) % len(queries)], "retrieval_model": model}
+                started = time.perf_counter()
+                response = await client.post(f"/v1/datasets/{dataset_id}/hit-testing", json=body)
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += response.status_code != 200
+
+        began = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    ordered = sorted(latencies)
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "qps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+    }
+
+
+def measure_server(workdir: Path, dataset_id: str, onnx: str, levels: list[int], seconds: float) -> dict:
+    queries = list(load_queries().values())
+    server = EmbeddedServer(workdir, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0", ONNX_QUERY_ENCODER=onnx)
+    try:
+        headers = {"Authorization": f"Bearer {first_key(workdir, server)}"}
+        server.wait_until_idle()
+        asyncio.run(_run_level(server.url, headers, dataset_id, "hybrid", 4, 3, queries))  # warm-up
+        results = {}
+        for method in METHODS:
+            rows = []
+            for clients in levels:
+                rows.append(
+                    asyncio.run(
+                        _run_level(server.url, headers, dataset_id, method, clients, seconds, queries)
+                    )
+                )
+                print(onnx, method, rows[-1], flush=True)
+            within = [row["qps"] for row in rows if row["p99_ms"] <= P99_BUDGET_MS and not row["errors"]]
+            results[method] = {"levels": rows, "sustained_qps": max(within, default=0.0)}
+    finally:
+        server.stop()
+    return results
+
+
+def encoder_limits(workdir: Path) -> dict:
+    """Cores ÷ the median time of one query on each encoder, in this process."""
+    from retrieval.embedders import SentenceTransformerEmbedder, bundled_minilm_path
+    from retrieval.onnx_encoder import load_query_encoder
+
+    queries = list(load_queries().values())[:300]
+    cores = len(os.sched_getaffinity(0))
+    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path(), batch_size=1)
+    onnx = load_query_encoder(bundled_minilm_path(), workdir / "data" / "models", model.embed_query)
+    assert onnx is not None, "the ONNX encoder did not load"
+
+    def median_ms(embed) -> float:
+        times = []
+        for query in queries:
+            started = time.perf_counter()
+            embed(query)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    raw = median_ms(lambda query: model.embed_documents([query]))  # sentence-transformers `encode`
+    ours = median_ms(onnx.embed_query)
+    return {
+        "cores": cores,
+        "torch_encode_ms": round(raw, 2),
+        "onnx_query_ms": round(ours, 2),
+        "torch_limit_qps": round(cores * 1000 / raw, 1),
+        "onnx_limit_qps": round(cores * 1000 / ours, 1),
+    }
+
+
+def write_results(payload: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(payload, indent=2) + "\n")
+    limits = payload["limits"]
+    lines = [
+        f"# Concurrent hit-testing on SciFact chunks ({payload['seconds']} s a level)",
+        "",
+        f"Load average before / after: {payload['load_before']} / {payload['load_after']}. "
+        "Yardsticks, same run: one sentence-transformers `encode` of a query "
+        f"{limits['torch_encode_ms']} ms, so the raw torch "
+        f"limit is {limits['torch_limit_qps']} QPS on {limits['cores']} cores; one ONNX query "
+        f"{limits['onnx_query_ms']} ms ({limits['onnx_limit_qps']} QPS).",
+        "",
+        "| encoder | method | clients | QPS | p50 ms | p99 ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for encoder, methods in payload["servers"].items():
+        for method, result in methods.items():
+            for row in result["levels"]:
+                lines.append(
+                    f"| {encoder} | {method} | {row['clients']} | {row['qps']} | {row['p50_ms']} "
+                    f"| {row['p99_ms']} | {row['errors']} |"
+                )
+    lines += [
+        "",
+        "| encoder | method | sustained QPS (p99 ≤ 100 ms) | share of the raw torch limit |",
+        "|---|---|---|---|",
+    ]
+    for encoder, methods in payload["servers"].items():
+        for method, result in methods.items():
+            share = result["sustained_qps"] / limits["torch_limit_qps"]
+            lines.append(f"| {encoder} | {method} | {result['sustained_qps']} | {share:.2f} |")
+    (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
+    _plot(payload)
+
+
+def _plot(payload: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (qps_axis, p99_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for encoder, methods in payload["servers"].items():
+        for method, result in methods.items():
+            clients = [row["clients"] for row in result["levels"]]
+            label = f"{method}, {encoder}"
+            qps_axis.plot(clients, [row["qps"] for row in result["levels"]], marker="o", label=label)
+            p99_axis.plot(clients, [row["p99_ms"] for row in result["levels"]], marker="o", label=label)
+    qps_axis.axhline(payload["limits"]["torch_limit_qps"], linestyle="--", color="#888888", linewidth=1)
+    qps_axis.text(1, payload["limits"]["torch_limit_qps"], "raw torch encoder limit", fontsize=7, va="bottom")
+    p99_axis.axhline(P99_BUDGET_MS, linestyle="--", color="#888888", linewidth=1)
+    for axis, title in ((qps_axis, "queries per second"), (p99_axis, "p99 latency, ms")):
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("concurrent clients")
+        axis.set_title(title)
+    p99_axis.set_yscale("log")
+    qps_axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(RESULTS / "load.png", dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    arguments = parser.parse_args()
+    levels = [int(level) for level in arguments.levels.split(",")]
+    workdir = prepare("chunks")
+    dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
+    load_before = round(os.getloadavg()[0], 2)
+    servers = {
+        name: measure_server(workdir, dataset_id, onnx, levels, arguments.seconds)
+        for name, onnx in ENCODERS.items()
+    }
+    limits = encoder_limits(workdir)
+    payload = {
+        "seconds": arguments.seconds,
+        "load_before": load_before,
+        "load_after": round(os.getloadavg()[0], 2),
+        "limits": limits,
+        "servers": servers,
+    }
+    write_results(payload)
+    print(json.dumps(limits), flush=True)
+
+
+if __name__ == "__main__":
+    main()
