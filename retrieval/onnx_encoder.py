@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,9 @@ def export_graph(model_path: Path, graph: Path) -> None:
             self.transformer = transformer
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            output: Any = self.transformer(input_ids=input_ids, attention_mask=attention_mask)
+            tokens: torch.Tensor = output.last_hidden_state
+            return tokens
 
     model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
     graph.parent.mkdir(parents=True, exist_ok=True)
@@ -148,7 +151,8 @@ def export_graph(model_path: Path, graph: Path) -> None:
         reason = f"{model_path.name} is {' + '.join(layers)}, not a mean-pooled transformer"
         _write(graph.with_suffix(".json"), json.dumps({"unsupported": reason}).encode())
         return
-    transformer = model[0].auto_model.eval()
+    transformer: Any = model[0].auto_model
+    transformer.eval()
     sample = transformer.config.vocab_size // 2
     ids = torch.tensor([[101, sample, sample + 1, 102]])
     axes = {0: "texts", 1: "tokens"}
