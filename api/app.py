@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
+from api.admission import Admission
 from api.errors import install_error_handlers
 from api.input_guard import CollapseSlashes, GuardRequestInput
 from api.mcp_server import PATH as MCP_PATH
@@ -56,6 +57,7 @@ def create_app() -> FastAPI:
     app.add_middleware(GuardRequestInput)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(CollapseSlashes)
+    app.add_middleware(Admission, limit=get_settings().api_concurrency)
     app.add_middleware(RequestIds)  # outermost: every answer carries the id, errors included
     # Tag and pipeline-upload routes first: `/datasets/tags` must not be taken for a dataset id.
     for router in (tags.router, metadata.legacy_router, pipeline.router, datasets.router, documents.router,

@@ -95,11 +95,14 @@ def refresh_sqlite_statistics(session: Session) -> bool:
 
 
 def build_engine(url: str) -> Engine:
+    """Connections for every request the API admits at once, and 10 for the worker, the sweeps and the
+    metrics (`api.admission`: a request never waits for a connection while holding a thread)."""
+    pool = {"pool_size": 10, "max_overflow": get_settings().api_concurrency}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -217,6 +217,14 @@ class Settings(BaseSettings):
         4000, "largest chunk length (characters, as Dify counts them)", section=EXTRACTION
     )
 
+    api_concurrency: int = setting(
+        24,
+        "requests each API process works on at once; the others wait their turn (each one worked on "
+        "holds a thread and a database connection; the connection pool has this many and 10 more)",
+        section=LIMITS,
+        ge=1,
+        le=1000,
+    )
     upload_file_size_limit: int = setting(15, "largest upload, in MB", section=LIMITS)
     upload_file_batch_limit: int = setting(5, "files per upload batch", section=LIMITS)
     archive_max_expanded_mb: int = setting(

@@ -9,12 +9,16 @@ for each test), as a deployment of several hosts runs.
 import functools
 import os
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -127,6 +131,24 @@ def database_url(request, tmp_path, monkeypatch) -> Iterator[str]:
     get_settings.cache_clear()
     if request.param == "sqlite" and url in database._engines:
         database._engines.pop(url).dispose()
+
+
+@pytest.fixture
+def served(database_url) -> Iterator[str]:
+    """The app under uvicorn on a free loopback port, as `kb serve` runs it (its lifespan included)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture

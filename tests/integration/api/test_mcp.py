@@ -4,11 +4,7 @@ search function as the REST API."""
 
 import json
 import os
-import socket
 import sys
-import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import anyio
@@ -16,13 +12,11 @@ import httpx
 import httpx2
 import jsonschema
 import pytest
-import uvicorn
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from api.app import create_app
 from core.api_keys import service as api_keys
 from core.database import session_scope
 from core.workspaces import service as workspaces
@@ -40,24 +34,6 @@ HIT_TESTING = {
     "reranking_enable": False,
     "score_threshold_enabled": False,
 }
-
-
-@pytest.fixture
-def served(database_url) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port (its lifespan runs the MCP server)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture
