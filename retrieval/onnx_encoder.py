@@ -78,23 +78,27 @@ def load_query_encoder(
     except ImportError:
         logger.info("onnxruntime is not installed: query embeddings run on torch")
         return None
-    graph = cache / f"{model_path.name}-{model_fingerprint(model_path)}.onnx"
+    fingerprint = model_fingerprint(model_path)
+    graph = cache / f"{model_path.name}-{fingerprint}.onnx"
     described = graph.with_suffix(".json")
     try:
         if not described.exists():
-            for stale in cache.glob(f"{model_path.name}-*"):  # made from the model's earlier files
+            # what the model's earlier files made (the same name, another digest)
+            for stale in cache.glob(f"{model_path.name}-{'?' * len(fingerprint)}.*"):
                 stale.unlink(missing_ok=True)
             _export_in_a_process(model_path, graph)
         description = json.loads(described.read_text())
+        if "unsupported" in description:
+            logger.info("query embeddings run on torch: %s", description["unsupported"])
+            return None
+        encoder = OnnxQueryEncoder(graph, model_path, description["max_length"])
+        difference = max_difference(encoder, reference)
     except Exception:  # noqa: BLE001 - torch stays the encoder; the next start tries again
-        message = "the ONNX graph of %s could not be made: query embeddings run on torch"
+        graph.unlink(missing_ok=True)
+        described.unlink(missing_ok=True)
+        message = "the ONNX graph of %s could not be made or read: query embeddings run on torch"
         logger.warning(message, model_path.name, exc_info=True)
         return None
-    if "unsupported" in description:
-        logger.info("query embeddings run on torch: %s", description["unsupported"])
-        return None
-    encoder = OnnxQueryEncoder(graph, model_path, description["max_length"])
-    difference = max_difference(encoder, reference)
     if difference > TOLERANCE:
         logger.warning(
             "the ONNX graph of %s differs from the model by %.2g: deleted, query embeddings run on torch",
