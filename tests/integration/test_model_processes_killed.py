@@ -28,6 +28,15 @@ def _model_processes() -> list[int]:
     return [process.pid for process in (pool._processes or {}).values() if process.is_alive()]
 
 
+def _alive_model_processes(timeout: float = 60) -> list[int]:
+    """The model processes once the pool has some again: after a kill, only the next batch of indexing
+    starts new ones (queries are embedded in this process, by ONNX Runtime)."""
+    deadline = time.monotonic() + timeout
+    while not (alive := _model_processes()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
 def _unfinished(dataset_id: str) -> int:
     with session_scope() as session:
         return session.scalar(
@@ -69,7 +78,7 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
             wait_for_batch(client, tenant, dataset["id"], batches[0])
             searcher.start()
         unfinished_at_kills.append(_unfinished(dataset["id"]))
-        for pid in _model_processes():
+        for pid in _alive_model_processes():
             os.kill(pid, signal.SIGKILL)
             kills.append(pid)
     for batch in batches:
