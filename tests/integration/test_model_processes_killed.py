@@ -28,15 +28,6 @@ def _model_processes() -> list[int]:
     return [process.pid for process in (pool._processes or {}).values() if process.is_alive()]
 
 
-def _alive_model_processes(timeout: float = 60) -> list[int]:
-    """The model processes once the pool has some again: after a kill, only the next batch of indexing
-    starts new ones (queries are embedded in this process, by ONNX Runtime)."""
-    deadline = time.monotonic() + timeout
-    while not (alive := _model_processes()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return alive
-
-
 def _unfinished(dataset_id: str) -> int:
     with session_scope() as session:
         return session.scalar(
@@ -49,6 +40,8 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
     client, tenant, celery_worker, monkeypatch
 ):
     monkeypatch.setenv("EMBEDDING_PROCESSES", "2")
+    # queries on the model processes too (torch), so that searches meet the kills as indexing does
+    monkeypatch.setenv("ONNX_QUERY_ENCODER", "false")
     monkeypatch.setenv("INDEXING_RETRY_SECONDS", "0.5")  # the back-off's first step, short for the test
     get_settings.cache_clear()
     dataset = create_dataset(client, tenant)
@@ -78,7 +71,7 @@ def test_killed_model_processes_lose_no_document_and_fail_no_search(
             wait_for_batch(client, tenant, dataset["id"], batches[0])
             searcher.start()
         unfinished_at_kills.append(_unfinished(dataset["id"]))
-        for pid in _alive_model_processes():
+        for pid in _model_processes():
             os.kill(pid, signal.SIGKILL)
             kills.append(pid)
     for batch in batches:
