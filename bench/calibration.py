@@ -57,7 +57,7 @@ def fit_curves(dataset_id: str) -> dict:
     from core.database import session_scope
     from core.datasets.models import Dataset
     from core.search.service import DEFAULT_WEIGHTS
-    from retrieval.calibration import fit_logistic, logit
+    from retrieval.calibration import fit_logistic, weighted_log_odds
 
     with session_scope() as session:
         dataset = session.get(Dataset, dataset_id)
@@ -67,12 +67,11 @@ def fit_curves(dataset_id: str) -> dict:
         )
     vector = fit_logistic(*_first_records(judged, score=1, rank=3))
     keyword = fit_logistic(*_first_records(judged, score=2, rank=4))
-    weight, other = DEFAULT_WEIGHTS
-    evidence = [
-        [(row[0], (weight * logit(vector.probability(row[1])) + other * logit(keyword.probability(row[2])))
-          / (weight + other)) for row in rows]
-        for rows in judged
-    ]  # fmt: skip
+
+    def evidence_of(row: tuple) -> float:
+        return weighted_log_odds(vector.probability(row[1]), keyword.probability(row[2]), *DEFAULT_WEIGHTS)
+
+    evidence = [[(row[0], evidence_of(row)) for row in rows] for rows in judged]
     top = [row for rows in evidence for row in sorted(rows, key=lambda row: -row[1])[:FIT_DEPTH]]
     hybrid = fit_logistic([row[1] for row in top], [row[0] for row in top])
     curves = {"vector": vector, "keyword": keyword, "hybrid": hybrid}

@@ -66,6 +66,15 @@ def fit_logistic(scores: Sequence[float], relevant: Sequence[bool], *, ridge: fl
     return Logistic(float(weights[0]), float(weights[1]))
 
 
+def weighted_log_odds(vector: float, keyword: float, vector_weight: float, keyword_weight: float) -> float:
+    """The legs' log-odds weighted by how much each leg counts (the weights scaled to sum to 1): what
+    the hybrid curve reads."""
+    total = vector_weight + keyword_weight
+    if total <= 0:
+        vector_weight = keyword_weight = total = 1.0
+    return (vector_weight * logit(vector) + keyword_weight * logit(keyword)) / total
+
+
 @dataclass(frozen=True)
 class ScoreCalibration:
     """The curves of one embedding model's datasets. `vector` is None for a model nobody has fitted:
@@ -86,13 +95,8 @@ class ScoreCalibration:
     def hybrid_probability(
         self, vector: float, keyword: float, vector_weight: float, keyword_weight: float
     ) -> float:
-        """From the legs' probabilities: their log-odds weighted by how much each leg counts (the
-        weights scaled to sum to 1), through the hybrid curve."""
-        total = vector_weight + keyword_weight
-        if total <= 0:
-            vector_weight = keyword_weight = total = 1.0
-        evidence = (vector_weight * logit(vector) + keyword_weight * logit(keyword)) / total
-        return self.hybrid.probability(evidence)
+        """From the legs' probabilities: their weighted log-odds through the hybrid curve."""
+        return self.hybrid.probability(weighted_log_odds(vector, keyword, vector_weight, keyword_weight))
 
 
 # Fitted by bench/calibration.py on the training queries of BEIR SciFact, 500-character chunks, each
