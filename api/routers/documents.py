@@ -211,11 +211,21 @@ PREVIEW_BODY = {
 
 @router.post("/documents/preview", openapi_extra=PREVIEW_BODY, dependencies=[KNOWLEDGE_REQUEST])
 async def preview_document_chunks(request: Request, dataset: DatasetDep, session: SessionDep) -> dict:
-    """Ours: the chunks a text (JSON `text`) or a file (multipart `file` + `data`) would become under
-    `doc_form` and `process_rule`, split as indexing splits them; nothing is stored."""
+    """Ours: the chunks a text (JSON `text`), a file (multipart `file` + `data`) or a stored document (JSON
+    `document_id`, before a re-index with another rule) would become under `doc_form` and `process_rule`,
+    split as indexing splits them; nothing is stored."""
     settings = get_settings()
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         options = _validated(ChunkPreviewOptions, _object(await json_body(request)))
+        if options.document_id is not None:
+            return await run_in_threadpool(
+                preview.preview_stored_document,
+                session,
+                settings,
+                dataset,
+                parse_uuid(options.document_id),
+                options,
+            )
         return await run_in_threadpool(preview.preview_chunks, settings, options)
     upload = await read_document_upload(request, settings, file_required=True, on_update=False)
     sent = upload.sent_file

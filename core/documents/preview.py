@@ -3,8 +3,14 @@ so a person can choose the chunking before anything is embedded."""
 
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
+from core.datasets.models import Dataset
+from core.documents.lookup import get_document
+from core.documents.models import UploadFile
 from core.documents.schemas import ChunkPreviewOptions
 from core.errors import InvalidParam
+from core.files.storage import file_storage
 from core.ingestion.planning import IndexingFailed, PlannedSegment, extract_parts, plan_segments
 from core.ingestion.process_rules import AUTOMATIC_RULES
 from core.settings import Settings
@@ -35,6 +41,19 @@ def preview_chunks(
             _describe(position, plan) for position, plan in enumerate(planned[:PREVIEW_SEGMENTS], 1)
         ],
     }
+
+
+def preview_stored_document(
+    session: Session, settings: Settings, dataset: Dataset, document_id: str, options: ChunkPreviewOptions
+) -> dict:
+    """A stored document's source (its uploaded file, pasted text or fetched page) split under another
+    rule, before that rule is applied to it by a re-index."""
+    document = get_document(session, dataset, document_id)
+    upload = session.get(UploadFile, document.upload_file_id) if document.upload_file_id else None
+    if upload is None:
+        raise InvalidParam("The document has no stored source to preview.")
+    with file_storage(settings).local_copy(upload.storage_key) as path:
+        return preview_chunks(settings, options, (path, upload.extension, document.name))
 
 
 def _parts_of(

@@ -87,11 +87,13 @@ class DocumentUpdateByText(BaseModel):
 
 
 class ChunkPreviewOptions(BaseModel):
-    """What the chunk preview needs: the document form and rule, and the text unless a file is sent."""
+    """What the chunk preview needs: the document form and rule, and the text unless a file is sent or
+    `document_id` names a document of the dataset whose stored source is split instead."""
 
     model_config = ConfigDict(extra="ignore")
 
     text: str | None = None
+    document_id: str | None = Field(default=None, max_length=36)
     doc_form: str = DocForm.TEXT
     doc_language: str = Field(default="English", max_length=64)
     process_rule: dict[str, Any] | None = None

@@ -3,6 +3,8 @@ import { api, ApiError, setCsrfToken } from "./api.js";
 import { h, replace, toast } from "./dom.js";
 import { datasetsPage } from "./datasets.js";
 import { documentsPage } from "./documents.js";
+import { documentPage } from "./document.js";
+import { apiAccessPage } from "./api_access.js";
 import { segmentsPage } from "./segments.js";
 import { hitTestingPage } from "./hit_testing.js";
 import { settingsPage } from "./settings.js";
@@ -12,9 +14,11 @@ const ROUTES = [
   [/^\/ui\/?$/, () => datasetsPage],
   [/^\/ui\/keys$/, () => keysPage],
   [/^\/ui\/datasets\/([\w-]+)(?:\/documents)?$/, () => documentsPage],
-  [/^\/ui\/datasets\/([\w-]+)\/documents\/([\w-]+)$/, () => segmentsPage],
+  [/^\/ui\/datasets\/([\w-]+)\/documents\/([\w-]+)$/, () => documentPage],
+  [/^\/ui\/datasets\/([\w-]+)\/documents\/([\w-]+)\/segments$/, () => segmentsPage],
   [/^\/ui\/datasets\/([\w-]+)\/hit-testing$/, () => hitTestingPage],
   [/^\/ui\/datasets\/([\w-]+)\/settings$/, () => settingsPage],
+  [/^\/ui\/datasets\/([\w-]+)\/access$/, () => apiAccessPage],
 ];
 
 const main = document.getElementById("main");

@@ -2,11 +2,9 @@
 import { api, dataset } from "./api.js";
 import { field, h, pager, replace, searchField, select, toast, confirmAction } from "./dom.js";
 import { guarded, navigate, showError } from "./app.js";
+import { METHOD_NAMES } from "./labels.js";
 
 const PAGE_SIZE = 20;
-const METHOD_NAMES = {
-  semantic_search: "Vector", full_text_search: "Full-text", hybrid_search: "Hybrid", keyword_search: "Keyword",
-};
 
 export async function datasetsPage(main) {
   let page = 1;
@@ -29,12 +27,12 @@ export async function datasetsPage(main) {
 
 function table(datasets, reload) {
   return h("table", { class: "table" },
-    h("thead", {}, h("tr", {}, ["Name", "Documents", "Words", "Index", "Retrieval", ""].map((title) => h("th", { scope: "col" }, title)))),
+    h("thead", {}, h("tr", {}, ["Name", "Documents", "Characters", "Index", "Retrieval", ""].map((title) => h("th", { scope: "col" }, title)))),
     h("tbody", {}, datasets.map((item) => h("tr", {},
       h("td", {}, h("a", { href: `/ui/datasets/${item.id}`, "data-link": true }, item.name),
         item.description ? h("div", { class: "muted small" }, item.description) : null),
       h("td", { "data-label": "Documents" }, String(item.document_count)),
-      h("td", { "data-label": "Words" }, item.word_count.toLocaleString()),
+      h("td", { "data-label": "Characters" }, item.word_count.toLocaleString()),
       h("td", { "data-label": "Index" }, item.indexing_technique === "economy" ? "Economy" : "High quality"),
       h("td", { "data-label": "Retrieval" }, METHOD_NAMES[item.retrieval_model_dict?.search_method] || "Vector"),
       h("td", { class: "actions" },

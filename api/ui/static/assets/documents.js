@@ -1,63 +1,66 @@
-// Documents of a dataset: the list with live indexing progress, uploads, pasted text, actions.
-import { api, dataset, upload } from "./api.js";
-import { badge, confirmAction, datasetHeader, field, h, pager, replace, searchField, toast } from "./dom.js";
+// Documents of a dataset: the list with live indexing progress, one document's actions, and the
+// same actions (with metadata values) on every selected document at once.
+import { api, dataset } from "./api.js";
+import { badge, confirmAction, datasetHeader, h, pager, replace, searchField, toast } from "./dom.js";
 import { guarded, showError } from "./app.js";
-import { chunkingPanel, previewChunks } from "./chunking.js";
+import { addDocuments } from "./add_documents.js";
+import { plainError, statusWord } from "./labels.js";
+import { batchMetadataForm, metadataFields } from "./metadata_values.js";
+import { IN_PROGRESS, progressView, watchProgress } from "./progress.js";
 
 const PAGE_SIZE = 20;
-const POLL_MILLISECONDS = 1500;
-const IN_PROGRESS = new Set(["queuing", "indexing", "paused"]);
-const STAGES = { waiting: "queued", parsing: "reading the file", cleaning: "cleaning", splitting: "chunking", indexing: "embedding", paused: "paused" };
-const PARALLEL_UPLOADS = 2;
+const BATCH_PARALLEL = 4;
 
 export async function documentsPage(main, datasetId) {
-  const current = await api("GET", dataset(datasetId));
+  const [current, fields] = await Promise.all([api("GET", dataset(datasetId)), metadataFields(datasetId)]);
+  const base = dataset(datasetId);
   let page = 1;
   let keyword = "";
-  let poller = null;
+  let shown = [];
+  let stopWatching = () => {};
+  const selected = new Set();
   const list = h("div", { class: "list", id: "documents" });
+  const batchBar = h("section", { class: "card batch", id: "batch-bar", "aria-label": "Selected documents", hidden: true });
+  const outcomes = h("div", { id: "batch-results", "aria-live": "polite" });
   const search = searchField("document-search", "Search by name", guarded((text) => { keyword = text; page = 1; return load(); }));
 
   async function load() {
     const params = new URLSearchParams({ page, limit: PAGE_SIZE });
     if (keyword) params.set("keyword", keyword);
-    const result = await api("GET", `${dataset(datasetId)}/documents?${params}`);
-    replace(list, result.data.length ? documentsTable(result.data) : h("p", { class: "empty" }, "No documents yet: upload files or paste text above."),
-      pager(page, PAGE_SIZE, result.total, (next) => { page = next; load().catch(showError); }));
-    watch(result.data.filter((item) => IN_PROGRESS.has(item.display_status)).map((item) => item.id));
-  }
-
-  // While documents index, their progress is asked for by id; the list reloads when one finishes.
-  function watch(ids) {
-    clearTimeout(poller);
-    if (!ids.length) return;
-    poller = setTimeout(async () => {
-      if (!document.body.contains(list)) return;  // the page was left
-      try {
-        const params = new URLSearchParams(ids.map((id) => ["document_id", id]));
-        const status = await api("GET", `${dataset(datasetId)}/indexing-status?${params}`);
-        let finished = false;
-        for (const item of status.data) {
-          const cell = list.querySelector(`[data-progress="${item.id}"]`);
-          if (cell) replace(cell, progress(item));
-          finished ||= ["completed", "error"].includes(item.indexing_status);
-        }
-        if (finished) await load(); else watch(ids);
-      } catch (error) {
-        showError(error);
-      }
-    }, POLL_MILLISECONDS);
+    const result = await api("GET", `${base}/documents?${params}`);
+    shown = result.data;
+    selected.clear();
+    replace(list, shown.length ? documentsTable(shown) : h("p", { class: "empty" }, keyword
+      ? "No document has that name." : "No documents yet: upload files or paste text above."),
+    pager(page, PAGE_SIZE, result.total, (next) => { page = next; load().catch(showError); }));
+    syncSelection();
+    stopWatching();
+    stopWatching = watchProgress(datasetId, shown.filter((item) => IN_PROGRESS.has(item.display_status)).map((item) => item.id), {
+      onStatus: (item) => { const cell = list.querySelector(`[data-progress="${item.id}"]`); if (cell) replace(cell, progressView(item)); },
+      onFinished: () => load().catch(showError),
+      onError: showError,
+      alive: () => document.body.contains(list),
+    });
   }
 
   function documentsTable(items) {
-    return h("table", { class: "table" },
-      h("thead", {}, h("tr", {}, ["Name", "Status", "Progress", "Words", "Hits", ""].map((title) => h("th", { scope: "col" }, title)))),
+    const all = h("input", { type: "checkbox", id: "select-all", "aria-label": "Select every document on this page", onchange: () => {
+      for (const item of items) all.checked ? selected.add(item.id) : selected.delete(item.id);
+      syncSelection();
+    } });
+    return h("table", { class: "table selectable" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "select" }, all),
+        ["Name", "Status", "Progress", "Characters", "Hits", ""].map((title) => h("th", { scope: "col" }, title)))),
       h("tbody", {}, items.map((item) => h("tr", { "data-document": item.id },
+        h("td", { class: "select" }, h("input", { type: "checkbox", "aria-label": `Select “${item.name}”`, "data-select": item.id, onchange: (event) => {
+          event.target.checked ? selected.add(item.id) : selected.delete(item.id);
+          syncSelection();
+        } })),
         h("td", {}, h("a", { href: `/ui/datasets/${datasetId}/documents/${item.id}`, "data-link": true }, item.name),
           item.error ? h("p", { class: "error small" }, plainError(item.error)) : null),
-        h("td", { "data-label": "Status" }, badge(item.display_status)),
+        h("td", { "data-label": "Status" }, badge(statusWord(item.display_status), item.display_status)),
         h("td", { "data-label": "Progress", "data-progress": item.id }, IN_PROGRESS.has(item.display_status) ? "…" : "—"),
-        h("td", { "data-label": "Words" }, item.word_count.toLocaleString()),
+        h("td", { "data-label": "Characters", "data-characters": "" }, item.word_count.toLocaleString()),
         h("td", { "data-label": "Hits" }, String(item.hit_count)),
         h("td", { class: "actions" }, actions(item))))));
   }
@@ -67,129 +70,96 @@ export async function documentsPage(main, datasetId) {
     const act = (label, run, kind) => buttons.push(h("button", { type: "button", class: kind, onclick: async () => {
       try { await run(); await load(); } catch (error) { showError(error); }
     } }, label));
-    const status = (action) => () => api("PATCH", `${dataset(datasetId)}/documents/status/${action}`, { document_ids: [item.id] });
     const state = item.display_status;
-    if (state === "available") act("Disable", status("disable"));
-    if (state === "disabled") act("Enable", status("enable"));
-    if (["available", "disabled"].includes(state)) act("Archive", status("archive"));
-    if (state === "archived") act("Unarchive", status("un_archive"));
-    if (state === "error") act("Retry", () => api("POST", `${dataset(datasetId)}/retry`, { document_ids: [item.id] }));
-    if (["queuing", "indexing"].includes(state)) act("Pause", () => api("POST", `${dataset(datasetId)}/documents/${item.id}/processing/pause`));
-    if (state === "paused") act("Resume", () => api("POST", `${dataset(datasetId)}/documents/${item.id}/processing/resume`));
+    if (state === "available") act("Disable", () => ACTIONS.disable.run(base, item));
+    if (state === "disabled") act("Enable", () => ACTIONS.enable.run(base, item));
+    if (["available", "disabled"].includes(state)) act("Archive", () => ACTIONS.archive.run(base, item));
+    if (state === "archived") act("Unarchive", () => ACTIONS.un_archive.run(base, item));
+    if (state === "error") act("Retry", () => ACTIONS.retry.run(base, item));
+    if (["queuing", "indexing"].includes(state)) act("Pause", () => api("POST", `${base}/documents/${item.id}/processing/pause`));
+    if (state === "paused") act("Resume", () => api("POST", `${base}/documents/${item.id}/processing/resume`));
     if (state !== "archived") {
       act("Delete", async () => {
         if (!confirmAction(`Delete “${item.name}”?`)) return;
-        await api("DELETE", `${dataset(datasetId)}/documents/${item.id}`);
+        await ACTIONS.delete.run(base, item);
         toast(`Deleted “${item.name}”.`);
       }, "danger");
     }
     return buttons;
   }
 
-  replace(main, datasetHeader(current, "documents"), addDocuments(current, load),
-    search, list);
+  function syncSelection() {
+    for (const box of list.querySelectorAll("[data-select]")) box.checked = selected.has(box.dataset.select);
+    const all = list.querySelector("#select-all");
+    if (all) {
+      all.checked = shown.length > 0 && selected.size === shown.length;
+      all.indeterminate = selected.size > 0 && selected.size < shown.length;
+    }
+    batchBar.hidden = selected.size === 0;
+    replace(batchBar, h("p", { class: "inline spread" }, h("strong", { id: "selected-count" }, `${selected.size} selected`),
+      h("button", { type: "button", class: "link", onclick: () => { selected.clear(); syncSelection(); } }, "Clear the selection")),
+    h("div", { class: "actions" }, Object.entries(ACTIONS).map(([key, action]) =>
+      h("button", { type: "button", class: action.kind, "data-batch": key, onclick: guarded(() => runBatch(action)) }, action.label))),
+    fields.doc_metadata.length ? batchMetadataForm(fields.doc_metadata, guarded(setMetadata)) : null);
+  }
+
+  function chosen() {
+    return shown.filter((item) => selected.has(item.id));
+  }
+
+  async function runBatch(action) {
+    const items = chosen();
+    if (action.confirm && !confirmAction(action.confirm(items.length))) return;
+    const errors = new Map();
+    const queue = [...items];
+    const worker = async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        try { await action.run(base, item); } catch (error) { errors.set(item.id, error.message); }
+      }
+    };
+    await Promise.all(Array.from({ length: BATCH_PARALLEL }, worker));
+    report(action.label, items, errors);
+    await load();
+  }
+
+  async function setMetadata(value) {
+    if (value.value === null) return toast("Type a value first.", "error");
+    const items = chosen();
+    const errors = new Map();
+    try {
+      await api("POST", `${base}/documents/metadata`, { operation_data: items.map((item) => (
+        { document_id: item.id, metadata_list: [value], partial_update: true })) });
+    } catch (error) {
+      for (const item of items) errors.set(item.id, error.message);
+    }
+    report(`Set ${value.name}`, items, errors);
+    await load();
+  }
+
+  function report(label, items, errors) {
+    const done = items.length - errors.size;
+    replace(outcomes, h("section", { class: "card", "aria-label": "Result of the last action" },
+      h("p", { class: "inline spread" }, h("strong", {}, `${label}: ${done} of ${items.length} done`),
+        h("button", { type: "button", class: "link", onclick: () => replace(outcomes) }, "Dismiss")),
+      h("ul", { class: "outcomes" }, items.map((item) => h("li", { "data-outcome": item.id },
+        h("span", {}, item.name), " · ",
+        errors.has(item.id) ? h("span", { class: "error" }, errors.get(item.id)) : h("span", { class: "ok" }, "done"))))));
+  }
+
+  replace(main, datasetHeader(current, "documents"), addDocuments(current, load), search, batchBar, outcomes, list);
   await load();
 }
 
-function progress(status) {
-  const stage = STAGES[status.indexing_status] || status.indexing_status;
-  const pages = status.extraction;
-  if (status.indexing_status === "parsing" && pages && pages.pages_read !== undefined) {
-    const reading = pages.ocr_pages.length ? `${stage} · page ${pages.pages_read} / ${pages.pages} (${pages.ocr_pages.length} by OCR)` : `${stage} · page ${pages.pages_read} / ${pages.pages}`;
-    return h("div", { class: "progress-cell" },
-      h("progress", { max: pages.pages, value: pages.pages_read, "aria-label": `Reading pages: ${pages.pages_read} of ${pages.pages}` }),
-      h("span", { class: "small" }, reading));
-  }
-  const total = status.total_segments;
-  const done = status.completed_segments;
-  return h("div", { class: "progress-cell" },
-    h("progress", { max: total || 1, value: total ? done : 0, "aria-label": `Indexing progress: ${done} of ${total} chunks` }),
-    h("span", { class: "small" }, total ? `${stage} · ${done} / ${total}` : stage));
-}
-
-// Errors are stored as the pipeline words them; the few technical ones get a sentence a person can act on.
-function plainError(message) {
-  if (/process pool|terminated abruptly/i.test(message)) return "The embedding model stopped while indexing. Retry the document.";
-  if (/connection|timed? ?out|unreachable/i.test(message)) return `A service could not be reached: ${message} Retry later.`;
-  return message;
-}
-
-function addDocuments(current, reload) {
-  const chunking = chunkingPanel();
-  const previewBox = h("div", { class: "preview-box", id: "chunk-preview" });
-  const files = [];
-  const fileList = h("ul", { class: "uploads", id: "upload-list" });
-  const picker = h("input", { type: "file", id: "file-picker", multiple: true });
-  const drop = h("div", { class: "dropzone", id: "dropzone", tabindex: 0, role: "button", "aria-label": "Drop files here or press Enter to choose files" },
-    h("p", {}, "Drop files here, or ", h("label", { for: "file-picker", class: "link" }, "choose files")), picker);
-  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); picker.click(); } });
-  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (event) => { event.preventDefault(); drop.classList.remove("over"); choose(event.dataTransfer.files); });
-  picker.addEventListener("change", () => { choose(picker.files); picker.value = ""; });
-
-  function choose(chosen) {
-    for (const file of chosen) {
-      const bar = h("progress", { max: 1, value: 0, "aria-label": `Upload of ${file.name}` });
-      const state = h("span", { class: "small muted" }, "ready");
-      files.push({ file, bar, state });
-      fileList.append(h("li", {}, h("span", {}, file.name), bar, state));
-    }
-  }
-
-  function options() {
-    return { indexing_technique: current.indexing_technique || "high_quality", ...chunking.options() };
-  }
-
-  async function uploadAll() {
-    const waiting = files.filter((entry) => entry.state.textContent === "ready" || entry.state.dataset.failed);
-    if (!waiting.length) return toast("Choose files first.", "error");
-    const queue = [...waiting];
-    const worker = async () => {
-      for (let entry = queue.shift(); entry; entry = queue.shift()) {
-        const form = new FormData();
-        form.append("file", entry.file);
-        form.append("data", JSON.stringify(options()));
-        entry.state.textContent = "uploading";
-        delete entry.state.dataset.failed;
-        try {
-          await upload(`${dataset(current.id)}/document/create-by-file`, form, (fraction) => { entry.bar.value = fraction; });
-          entry.bar.value = 1;
-          entry.state.textContent = "uploaded";
-        } catch (error) {
-          entry.state.textContent = error.message;
-          entry.state.dataset.failed = "1";
-          entry.state.className = "small error";
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_UPLOADS }, worker));
-    await reload();
-  }
-
-  const name = h("input", { id: "text-name", maxlength: 255 });
-  const text = h("textarea", { id: "text-content", rows: 6 });
-  async function createFromText() {
-    if (!name.value.trim() || !text.value.trim()) return toast("A name and some text are needed.", "error");
-    await api("POST", `${dataset(current.id)}/document/create-by-text`, { name: name.value.trim(), text: text.value, ...options() });
-    toast(`Added “${name.value.trim()}”.`);
-    name.value = "";
-    text.value = "";
-    await reload();
-  }
-
-  async function preview() {
-    const source = text.value.trim() ? text.value : files.find((entry) => entry.state.textContent !== "uploaded")?.file;
-    if (!source) return toast("Paste text or choose a file to preview its chunks.", "error");
-    await previewChunks(current.id, chunking.options(), source, previewBox);
-  }
-
-  return h("details", { class: "card", open: current.document_count === 0 }, h("summary", {}, "Add documents"),
-    h("div", { class: "columns" },
-      h("section", {}, h("h2", {}, "Files"), drop, fileList,
-        h("button", { type: "button", class: "primary", id: "upload-files", onclick: guarded(uploadAll) }, "Upload and index")),
-      h("section", {}, h("h2", {}, "Text"), field("Name", name), field("Text", text),
-        h("button", { type: "button", class: "primary", id: "create-text", onclick: guarded(createFromText) }, "Add text"))),
-    chunking.element,
-    h("button", { type: "button", id: "preview-chunks", onclick: guarded(preview) }, "Preview chunks"), previewBox);
-}
+// What may be done to one document or to every selected one; each `run` makes the API call for one.
+const status = (action) => (base, item) => api("PATCH", `${base}/documents/status/${action}`, { document_ids: [item.id] });
+const ACTIONS = {
+  enable: { label: "Enable", run: status("enable") },
+  disable: { label: "Disable", run: status("disable") },
+  archive: { label: "Archive", run: status("archive") },
+  un_archive: { label: "Unarchive", run: status("un_archive") },
+  retry: { label: "Retry", run: (base, item) => api("POST", `${base}/retry`, { document_ids: [item.id] }) },
+  reindex: { label: "Re-index", run: (base, item) => api("POST", `${base}/documents/${item.id}/update-by-text`,
+    { doc_form: item.doc_form, doc_language: item.doc_language || undefined }) },
+  delete: { label: "Delete", kind: "danger", confirm: (count) => `Delete ${count === 1 ? "this document" : `these ${count} documents`}?`,
+    run: (base, item) => api("DELETE", `${base}/documents/${item.id}`) },
+};

@@ -76,9 +76,10 @@ export function toast(message, kind = "info") {
   setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);
 }
 
-// A list page's "previous / next" with the position in the whole list.
+// A list page's "previous / next" with the position in the whole list; nothing when it all fits one page.
 export function pager(page, limit, total, onPage) {
   const pages = Math.max(1, Math.ceil(total / limit));
+  if (pages === 1 && page === 1) return null;
   return h("nav", { class: "pager", "aria-label": "Pages" },
     h("button", { type: "button", disabled: page <= 1, onclick: () => onPage(page - 1) }, "‹ Previous"),
     h("span", {}, `Page ${page} of ${pages} · ${total} in all`),
@@ -105,7 +106,8 @@ export function confirmAction(question) {
 
 // The tabs on top of every page of one dataset.
 export function datasetHeader(dataset, active) {
-  const tabs = [["documents", "Documents", ""], ["hit-testing", "Hit-testing", "/hit-testing"], ["settings", "Settings", "/settings"]];
+  const tabs = [["documents", "Documents", ""], ["hit-testing", "Hit-testing", "/hit-testing"], ["settings", "Settings", "/settings"],
+    ["access", "API access", "/access"]];
   return h("div", { class: "dataset-header" },
     h("p", { class: "crumbs" }, h("a", { href: "/ui/", "data-link": true }, "Datasets"), " / "),
     h("h1", {}, dataset.name),

@@ -4,17 +4,18 @@
 import { api, dataset } from "./api.js";
 import { badge, datasetHeader, h, highlighted, pager, placeText, replace, toast, when } from "./dom.js";
 import { showError } from "./app.js";
+import { METHOD_NAMES } from "./labels.js";
 import { retrievalPanel } from "./retrieval_settings.js";
 
 const MAX_QUERY = 250;
 const RECORDS_PAGE = 10;
 const SOURCES = { hit_testing: "Hit-testing", external: "External /retrieval", multi_retrieval: "App retrieval" };
-const STAGES = [["query_embedding", "query embedding (in parallel)"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"], ["rendering", "rendering"]];
+const STAGES = [["query_embedding", "query embedding"], ["vector_search", "vector search"], ["keyword_search", "keyword search"], ["fusion", "fusion"], ["rerank", "rerank"], ["rendering", "rendering"]];
 
 export async function hitTestingPage(main, datasetId) {
   const current = await api("GET", dataset(datasetId));
   const economy = current.indexing_technique === "economy";
-  let panel = await retrievalPanel(datasetId, current.retrieval_model_dict || {}, economy);
+  let panel = await retrievalPanel(datasetId, current.retrieval_model_dict || {}, { economy, temporary: true });
   const panelSlot = h("div", {}, panel.element);
   const query = h("textarea", { id: "query", rows: 3, maxlength: MAX_QUERY, placeholder: "Ask what a user would ask" });
   const counter = h("span", { class: "counter", id: "query-counter", "aria-live": "polite" }, `0 / ${MAX_QUERY}`);
@@ -52,7 +53,10 @@ export async function hitTestingPage(main, datasetId) {
       for (const card of cards.children) card.hidden = documentId !== null && card.dataset.document !== documentId;
     }
     const timings = body.timings_ms || {};
-    const split = STAGES.filter(([key]) => timings[key] > 0).map(([key, label]) => `${label} ${timings[key].toFixed(1)} ms`);
+    // In hybrid search the query is embedded while the keyword leg runs; alone, it is just a step.
+    const parallel = timings.query_embedding > 0 && timings.keyword_search > 0;
+    const split = STAGES.filter(([key]) => timings[key] > 0).map(([key, label]) =>
+      `${label}${key === "query_embedding" && parallel ? " (beside the keyword search)" : ""} ${timings[key].toFixed(1)} ms`);
     replace(results,
       h("p", { class: "summary", id: "summary" }, h("strong", {}, body.records.length === 1 ? "1 record" : `${body.records.length} records`),
         ` · ${split.join(" · ")}${split.length ? " · " : ""}total ${(Number(timings.total || 0) + Number(timings.rendering || 0)).toFixed(1)} ms`),
@@ -68,7 +72,7 @@ export async function hitTestingPage(main, datasetId) {
     if (details.rerank_score !== null && details.rerank_score !== undefined && details.retrieval_score !== null && details.retrieval_score !== undefined) {
       legs.push(h("span", { class: "leg", "data-leg": "retrieval" }, `retrieval ${details.retrieval_score.toFixed(2)} → rerank ${details.rerank_score.toFixed(2)}`));
     }
-    const link = `/ui/datasets/${datasetId}/documents/${segment.document.id}?segment=${segment.id}&position=${segment.position}`;
+    const link = `/ui/datasets/${datasetId}/documents/${segment.document.id}/segments?segment=${segment.id}&position=${segment.position}`;
     return h("li", { class: "card result", "data-document": segment.document.id },
       h("div", { class: "score" }, h("span", { class: "rank" }, `#${rank}`),
         h("meter", { min: 0, max: 1, value: record.score, "aria-label": "Score" }),
@@ -94,7 +98,7 @@ export async function hitTestingPage(main, datasetId) {
         h("tbody", {}, result.data.map((row) => h("tr", {},
           h("td", {}, h("button", { type: "button", class: "link", title: "Run again with these settings", onclick: () => rerun(row) }, row.content)),
           h("td", { "data-label": "Source" }, SOURCES[row.source] || row.source),
-          h("td", { "data-label": "Method" }, row.retrieval_model?.search_method || "—"),
+          h("td", { "data-label": "Method" }, METHOD_NAMES[row.retrieval_model?.search_method] || row.retrieval_model?.search_method || "—"),
           h("td", { "data-label": "Time" }, when(row.created_at))))))
         : h("p", { class: "muted" }, "No queries yet."),
       pager(recordsPage, RECORDS_PAGE, result.total, (next) => { recordsPage = next; loadRecords().catch(showError); }));
@@ -104,7 +108,7 @@ export async function hitTestingPage(main, datasetId) {
     query.value = row.content;
     counter.textContent = `${query.value.length} / ${MAX_QUERY}`;
     if (row.retrieval_model) {
-      panel = await retrievalPanel(datasetId, row.retrieval_model, economy);
+      panel = await retrievalPanel(datasetId, row.retrieval_model, { economy, temporary: true });
       replace(panelSlot, panel.element);
     }
     await run();

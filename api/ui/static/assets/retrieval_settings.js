@@ -2,6 +2,7 @@
 // It reads and writes the API's `retrieval_model` object, so the same panel edits a dataset's default.
 import { api } from "./api.js";
 import { field, h, replace, select } from "./dom.js";
+import { METHOD_NAMES, modelChoices } from "./labels.js";
 
 export const OPERATORS = {
   string: ["contains", "not contains", "start with", "end with", "is", "is not", "empty", "not empty", "in", "not in"],
@@ -11,14 +12,14 @@ export const OPERATORS = {
 const WITHOUT_VALUE = new Set(["empty", "not empty"]);
 const TOP_K_MAX = 10;
 
-export async function retrievalPanel(datasetId, model, economy) {
+// `temporary`: the panel of hit-testing, whose settings last until saved as the dataset's default.
+export async function retrievalPanel(datasetId, model, { economy = false, temporary = false } = {}) {
   const [metadata, rerankers] = await Promise.all([
     api("GET", `/v1/datasets/${datasetId}/metadata`),
     api("GET", "/v1/workspaces/current/models/model-types/rerank").catch(() => ({ data: [] })),
   ]);
   const fields = metadata.doc_metadata;
-  const methods = economy ? [["keyword_search", "Keyword"]]
-    : [["semantic_search", "Vector"], ["full_text_search", "Full-text"], ["hybrid_search", "Hybrid"]];
+  const methods = (economy ? ["keyword_search"] : ["semantic_search", "full_text_search", "hybrid_search"]).map((key) => [key, METHOD_NAMES[key]]);
   const method = select(methods, economy ? "keyword_search" : model.search_method || "semantic_search", { id: "search-method" });
   const fusion = select([["weighted_score", "Weighted scores"], ["rrf", "Reciprocal rank fusion"], ["reranking_model", "Rerank model"]],
     model.reranking_mode || (model.reranking_enable ? "reranking_model" : "weighted_score"), { id: "fusion-mode" });
@@ -26,7 +27,7 @@ export async function retrievalPanel(datasetId, model, economy) {
     value: model.weights?.vector_setting?.vector_weight ?? 0.45 });
   const weightLabel = h("output", { for: "vector-weight" });
   const rrfK = h("input", { type: "number", id: "rrf-k", min: 1, max: 1000, value: model.rrf_k ?? 60 });
-  const rerankChoices = rerankers.data.flatMap((provider) => provider.models.map((item) => [`${provider.provider}\u0000${item.model}`, `${item.model} (${provider.provider})`]));
+  const rerankChoices = modelChoices(rerankers.data);
   const current = model.reranking_model?.reranking_model_name ? `${model.reranking_model.reranking_provider_name}\u0000${model.reranking_model.reranking_model_name}` : rerankChoices[0]?.[0];
   const reranker = select(rerankChoices.length ? rerankChoices : [["", "No rerank model is configured"]], current, { id: "rerank-model" });
   const topK = h("input", { type: "number", id: "top-k", min: 1, max: TOP_K_MAX, value: Math.min(model.top_k || 4, TOP_K_MAX) });
@@ -70,7 +71,7 @@ export async function retrievalPanel(datasetId, model, economy) {
 
   sync();
   const element = h("fieldset", { class: "card settings" }, h("legend", {}, "Retrieval settings"),
-    h("p", { class: "notice" }, "Temporary: these settings apply to this page only, until you save them as the dataset's default."),
+    temporary ? h("p", { class: "notice", id: "temporary-notice" }, "Temporary: these settings apply to this page only, until you save them as the dataset's default.") : null,
     h("div", { class: "grid" }, field("Search method", method), field("Top K", topK, `1 to ${TOP_K_MAX}`)),
     hybridBox,
     h("div", { class: "inline" }, h("label", {}, thresholdOn, " Score threshold"), threshold),
@@ -80,7 +81,9 @@ export async function retrievalPanel(datasetId, model, economy) {
     h("fieldset", { class: "filter" }, h("legend", {}, "Metadata filter"),
       fields.length ? [h("div", { class: "inline" }, h("span", {}, "Match"), logical), rows,
         h("button", { type: "button", id: "add-condition", onclick: () => addCondition() }, "+ Condition")]
-        : h("p", { class: "muted small" }, "This dataset has no metadata fields yet (add them in Settings).")));
+        : h("p", { class: "muted small" }, temporary ? ["This dataset has no metadata fields yet (",
+          h("a", { href: `/ui/datasets/${datasetId}/settings`, "data-link": true }, "add them in Settings"), ")."]
+          : "This dataset has no metadata fields yet (add them under Metadata fields below).")));
 
   return {
     element,

@@ -2,6 +2,7 @@
 import { api, dataset } from "./api.js";
 import { badge, confirmAction, datasetHeader, field, h, pager, placeText, replace, searchField, toast } from "./dom.js";
 import { guarded, showError } from "./app.js";
+import { DOC_FORMS, plainError, statusWord } from "./labels.js";
 
 const PAGE_SIZE = 20;
 
@@ -94,15 +95,13 @@ export async function segmentsPage(main, datasetId, documentId, query) {
   }
 
   replace(main, datasetHeader(current, "documents"),
-    h("h2", {}, doc.name, " ", badge(doc.display_status)),
-    h("p", { class: "muted" }, `${doc.segment_count} chunks · ${doc.word_count.toLocaleString()} characters · ${doc.hit_count} hits · ${formName(doc.doc_form)}`),
-    doc.error ? h("p", { class: "error" }, doc.error) : null,
+    h("p", { class: "crumbs" }, h("a", { href: `/ui/datasets/${datasetId}`, "data-link": true }, "All documents"), " / ",
+      h("a", { href: `/ui/datasets/${datasetId}/documents/${doc.id}`, "data-link": true }, doc.name), " / chunks"),
+    h("h2", {}, `Chunks of “${doc.name}” `, badge(statusWord(doc.display_status), doc.display_status)),
+    h("p", { class: "muted" }, `${doc.segment_count} chunks · ${doc.word_count.toLocaleString()} characters · ${doc.hit_count} hits · ${DOC_FORMS[doc.doc_form] || doc.doc_form}`),
+    doc.error ? h("p", { class: "error" }, plainError(doc.error)) : null,
     doc.archived ? null : addForm(), search, list);
   await load();
-}
-
-function formName(docForm) {
-  return { text_model: "general chunks", hierarchical_model: "parent-child chunks", qa_model: "Q&A pairs" }[docForm] || docForm;
 }
 
 function splitKeywords(text) {

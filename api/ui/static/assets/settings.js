@@ -1,8 +1,9 @@
-// Dataset settings: name, description, permission, index, embedding model, default retrieval,
+// Dataset settings: name, description, who can use it, index, embedding model, default retrieval,
 // metadata fields and built-in fields, and the sync schedule of online-source datasets.
 import { api, dataset } from "./api.js";
 import { confirmAction, datasetHeader, field, h, replace, select, toast } from "./dom.js";
 import { showError } from "./app.js";
+import { modelChoices } from "./labels.js";
 import { retrievalPanel } from "./retrieval_settings.js";
 
 const ONLINE_SOURCES = new Set(["website_crawl", "notion_import"]);
@@ -10,21 +11,19 @@ const ONLINE_SOURCES = new Set(["website_crawl", "notion_import"]);
 export async function settingsPage(main, datasetId) {
   const current = await api("GET", dataset(datasetId));
   const [panel, models] = await Promise.all([
-    retrievalPanel(datasetId, current.retrieval_model_dict || {}, current.indexing_technique === "economy"),
+    retrievalPanel(datasetId, current.retrieval_model_dict || {}, { economy: current.indexing_technique === "economy" }),
     api("GET", "/v1/workspaces/current/models/model-types/text-embedding").catch(() => ({ data: [] })),
   ]);
   const name = h("input", { id: "settings-name", value: current.name, maxlength: 40, required: true });
   const description = h("textarea", { id: "settings-description", rows: 2, value: current.description || "" });
-  const permission = select([["only_me", "Only me"], ["all_team_members", "All team members"], ["partial_members", "Some members"]], current.permission, { id: "settings-permission" });
   const technique = select([["high_quality", "High quality"], ["economy", "Economy"]], current.indexing_technique || "high_quality", { id: "settings-technique" });
-  const choices = models.data.flatMap((provider) => provider.models.map((item) => [`${provider.provider}\u0000${item.model}`, `${item.model} (${provider.provider})`]));
+  const choices = modelChoices(models.data);
   const embedding = select(choices, `${current.embedding_model_provider}\u0000${current.embedding_model}`, { id: "settings-embedding" });
 
   async function save(event) {
     event.preventDefault();
     const [provider, model] = embedding.value.split("\u0000");
-    const changes = { name: name.value, description: description.value, permission: permission.value,
-      indexing_technique: technique.value, retrieval_model: panel.read() };
+    const changes = { name: name.value, description: description.value, indexing_technique: technique.value, retrieval_model: panel.read() };
     if (technique.value === "high_quality" && model) Object.assign(changes, { embedding_model: model, embedding_model_provider: provider });
     try {
       await api("PATCH", dataset(datasetId), changes);
@@ -38,9 +37,12 @@ export async function settingsPage(main, datasetId) {
   const syncBox = h("section", { class: "card", id: "sync-schedule" });
   replace(main, datasetHeader(current, "settings"),
     h("form", { class: "card", onsubmit: save }, h("h2", {}, "General"),
-      h("div", { class: "grid" }, field("Name", name), field("Permission", permission), field("Index", technique),
-        field("Embedding model", embedding, "changing it re-embeds every document in the background")),
-      field("Description", description), panel.element,
+      h("div", { class: "grid" }, field("Name", name), field("Index", technique),
+        h("div", { class: "wide" }, field("Embedding model", embedding, "changing it re-embeds every document in the background"))),
+      field("Description", description),
+      h("p", { class: "muted small", id: "access-note" }, "Who can use it: every API key of this workspace, except keys limited to other datasets (",
+        h("a", { href: "/ui/keys", "data-link": true }, "API keys"), ")."),
+      panel.element,
       h("button", { type: "submit", class: "primary", id: "save-settings" }, "Save")),
     metadataBox, ONLINE_SOURCES.has(current.data_source_type) ? syncBox : null);
   await metadataSection(datasetId, metadataBox);
