@@ -80,9 +80,10 @@ typecheck: $(TEST_STAMP)
 test: $(TEST_STAMP) compose-tool browser-tool lint typecheck
 	$(BIN)/python -m pytest tests
 
-# The README's screenshots of the admin UI, taken by its browser test.
+# The README's screenshots of the admin UI, taken by the browser tests that pass through those pages.
 screenshots: $(TEST_STAMP) browser-tool
-	KB_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q -k indexes_files
+	KB_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/e2e -q \
+		-k "indexes_files or documents_page or batch_actions or settings_are or api_access"
 
 # Benchmarks write their numbers and plots to bench/results/; they are never part of `make test`.
 bench: $(BENCH_STAMP)

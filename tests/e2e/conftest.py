@@ -107,3 +107,11 @@ def sign_in(page: Page, key: str) -> None:
     page.fill("#api-key", key)
     page.keyboard.press("Enter")
     page.wait_for_selector("h1:text-is('Datasets')")
+
+
+def screenshots(page: Page, directory: Path, name: str) -> None:
+    """The page at the desktop width (all of it) and at a phone's (the first screen)."""
+    page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(directory / f"{name}-phone.png"))
+    page.set_viewport_size(DESKTOP)

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.corpus import document_text, load_corpus
-from tests.e2e.conftest import DESKTOP, PHONE, sign_in
+from tests.e2e.conftest import screenshots, sign_in
 from tests.samples import make_docx, make_pdf
 
 QUOKKA_FACT = "The quokka is a small marsupial that lives on Rottnest Island near Perth."
@@ -73,14 +73,14 @@ def test_a_person_indexes_files_tunes_retrieval_and_edits_chunks(
     page.evaluate(RECORD_PROGRESS)
     page.click("#upload-files")
     expect(page.locator("#upload-list progress")).to_have_count(2)
-    expect(page.locator("#upload-list li:has-text('uploaded')")).to_have_count(2)
+    expect(page.locator("#upload-list li")).to_have_count(0)  # uploaded files leave the form
     rows = page.locator("#documents tr[data-document]")
     expect(rows).to_have_count(2)
     expect(page.locator("#documents .badge-available")).to_have_count(2, timeout=180_000)
     assert page.evaluate("window.notReloaded") is True  # progress came in without a page load
     seen = page.evaluate("window.progressSeen")
     assert any(re.search(r"\d+ / \d+", text) for text in seen), seen  # completed_segments / total_segments
-    page.screenshot(path=str(screenshot_dir / "documents.png"), full_page=True)
+    screenshots(page, screenshot_dir, "documents")
 
     page.click("nav.tabs a:has-text('Hit-testing')")
     _hit_test(page, "Where does the quokka live?", "hybrid_search")
@@ -98,10 +98,7 @@ def test_a_person_indexes_files_tunes_retrieval_and_edits_chunks(
     expect(page.locator("#summary")).to_contain_text("query embedding")
     expect(page.locator("#summary")).to_contain_text("keyword search")
     hybrid_score = card.locator(".score-value").inner_text()
-    page.screenshot(path=str(screenshot_dir / "hit-testing.png"), full_page=True)
-    page.set_viewport_size(PHONE)
-    page.screenshot(path=str(screenshot_dir / "hit-testing-phone.png"))
-    page.set_viewport_size(DESKTOP)
+    screenshots(page, screenshot_dir, "hit-testing")
 
     _hit_test(page, "Where does the quokka live?", "full_text_search")
     expect(card.locator("[data-leg=vector]")).to_have_count(0)
@@ -113,7 +110,7 @@ def test_a_person_indexes_files_tunes_retrieval_and_edits_chunks(
     records = page.locator("#records tbody tr")
     expect(records).to_have_count(2)
     expect(records.first).to_contain_text("Hit-testing")
-    expect(records.first).to_contain_text("full_text_search")
+    expect(records.first).to_contain_text("Full-text")
     records.nth(1).locator("button").click()
     expect(page.locator("#search-method")).to_have_value("hybrid_search")
     expect(records).to_have_count(3)
@@ -196,7 +193,7 @@ HOSTILE = (
 )
 
 
-@pytest.mark.parametrize("where", ["documents", "segments", "hit-testing"])
+@pytest.mark.parametrize("where", ["documents", "document", "segments", "hit-testing"])
 def test_hostile_content_renders_as_text(page: Page, events, kb_service, where):
     with kb_service.api() as api:
         dataset = api.post("/v1/datasets", json={"name": f"Hostile {where}"}).json()
@@ -219,8 +216,14 @@ def test_hostile_content_renders_as_text(page: Page, events, kb_service, where):
     if where == "documents":
         page.goto(f"/ui/datasets/{dataset['id']}")
         expect(page.locator("#documents")).to_contain_text("<img src=x onerror=alert('name')>.txt")
-    elif where == "segments":
+    elif where == "document":
         page.goto(f"/ui/datasets/{dataset['id']}/documents/{document_id}")
+        expect(page.locator("#document-name")).to_contain_text("<img src=x onerror=alert('name')>.txt")
+        page.click("#reindex summary")
+        page.click("#preview-reindex")
+        expect(page.locator("#reindex-preview")).to_contain_text("<script>window.hacked = 1;")
+    elif where == "segments":
+        page.goto(f"/ui/datasets/{dataset['id']}/documents/{document_id}/segments")
         expect(page.locator("#segments")).to_contain_text("<script>window.hacked = 1;")
         expect(page.locator("#segments")).to_contain_text("<b>bold</b>")
     else:

@@ -92,6 +92,36 @@ def test_preview_of_an_uploaded_file(client, tenant, tmp_path):
     assert not list(get_settings().upload_dir.rglob("tmp/*.docx"))  # nor its local copy
 
 
+def test_preview_of_a_stored_document_under_another_rule_equals_its_reindex(client, tenant, celery_worker):
+    """Before a re-index the person sees what the document's stored source becomes under the new rule;
+    the re-index then makes exactly those chunks, and the detail tells how long each stage took."""
+    dataset = create_dataset(client, tenant)
+    created = create_text_document(client, tenant, dataset["id"], "paragraphs", TEXT).json()
+    document_id = created["document"]["id"]
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    preview = _preview(client, tenant, dataset["id"], document_id=document_id, process_rule=CUSTOM)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["total_segments"] == 12
+    assert preview.json()["segments"][0]["context"] == "paragraphs"  # named like the document's chunks
+
+    base = f"/v1/datasets/{dataset['id']}/documents/{document_id}"
+    updated = client.post(f"{base}/update-by-text", json={"process_rule": CUSTOM}, headers=tenant.headers)
+    assert updated.status_code == 200, updated.text
+    wait_for_batch(client, tenant, dataset["id"], created["batch"])
+    indexed = client.get(f"{base}/segments?limit=100", headers=tenant.headers).json()["data"]
+    assert [s["content"] for s in indexed] == [s["content"] for s in preview.json()["segments"]]
+    stages = client.get(base, headers=tenant.headers).json()["stage_seconds"]
+    assert list(stages) == ["reading", "cleaning", "chunking", "indexing"]
+    assert all(seconds >= 0 for seconds in stages.values()) and stages["indexing"] > 0
+
+
+def test_preview_of_a_document_of_another_dataset_is_not_found(client, tenant):
+    mine, other = create_dataset(client, tenant), create_dataset(client, tenant, name="Other")
+    created = create_text_document(client, tenant, other["id"], "theirs", TEXT).json()
+    response = _preview(client, tenant, mine["id"], document_id=created["document"]["id"])
+    assert_error(response, 404, "not_found", "Document not found.")
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -80,6 +80,7 @@ export function addDocuments(current, reload) {
     const uploaded = files.filter((entry) => entry.uploaded);
     uploaded.forEach(forget);
     if (uploaded.length) toast(`${uploaded.length === 1 ? "1 file" : `${uploaded.length} files`} uploaded: indexing has started.`);
+    if (!files.length) card.open = false;  // all went in: the list below is what matters now
     replace(previewBox);
     await reload();
   }
@@ -106,7 +107,7 @@ export function addDocuments(current, reload) {
   }
 
   syncPreviewChoice();
-  return h("details", { class: "card", open: current.document_count === 0 }, h("summary", {}, "Add documents"),
+  const card = h("details", { class: "card", open: current.document_count === 0 }, h("summary", {}, "Add documents"),
     h("div", { class: "columns" },
       h("section", {}, h("h2", {}, "Files"), drop, fileList,
         h("button", { type: "button", class: "primary", id: "upload-files", onclick: guarded(uploadAll) }, "Upload and index")),
@@ -115,4 +116,5 @@ export function addDocuments(current, reload) {
     chunking.element,
     h("div", { class: "inline" }, previewChoice,
       h("button", { type: "button", id: "preview-chunks", onclick: guarded(preview) }, "Preview chunks")), previewBox);
+  return card;
 }
