@@ -155,7 +155,8 @@ def update_document(
         _point_to_upload(document, record_callers_upload(session, caller, source))
     if name:
         document.name = name
-    document.doc_language = options.doc_language
+    if "doc_language" in options.model_fields_set:  # a rename or a new rule keeps the document's language
+        document.doc_language = options.doc_language
     _queue_indexing(session, document)
     session.commit()
     _release_upload(session, replaced, document)

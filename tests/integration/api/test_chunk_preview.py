@@ -96,7 +96,9 @@ def test_preview_of_a_stored_document_under_another_rule_equals_its_reindex(clie
     """Before a re-index the person sees what the document's stored source becomes under the new rule;
     the re-index then makes exactly those chunks, and the detail tells how long each stage took."""
     dataset = create_dataset(client, tenant)
-    created = create_text_document(client, tenant, dataset["id"], "paragraphs", TEXT).json()
+    created = create_text_document(
+        client, tenant, dataset["id"], "paragraphs", TEXT, doc_language="French"
+    ).json()
     document_id = created["document"]["id"]
     wait_for_batch(client, tenant, dataset["id"], created["batch"])
     preview = _preview(client, tenant, dataset["id"], document_id=document_id, process_rule=CUSTOM)
@@ -110,7 +112,9 @@ def test_preview_of_a_stored_document_under_another_rule_equals_its_reindex(clie
     wait_for_batch(client, tenant, dataset["id"], created["batch"])
     indexed = client.get(f"{base}/segments?limit=100", headers=tenant.headers).json()["data"]
     assert [s["content"] for s in indexed] == [s["content"] for s in preview.json()["segments"]]
-    stages = client.get(base, headers=tenant.headers).json()["stage_seconds"]
+    detail = client.get(base, headers=tenant.headers).json()
+    assert detail["doc_language"] == "French"  # an update that names no language keeps the document's
+    stages = detail["stage_seconds"]
     assert list(stages) == ["reading", "cleaning", "chunking", "indexing"]
     assert all(seconds >= 0 for seconds in stages.values()) and stages["indexing"] > 0
 

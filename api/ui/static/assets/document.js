@@ -99,7 +99,7 @@ function renameSection(doc, base, available, reload) {
     h("form", { class: "inline", onsubmit: guarded(async (event) => {
       event.preventDefault();
       if (!name.value.trim() || name.value.trim() === doc.name) return;
-      await api("POST", `${base}/update-by-text`, { name: name.value.trim(), doc_form: doc.doc_form, doc_language: doc.doc_language || undefined });
+      await api("POST", `${base}/update-by-text`, { name: name.value.trim(), doc_form: doc.doc_form });
       toast("Renamed: the document is re-indexed so that its chunks carry the new name.");
       await reload();
     }) }, field("New name", name), h("button", { type: "submit", disabled: !available }, "Rename")),
@@ -139,7 +139,7 @@ function reindexSection(current, doc, base, available, reload) {
         previewChunks(current.id, chunking.options(), { documentId: doc.id, name: doc.name }, previewBox)) }, "Preview chunks"),
       h("button", { type: "button", class: "primary", id: "run-reindex", disabled: !available, onclick: guarded(async () => {
         const { process_rule: rule } = chunking.options();
-        await api("POST", `${base}/update-by-text`, { process_rule: rule, doc_form: doc.doc_form, doc_language: doc.doc_language || undefined });
+        await api("POST", `${base}/update-by-text`, { process_rule: rule, doc_form: doc.doc_form });
         toast("Re-indexing with the new rule.");
         await reload();
       }) }, "Re-index")),

@@ -158,8 +158,7 @@ const ACTIONS = {
   archive: { label: "Archive", run: status("archive") },
   un_archive: { label: "Unarchive", run: status("un_archive") },
   retry: { label: "Retry", run: (base, item) => api("POST", `${base}/retry`, { document_ids: [item.id] }) },
-  reindex: { label: "Re-index", run: (base, item) => api("POST", `${base}/documents/${item.id}/update-by-text`,
-    { doc_form: item.doc_form, doc_language: item.doc_language || undefined }) },
+  reindex: { label: "Re-index", run: (base, item) => api("POST", `${base}/documents/${item.id}/update-by-text`, { doc_form: item.doc_form }) },
   delete: { label: "Delete", kind: "danger", confirm: (count) => `Delete ${count === 1 ? "this document" : `these ${count} documents`}?`,
     run: (base, item) => api("DELETE", `${base}/documents/${item.id}`) },
 };
