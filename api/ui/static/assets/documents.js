@@ -20,7 +20,13 @@ export async function documentsPage(main, datasetId) {
   let stopWatching = () => {};
   const selected = new Set();
   const list = h("div", { class: "list", id: "documents" });
-  const batchBar = h("section", { class: "card batch", id: "batch-bar", "aria-label": "Selected documents", hidden: true });
+  const selectedCount = h("strong", { id: "selected-count" });
+  const batchBar = h("section", { class: "card batch", id: "batch-bar", "aria-label": "Selected documents", hidden: true },
+    h("p", { class: "inline spread" }, selectedCount,
+      h("button", { type: "button", class: "link", onclick: () => { selected.clear(); syncSelection(); } }, "Clear the selection")),
+    h("div", { class: "actions" }, Object.entries(ACTIONS).map(([key, action]) =>
+      h("button", { type: "button", class: action.kind, "data-batch": key, onclick: guarded(() => runBatch(action)) }, action.label))),
+    fields.doc_metadata.length ? batchMetadataForm(fields.doc_metadata, guarded(setMetadata)) : null);
   const outcomes = h("div", { id: "batch-results", "aria-live": "polite" });
   const search = searchField("document-search", "Search by name", guarded((text) => { keyword = text; page = 1; return load(); }));
 
@@ -96,11 +102,7 @@ export async function documentsPage(main, datasetId) {
       all.indeterminate = selected.size > 0 && selected.size < shown.length;
     }
     batchBar.hidden = selected.size === 0;
-    replace(batchBar, h("p", { class: "inline spread" }, h("strong", { id: "selected-count" }, `${selected.size} selected`),
-      h("button", { type: "button", class: "link", onclick: () => { selected.clear(); syncSelection(); } }, "Clear the selection")),
-    h("div", { class: "actions" }, Object.entries(ACTIONS).map(([key, action]) =>
-      h("button", { type: "button", class: action.kind, "data-batch": key, onclick: guarded(() => runBatch(action)) }, action.label))),
-    fields.doc_metadata.length ? batchMetadataForm(fields.doc_metadata, guarded(setMetadata)) : null);
+    selectedCount.textContent = `${selected.size} selected`;
   }
 
   function chosen() {
