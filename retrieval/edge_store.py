@@ -63,6 +63,7 @@ class EdgeVectorStore:
         self._shards: dict[str, edge.EdgeShard] = {}
         self._optimizing: dict[str, threading.Thread] = {}
         self._deleted: dict[str, int] = {}  # points deleted since the last optimisation
+        self._written: dict[str, int] = {}  # points written since the last optimisation
         # Each term's idf by collection, as of the collection's last change (every writer of this
         # directory is this object: one process opens it). A search costs one engine query per term
         # less; the generation keeps an answer computed across a change from being kept.
@@ -83,15 +84,26 @@ class EdgeVectorStore:
         with self._lock:
             shard = self._shards.get(name)
             if shard is None and (self._path / name).is_dir():
-                shard = self._shards[name] = edge.EdgeShard.load(str(self._path / name), self._reopened(name))
+                dimension = self._persisted_dimension(name)
+                config = self._term_config() if dimension is None else self._vector_config(dimension)
+                shard = self._shards[name] = edge.EdgeShard.load(str(self._path / name), config)
+                info = shard.info()
+                if (
+                    dimension is None
+                    and info.segments_count == 1
+                    and info.points_count >= self._optimize_after
+                ):
+                    # Written before term collections were optimised: every term sits in the
+                    # mutable in-memory index, which takes twice the memory of an optimised one.
+                    self._start_optimizing(name, shard)
             return shard
 
-    def _reopened(self, name: str) -> edge.EdgeConfig:
-        """The collection's configuration as created, with this store's search threads: Edge keeps what
-        a load leaves unset and takes what it sets, but asks for the vectors' own description."""
+    def _persisted_dimension(self, name: str) -> int | None:
+        """The collection's dense vector size as created (None: a term collection). A load takes the
+        configuration anew: Edge keeps what it leaves unset, but asks for the vectors' description."""
         persisted = json.loads((self._path / name / EDGE_CONFIG_FILE).read_text())
         vectors = persisted.get("vectors", {}).get("")
-        return self._vector_config(vectors["size"]) if vectors else self._term_config()
+        return vectors["size"] if vectors else None
 
     def _vector_config(self, dimension: int) -> edge.EdgeConfig:
         return self._config(vectors=edge.EdgeVectorParams(size=dimension, distance=edge.Distance.Cosine))
@@ -148,7 +160,7 @@ class EdgeVectorStore:
         self._index_fields(name, shard, (point.payload or {} for point in points))
         for start in range(0, len(points), UPSERT_BATCH):
             shard.update(edge.UpdateOperation.upsert_points(points[start : start + UPSERT_BATCH]))
-        self._changed(name, shard)
+        self._changed(name, shard, written=len(points))
 
     def _index_fields(self, name: str, shard: edge.EdgeShard, payloads: Iterable[dict[str, Any]]) -> None:
         """Creates the payload index of each metadata field the payloads carry that has none yet."""
@@ -310,29 +322,39 @@ class EdgeVectorStore:
             self._generations[name] = self._generations.get(name, 0) + 1
             self._idf.pop(name, None)
 
-    def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0) -> None:
-        """Edge has no optimiser of its own. One runs once enough new points sit outside the HNSW
-        graph (in the background), or enough vectors were deleted or overwritten: those still count in
-        the IDF statistics of a term collection until their segment is rewritten, so a writer of one
-        waits for that optimisation (cheap: no graph to build), and its idf is exact again at once."""
+    def _changed(self, name: str, shard: edge.EdgeShard, deleted: int = 0, written: int = 0) -> None:
+        """Edge has no optimiser of its own. One runs in the background once enough new points sit
+        outside an optimised segment: outside the HNSW graph for vectors; for terms, which Edge indexes
+        at once but in a mutable in-memory index of twice the size, the points written since the last
+        one. One also runs once enough vectors were deleted or overwritten: those still count in the
+        IDF statistics of a term collection until their segment is rewritten, so a writer of one waits
+        for that optimisation, and its idf is exact again at once."""
         self._forget_idf(name)
         info = shard.info()
         term_collection = PAYLOAD_INDEX_FIELDS[0] not in info.payload_schema  # only vectors index workspaces
         with self._lock:
             self._deleted[name] = self._deleted.get(name, 0) + deleted
+            self._written[name] = self._written.get(name, 0) + written
             stale = max(self._deleted[name], info.indexed_vectors_count - info.points_count)
-            unindexed = info.points_count - info.indexed_vectors_count
-            due = unindexed >= self._optimize_after or stale > STALE_SHARE_BEFORE_OPTIMIZE * info.points_count
+            unoptimized = (
+                self._written[name] if term_collection else info.points_count - info.indexed_vectors_count
+            )
+            inexact = stale > STALE_SHARE_BEFORE_OPTIMIZE * info.points_count
             thread = self._optimizing.get(name)
-            if due and thread is None:
-                thread = threading.Thread(
-                    target=self._optimize, args=(name, shard), name=f"optimize-{name}", daemon=True
-                )
-                self._optimizing[name] = thread
-                self._deleted[name] = 0
-                thread.start()
-        if term_collection and thread is not None:
+            if thread is None and (inexact or unoptimized >= self._optimize_after):
+                thread = self._start_optimizing(name, shard)
+        if term_collection and inexact and thread is not None:
             thread.join()
+
+    def _start_optimizing(self, name: str, shard: edge.EdgeShard) -> threading.Thread:
+        """(Under the lock.)"""
+        thread = threading.Thread(
+            target=self._optimize, args=(name, shard), name=f"optimize-{name}", daemon=True
+        )
+        self._optimizing[name] = thread
+        self._deleted[name] = self._written[name] = 0
+        thread.start()
+        return thread
 
     def _optimize(self, name: str, shard: edge.EdgeShard) -> None:
         try:
@@ -352,7 +374,7 @@ class EdgeVectorStore:
             shard.optimize()
             self._forget_idf(name)
             with self._lock:
-                self._deleted[name] = 0
+                self._deleted[name] = self._written[name] = 0
 
     def wait_for_optimizations(self, timeout: float | None = None) -> None:
         """Returns once the background index builds under way have finished (tests, `kb reindex`)."""

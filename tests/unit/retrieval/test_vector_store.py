@@ -108,6 +108,63 @@ def test_edge_builds_its_hnsw_index_in_the_background_and_stays_exact(tmp_path):
     store.close()
 
 
+def _term_points(count: int, start: int = 0) -> list[TermPoint]:
+    """Points of 70 terms each: 20,000 of them pass the size from which Edge compacts a segment."""
+    rng = np.random.default_rng(start)
+    weights = [
+        dict(
+            zip(map(int, rng.choice(5000, 70, replace=False)), map(float, rng.random(70) + 0.5), strict=True)
+        )
+        for _ in range(count)
+    ]  # distinct weights: no two points tie
+    return [
+        TermPoint(str(uuid.UUID(int=i + 1)), weights[i - start], {"document_id": f"d{i % 7}"})
+        for i in range(start, start + count)
+    ]
+
+
+def _segments(path, name: str) -> int:
+    return len(list((path / name / "segments").iterdir()))
+
+
+def test_term_collections_are_optimised_after_enough_writes_with_the_same_rankings(tmp_path):
+    """Edge indexes terms at once, in a mutable in-memory index twice the size of an optimised one:
+    past the threshold of points written, an optimisation compacts it, and every ranking and idf
+    stays what it was."""
+    store = EdgeVectorStore(tmp_path / "engine", optimize_after=15_000)
+    store.ensure_term_collection("t")
+    store.upsert_terms("t", _term_points(10_000))
+    query = {3: 1.0, 17: 1.0, 41: 1.0}
+    before, idf = store.search_terms("t", query, limit=20), store.term_idf("t", [3, 17, 41])
+    store.wait_for_optimizations(timeout=120)
+    assert _segments(tmp_path / "engine", "t") == 1  # under the threshold: not yet
+    store.upsert_terms("t", _term_points(10_000, start=10_000))
+    store.wait_for_optimizations(timeout=120)
+    assert _segments(tmp_path / "engine", "t") > 1  # optimised segments and a new empty one
+    after = store.search_terms("t", query, limit=20)
+    assert store.size("t") == 20_000 and len(after) == 20
+    store.delete_terms("t", [point.key for point in _term_points(10_000, start=10_000)])
+    assert store.search_terms("t", query, limit=20) == pytest.approx(before)
+    assert store.term_idf("t", [3, 17, 41]) == pytest.approx(idf)
+    store.close()
+
+
+def test_a_term_collection_never_optimised_is_at_its_first_use(tmp_path):
+    """Term collections written before they were optimised hold every term in the mutable index."""
+    store = EdgeVectorStore(tmp_path / "engine", optimize_after=100_000)
+    store.ensure_term_collection("t")
+    store.upsert_terms("t", _term_points(20_000))
+    expected = store.search_terms("t", {5: 1.0, 9: 1.0}, limit=10)
+    store.close()
+    assert _segments(tmp_path / "engine", "t") == 1
+    reopened = EdgeVectorStore(tmp_path / "engine", optimize_after=15_000)
+    assert reopened.search_terms("t", {5: 1.0, 9: 1.0}, limit=10) == pytest.approx(expected)
+    reopened.wait_for_optimizations(timeout=120)
+    assert _segments(tmp_path / "engine", "t") > 1
+    assert reopened.search_terms("t", {5: 1.0, 9: 1.0}, limit=10) == pytest.approx(expected)
+    reopened.close()
+
+
 def test_term_collections_rank_by_bm25_with_the_engines_idf(store):
     """The same sparse vectors and query give the same BM25 in both stores: Lucene's idf over the
     points, times the weights written; document and key restrictions; payload-only records."""
