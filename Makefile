@@ -92,4 +92,5 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.quality --chunking chunks
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.footprint
 	$(BIN)/python -m bench.realdocs

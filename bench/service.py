@@ -1,6 +1,7 @@
 """Runs `kb serve` in the embedded mode as a child process, as a user would, for benchmarks and tests."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -83,12 +84,8 @@ class EmbeddedServer:
 
     def _cpu_seconds(self) -> float:
         """CPU time of the service's process (all its threads) and of its model processes."""
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        if children.exists():
-            pids += [int(pid) for pid in children.read_text().split()]
         total = 0
-        for pid in pids:
+        for pid in descendants(self.process.pid):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except FileNotFoundError:
@@ -100,3 +97,46 @@ class EmbeddedServer:
         """As Ctrl+C stops it."""
         self.process.send_signal(signal.SIGINT)
         self.process.wait(timeout=60)
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and every process it started, whichever of its threads started them."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop(0)
+        found.append(current)
+        waiting += sorted(children.get(current, []))
+    return found
+
+
+def process_tree(pid: int) -> list[dict]:
+    """Resident memory of the process and its descendants (bytes): all, own (anonymous), mapped files."""
+    tree = []
+    for member in descendants(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except FileNotFoundError:
+            continue
+        kilobytes = dict(re.findall(r"^(VmRSS|RssAnon|RssFile|RssShmem):\s+(\d+) kB", status, re.M))
+        command = Path(f"/proc/{member}/cmdline").read_text().replace("\0", " ").strip()
+        mapped = int(kilobytes.get("RssFile", 0)) + int(kilobytes.get("RssShmem", 0))
+        rss, anon = int(kilobytes.get("VmRSS", 0)), int(kilobytes.get("RssAnon", 0))
+        tree.append(
+            {
+                "pid": member,
+                "command": command[:120],
+                "rss": rss * 1024,
+                "anon": anon * 1024,
+                "file": mapped * 1024,
+                "model_process": "spawn_main" in command,
+            }
+        )
+    return tree
