@@ -4,7 +4,8 @@ Rust), one shard directory per collection. A shard's directory is opened by one 
 
 Edge runs no optimizer by itself: new points sit in a plain segment that is searched exhaustively
 (about 2 ms at 25,000 vectors of 384 dimensions here), and once enough of them pile up a background
-thread builds their HNSW index while searches go on.
+thread builds their HNSW index while searches go on. Term collections are optimised the same way:
+their new points sit in a mutable in-memory index twice the size of an optimised one.
 """
 
 import json
@@ -347,7 +348,7 @@ class EdgeVectorStore:
             thread.join()
 
     def _start_optimizing(self, name: str, shard: edge.EdgeShard) -> threading.Thread:
-        """(Under the lock.)"""
+        """Called under the lock, which keeps it to one optimisation per collection at a time."""
         thread = threading.Thread(
             target=self._optimize, args=(name, shard), name=f"optimize-{name}", daemon=True
         )
