@@ -7,28 +7,32 @@ export async function metadataFields(datasetId) {
   return api("GET", `${dataset(datasetId)}/metadata`);
 }
 
+// The input type that edits a value of a field's type.
+export function inputType(type) {
+  return { number: "number", time: "datetime-local" }[type] || "text";
+}
+
+// A value as the API takes it from its input's text: a number, Unix seconds for a time, else the text.
+export function typedValue(type, text) {
+  if (type === "number") return Number(text);
+  if (type === "time") return Math.floor(new Date(text).getTime() / 1000);
+  return text;
+}
+
 // An input for a value of `definition` ({ name, type }); input.read() is the value to send, null when empty.
 export function valueInput(definition, value, attributes = {}) {
-  const kinds = { number: "number", time: "datetime-local" };
-  const input = h("input", { ...attributes, type: kinds[definition.type] || "text", step: definition.type === "number" ? "any" : null,
+  const input = h("input", { ...attributes, type: inputType(definition.type), step: definition.type === "number" ? "any" : null,
     value: shownValue(definition.type, value) });
-  input.read = () => parsedValue(definition.type, input.value);
+  input.read = () => (input.value.trim() ? typedValue(definition.type, input.value) : null);
   return input;
 }
 
-export function shownValue(type, value) {
+function shownValue(type, value) {
   if (value === null || value === undefined || value === "") return "";
   if (type !== "time") return String(value);
   const moment = new Date(Number(value) * 1000);
   const pad = (number) => String(number).padStart(2, "0");
   return `${moment.getFullYear()}-${pad(moment.getMonth() + 1)}-${pad(moment.getDate())}T${pad(moment.getHours())}:${pad(moment.getMinutes())}`;
-}
-
-function parsedValue(type, text) {
-  if (!text.trim()) return null;
-  if (type === "number") return Number(text);
-  if (type === "time") return Math.floor(new Date(text).getTime() / 1000);
-  return text;
 }
 
 // One document's values: a row per field of the dataset, built-in fields read-only. read() gives the

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { field, h, replace, select } from "./dom.js";
 import { METHOD_NAMES, modelChoices } from "./labels.js";
+import { inputType, typedValue } from "./metadata_values.js";
 
 export const OPERATORS = {
   string: ["contains", "not contains", "start with", "end with", "is", "is not", "empty", "not empty", "in", "not in"],
@@ -56,7 +57,7 @@ export async function retrievalPanel(datasetId, model, { economy = false, tempor
     const typeOf = () => fields.find((item) => item.name === name.value)?.type || "string";
     const fillOperators = () => {
       replace(operator, OPERATORS[typeOf()].map((op) => h("option", { value: op, selected: op === condition.comparison_operator }, op)));
-      value.type = typeOf() === "number" ? "number" : typeOf() === "time" ? "datetime-local" : "text";
+      value.type = inputType(typeOf());
     };
     name.addEventListener("change", fillOperators);
     operator.addEventListener("change", () => { value.hidden = WITHOUT_VALUE.has(operator.value); });
@@ -118,7 +119,5 @@ export async function retrievalPanel(datasetId, model, { economy = false, tempor
 function conditionValue(type, operator, text) {
   if (WITHOUT_VALUE.has(operator)) return null;
   if (operator === "in" || operator === "not in") return text.split(",").map((part) => part.trim()).filter(Boolean);
-  if (type === "number") return Number(text);
-  if (type === "time") return Math.floor(new Date(text).getTime() / 1000);
-  return text;
+  return typedValue(type, text);
 }
