@@ -2,11 +2,15 @@
 
 import json
 import uuid
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from email.message import Message
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.rate_limit_headers import remember
 from core import logs
@@ -19,6 +23,9 @@ from core.datasets.models import Dataset
 from core.errors import NotFound, Unauthorized
 from core.rate_limits import service as rate_limits
 from core.settings import get_settings
+
+T = TypeVar("T")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def get_session() -> Iterator[Session]:
@@ -117,3 +124,67 @@ def get_dataset(dataset_id: str, request: Request, caller: CallerDep, session: S
 
 
 DatasetDep = Annotated[Dataset, Depends(get_dataset)]
+
+
+# The search routes: each sync dependency above costs a hand-off to a worker thread and back, which
+# took a fifth of a hit-testing request's processor time (a hybrid search included). These routes
+# resolve the same dependencies, in the same order, in the one thread that does their work.
+
+
+async def route_json(request: Request) -> Any:
+    """The body as FastAPI reads a route's JSON body, for `validated_body` to check after the key:
+    parsed when sent as JSON or with no type (malformed JSON is refused at once, as FastAPI does), the
+    bytes otherwise (which no model accepts), None when empty."""
+    body = await request.body()
+    if not body:
+        return None
+    if not _sent_as_json(request.headers.get("content-type")):
+        return body
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        detail = {"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}
+        raise RequestValidationError([detail]) from None
+
+
+def _sent_as_json(content_type: str | None) -> bool:
+    if not content_type:
+        return True
+    message = Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+RouteJson = Annotated[Any, Depends(route_json)]
+
+
+def validated_body(model: type[Model], payload: Any) -> Model:
+    """`payload` as `model`, or the error FastAPI reports for a body the model refuses."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as error:
+        errors = [{**detail, "loc": ("body", *detail["loc"])} for detail in error.errors()]
+        raise RequestValidationError(errors) from None
+
+
+async def on_dataset(
+    request: Request, dataset_id: str, work: Callable[[Session, Caller, Dataset], T], *, counted: bool
+) -> T:
+    """`work` with the session, the caller and the dataset, in one worker thread: the key is checked,
+    then the knowledge request counted (when `counted`), then the dataset looked up, as the
+    dependencies of other routes do."""
+
+    def in_thread() -> T:
+        session = open_session()
+        try:
+            caller = get_caller(request, session)
+            if counted:
+                count_knowledge_request(request, caller, session)
+            return work(session, caller, get_dataset(dataset_id, request, caller, session))
+        finally:
+            session.close()
+
+    return await run_in_threadpool(in_thread)

@@ -1,13 +1,15 @@
 """Concurrent hit-testing: queries per second and latency as clients are added, before and after the
-ONNX query encoder, on the SciFact chunks (about 24,700) of an embedded `kb serve`.
+ONNX query encoder, on the SciFact chunks (about 24,700) of a `kb serve`.
 
 Each level runs `--seconds` with 1, 4, 16 and 64 clients, hybrid and semantic search, through HTTP with
 keep-alive; the server keeps no query embeddings (QUERY_EMBEDDING_CACHE_SIZE=0), so every request
-embeds its query as a new one would. Two servers run back to back on the same data: the query
-encoder on torch (ONNX_QUERY_ENCODER=false, the code before it) and on ONNX Runtime. The sustained
-QPS of a configuration is the highest measured with p99 at or under 100 ms. Two yardsticks from the
-same run: the raw torch encoder's limit (cores ÷ one sentence-transformers `encode` of a query) and
-the service's own encoder's (cores ÷ one ONNX query).
+embeds its query as a new one would. Three servers run one after the other: embedded with the query
+encoder on torch (ONNX_QUERY_ENCODER=false, the code before it), embedded on ONNX Runtime, and on
+PostgreSQL and Redis (the same dataset restored there by `kb export` and `kb import`; the engine
+stays in-process) on ONNX Runtime. The knowledge request rate limit is off, as no plan admits a
+benchmark. The sustained QPS of a configuration is the highest measured with p99 at or under 100 ms.
+Two yardsticks from the same run: the raw torch encoder's limit (cores ÷ one sentence-transformers
+`encode` of a query, on one thread) and the service's own encoder's (cores ÷ one ONNX query).
 
     python -m bench.load [--seconds 15] [--levels 1,4,16,64]
 """
@@ -16,24 +18,37 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
+import psycopg
+import redis
 
 from bench.corpus import RESULTS, load_queries
-from bench.latency import first_key
 from bench.quality import prepare
-from bench.service import UNLIMITED, EmbeddedServer
+from bench.service import UNLIMITED, EmbeddedServer, embedded_env
 
 LEVELS = (1, 4, 16, 64)
 METHODS = {
     "hybrid": {"search_method": "hybrid_search", "reranking_mode": "weighted_score"},
     "semantic": {"search_method": "semantic_search"},
 }
-ENCODERS = {"torch (before)": "false", "ONNX Runtime": "true"}
 P99_BUDGET_MS = 100
+SERVER_DATABASE = "kb_bench_load"
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "BENCH_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+SERVER_MODE = {
+    "DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{SERVER_DATABASE}",
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+    "KB_EMBEDDED_WORKER": "true",  # the engine directory opens in one process: the worker runs in it
+}
 
 
 async def _run_level(
@@ -71,11 +86,13 @@ async def _run_level(
     }
 
 
-def measure_server(workdir: Path, dataset_id: str, onnx: str, levels: list[int], seconds: float) -> dict:
+def measure_server(
+    workdir: Path, dataset_id: str, key: str, levels: list[int], seconds: float, **env
+) -> dict:
     queries = list(load_queries().values())
-    server = EmbeddedServer(workdir, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0", ONNX_QUERY_ENCODER=onnx)
+    server = EmbeddedServer(workdir, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0", **env)
     try:
-        headers = {"Authorization": f"Bearer {first_key(workdir, server)}"}
+        headers = {"Authorization": f"Bearer {key}"}
         server.wait_until_idle()
         asyncio.run(_run_level(server.url, headers, dataset_id, "hybrid", 4, 3, queries))  # warm-up
         results = {}
@@ -87,7 +104,7 @@ def measure_server(workdir: Path, dataset_id: str, onnx: str, levels: list[int],
                         _run_level(server.url, headers, dataset_id, method, clients, seconds, queries)
                     )
                 )
-                print(onnx, method, rows[-1], flush=True)
+                print(env, method, rows[-1], flush=True)
             within = [row["qps"] for row in rows if row["p99_ms"] <= P99_BUDGET_MS and not row["errors"]]
             results[method] = {"levels": rows, "sustained_qps": max(within, default=0.0)}
     finally:
@@ -95,14 +112,48 @@ def measure_server(workdir: Path, dataset_id: str, onnx: str, levels: list[int],
     return results
 
 
+def server_mode_copy(workdir: Path, dataset_id: str) -> tuple[Path, str, str]:
+    """The embedded dataset restored on a new PostgreSQL database, with its engine directory in a
+    workdir of its own: (that workdir, the dataset's id there, a key)."""
+    target = workdir.parent / f"{workdir.name}-server"
+    shutil.rmtree(target, ignore_errors=True)
+    (target / "data").mkdir(parents=True)
+    with psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{SERVER_DATABASE}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{SERVER_DATABASE}"')
+    redis.Redis.from_url(SERVER_MODE["REDIS_URL"]).flushdb()
+    archive = target / "dataset.zip"
+    _kb(workdir, {}, "export", str(archive), "--dataset", dataset_id)
+    env = server_env(target)
+    _kb(target, env, "migrate")
+    imported = re.search(r" as ([0-9a-f-]{36}) ", _kb(target, env, "import", str(archive)))
+    assert imported is not None, "kb import did not name the dataset it made"
+    key = _kb(target, env, "keys", "create", "--workspace", "default").strip()
+    return target, imported.group(1), key
+
+
+def server_env(workdir: Path) -> dict[str, str]:
+    return {**SERVER_MODE, "KB_DATA_DIR": str(workdir / "data")}
+
+
+def _kb(cwd: Path, env: dict[str, str], *arguments: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "kb", *arguments], cwd=cwd, env=embedded_env(**env), capture_output=True,
+        text=True, check=True,
+    )  # fmt: skip
+    return done.stdout
+
+
 def encoder_limits(workdir: Path) -> dict:
-    """Cores ÷ the median time of one query on each encoder, in this process."""
+    """Cores ÷ the median time of one query on each encoder, in this process. Each encode runs on one
+    thread, as in each model process: "cores ÷ one encode" gives each encode a core of its own, and
+    an encode timed on all the cores would count every core once per core."""
     from retrieval.embedders import SentenceTransformerEmbedder, bundled_minilm_path
     from retrieval.onnx_encoder import load_query_encoder
 
     queries = list(load_queries().values())[:300]
     cores = len(os.sched_getaffinity(0))
-    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path(), batch_size=1)
+    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path(), batch_size=1, threads=1)
     onnx = load_query_encoder(bundled_minilm_path(), workdir / "data" / "models", model.embed_query)
     assert onnx is not None, "the ONNX encoder did not load"
 
@@ -133,30 +184,30 @@ def write_results(payload: dict) -> None:
         f"# Concurrent hit-testing on SciFact chunks ({payload['seconds']} s a level)",
         "",
         f"Load average before / after: {payload['load_before']} / {payload['load_after']}. "
-        "Yardsticks, same run: one sentence-transformers `encode` of a query "
+        "Yardsticks, same run: one sentence-transformers `encode` of a query on one thread "
         f"{limits['torch_encode_ms']} ms, so the raw torch "
         f"limit is {limits['torch_limit_qps']} QPS on {limits['cores']} cores; one ONNX query "
         f"{limits['onnx_query_ms']} ms ({limits['onnx_limit_qps']} QPS).",
         "",
-        "| encoder | method | clients | QPS | p50 ms | p99 ms | errors |",
+        "| server | method | clients | QPS | p50 ms | p99 ms | errors |",
         "|---|---|---|---|---|---|---|",
     ]
-    for encoder, methods in payload["servers"].items():
+    for server, methods in payload["servers"].items():
         for method, result in methods.items():
             for row in result["levels"]:
                 lines.append(
-                    f"| {encoder} | {method} | {row['clients']} | {row['qps']} | {row['p50_ms']} "
+                    f"| {server} | {method} | {row['clients']} | {row['qps']} | {row['p50_ms']} "
                     f"| {row['p99_ms']} | {row['errors']} |"
                 )
     lines += [
         "",
-        "| encoder | method | sustained QPS (p99 ≤ 100 ms) | share of the raw torch limit |",
+        "| server | method | sustained QPS (p99 ≤ 100 ms) | share of the raw torch limit |",
         "|---|---|---|---|",
     ]
-    for encoder, methods in payload["servers"].items():
+    for server, methods in payload["servers"].items():
         for method, result in methods.items():
             share = result["sustained_qps"] / limits["torch_limit_qps"]
-            lines.append(f"| {encoder} | {method} | {result['sustained_qps']} | {share:.2f} |")
+            lines.append(f"| {server} | {method} | {result['sustained_qps']} | {share:.2f} |")
     (RESULTS / "load.md").write_text("\n".join(lines) + "\n")
     _plot(payload)
 
@@ -168,10 +219,10 @@ def _plot(payload: dict) -> None:
     import matplotlib.pyplot as plt
 
     figure, (qps_axis, p99_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for encoder, methods in payload["servers"].items():
+    for server, methods in payload["servers"].items():
         for method, result in methods.items():
             clients = [row["clients"] for row in result["levels"]]
-            label = f"{method}, {encoder}"
+            label = f"{method}, {server}"
             qps_axis.plot(clients, [row["qps"] for row in result["levels"]], marker="o", label=label)
             p99_axis.plot(clients, [row["p99_ms"] for row in result["levels"]], marker="o", label=label)
     qps_axis.axhline(payload["limits"]["torch_limit_qps"], linestyle="--", color="#888888", linewidth=1)
@@ -195,11 +246,21 @@ def main() -> None:
     levels = [int(level) for level in arguments.levels.split(",")]
     workdir = prepare("chunks")
     dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
+    key = (workdir / "api-key").read_text().strip()
+    server_workdir, server_dataset_id, server_key = server_mode_copy(workdir, dataset_id)
     load_before = round(os.getloadavg()[0], 2)
     servers = {
-        name: measure_server(workdir, dataset_id, onnx, levels, arguments.seconds)
-        for name, onnx in ENCODERS.items()
-    }
+        "embedded, torch (before)": measure_server(
+            workdir, dataset_id, key, levels, arguments.seconds, ONNX_QUERY_ENCODER="false"
+        ),
+        "embedded, ONNX Runtime": measure_server(
+            workdir, dataset_id, key, levels, arguments.seconds, ONNX_QUERY_ENCODER="true"
+        ),
+        "PostgreSQL and Redis, ONNX Runtime": measure_server(
+            server_workdir, server_dataset_id, server_key, levels, arguments.seconds,
+            ONNX_QUERY_ENCODER="true", **server_env(server_workdir),
+        ),
+    }  # fmt: skip
     limits = encoder_limits(workdir)
     payload = {
         "seconds": arguments.seconds,

@@ -2,11 +2,23 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from api.deps import KNOWLEDGE_REQUEST, CallerDep, DatasetDep, SessionDep, parse_uuid
+from api.deps import (
+    KNOWLEDGE_REQUEST,
+    CallerDep,
+    DatasetDep,
+    RouteJson,
+    SessionDep,
+    on_dataset,
+    parse_uuid,
+    validated_body,
+)
+from core.api_keys.service import Caller
 from core.datasets import service as dataset_service
+from core.datasets.models import Dataset
 from core.queries import service as queries
 from core.search import legs
 from core.search import service as search
@@ -45,27 +57,45 @@ class HitTestingResult(BaseModel):
     )
 
 
-@router.post("/hit-testing", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
-def hit_testing(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+# The request body's schema: the routes read it themselves, after the key (`validated_body`).
+BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": HitTestingBody.model_json_schema()}},
+    }
+}
+
+
+@router.post("/hit-testing", response_model=HitTestingResult, openapi_extra=BODY)
+async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> dict:
     """Searches the dataset: `query` (at most 250 characters) and an optional `retrieval_model` (search
     method, top_k, score threshold, reranking or weights, metadata filter), which wins over the
     dataset's own. Answers the records with their scores (probabilities of relevance, or the rerank
     model's), each leg's score, rank and probability (`score_details`), the matched words
     (`highlights`, `matched_terms`), the query's terms and the time per stage (`timings_ms`). The
     query is logged; hit counts do not move."""
-    search.check_query(body.query, search.HIT_TESTING_QUERY_LENGTH)
-    return _search(body, dataset, caller, session)
+
+    def work(session: Session, caller: Caller, dataset: Dataset) -> dict:
+        body = validated_body(HitTestingBody, payload)
+        search.check_query(body.query, search.HIT_TESTING_QUERY_LENGTH)
+        return _search(body, dataset, caller, session)
+
+    return await on_dataset(request, dataset_id, work, counted=True)
 
 
-@router.post("/retrieve", response_model=HitTestingResult, dependencies=[KNOWLEDGE_REQUEST])
-def retrieve(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+@router.post("/retrieve", response_model=HitTestingResult, openapi_extra=BODY)
+async def retrieve(dataset_id: str, request: Request, payload: RouteJson) -> dict:
     """Hit-testing for programs: the same search and answer, for a query of up to 10,000 characters
     (an app's whole question: the vector leg embeds what the model reads of it, BM25 scores every
     term)."""
-    return _search(body, dataset, caller, session)
+
+    def work(session: Session, caller: Caller, dataset: Dataset) -> dict:
+        return _search(validated_body(HitTestingBody, payload), dataset, caller, session)
+
+    return await on_dataset(request, dataset_id, work, counted=True)
 
 
-def _search(body: HitTestingBody, dataset: DatasetDep, caller: CallerDep, session: SessionDep) -> dict:
+def _search(body: HitTestingBody, dataset: Dataset, caller: Caller, session: Session) -> dict:
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
     return describe_outcome(body.query or "", outcome)  # a search refuses an empty query

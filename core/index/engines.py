@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 TEXTS, DOCUMENTS, STATISTICS = "texts", "documents", "statistics"
 
 _stores: dict[tuple[str | None, str], VectorStore] = {}
+_store_keys: dict[tuple, tuple[str | None, str]] = {}  # settings as given -> their store's key
 _stores_lock = threading.Lock()
 _built_embedders: list[BatchingEmbedder] = []  # the local ones, whose model processes close stops
 
@@ -45,8 +46,11 @@ def term_collections(dataset_id: str) -> dict[str, str]:
 def get_vector_store() -> VectorStore:
     """A Qdrant server when QDRANT_URL is set, else Qdrant Edge on disk in this process."""
     settings = get_settings()
-    key = (settings.qdrant_url, str(settings.resolved_qdrant_path))
+    configured = (settings.qdrant_url, settings.qdrant_path, settings.data_dir, os.getcwd())
     with _stores_lock:
+        key = _store_keys.get(configured)
+        if key is None:  # resolving the path reads the file system: once, not at every search
+            key = _store_keys[configured] = (settings.qdrant_url, str(settings.resolved_qdrant_path))
         if key not in _stores:
             _stores[key] = _connect(settings)
         return _stores[key]
@@ -69,6 +73,7 @@ def close_vector_stores() -> None:
         for store in _stores.values():
             store.close()
         _stores.clear()
+        _store_keys.clear()
 
 
 def close_embedders() -> None:

@@ -471,6 +471,25 @@ def test_disabled_documents_never_appear(client, tenant, scientific_dataset):
         assert ABSTRACTS[5]["_id"] not in {r["segment"]["document"]["name"] for r in records["records"]}
 
 
+def test_the_vector_leg_asks_deeper_past_chunks_that_are_not_live(client, tenant, scientific_dataset):
+    """The engine still holds the chunks of documents the database no longer counts live (disabled here
+    in the database alone, as a run in progress leaves them): the leg skips them and still returns the
+    `limit` best live chunks, whatever share of the engine's first answer they took."""
+    with session_scope() as session:
+        dataset = session.get(Dataset, scientific_dataset["id"])
+        vector = legs.query_vector(dataset, ABSTRACTS[5]["title"])
+        every_chunk = legs.vector_leg(session, dataset, vector, 10_000, None)
+        hidden = list(dict.fromkeys(hit.owner.document_id for hit in every_chunk))[:9]
+        for document in session.scalars(select(Document).where(Document.id.in_(hidden))):
+            document.enabled = False
+        session.commit()
+        still_live = [hit.node_id for hit in every_chunk if hit.owner.document_id not in hidden]
+        # fewer than 5 live chunks among the engine's 20 best, more than 5 in all
+        assert sum(hit.node_id in still_live for hit in every_chunk[:20]) < 5 < len(still_live)
+        found = legs.vector_leg(session, dataset, vector, 5, None)
+    assert [hit.node_id for hit in found] == still_live[:5]
+
+
 class _FavouriteReranker(BaseHTTPRequestHandler):
     """A stand-in rerank API that rates chunks of one abstract as relevant, everything else not."""
 
