@@ -12,12 +12,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import numpy as np
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.database import AmongIds, ids_parameter
 from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document
 from core.index.engines import get_embedder, get_vector_store
@@ -151,9 +151,8 @@ def live_owners(session: Session, node_ids: list[str]) -> dict[str, Owner]:
     return owners
 
 
-# The statements of the per-search lookups take their ids as one expanding parameter: built once and
-# compiled once, instead of coercing a few hundred ids into a new statement at every search.
-IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+# The statements of the per-search lookups take their ids as one parameter: built and compiled once.
+IDS = ids_parameter("ids")
 
 
 @cache
@@ -161,7 +160,7 @@ def _live_chunk_owners():
     return (
         select(Segment.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(IDS), live_chunk_condition())
+        .where(AmongIds(Segment.id, IDS), live_chunk_condition())
     )
 
 
@@ -171,7 +170,7 @@ def _live_child_owners():
         select(ChildChunk.id, Segment.id, Segment.document_id, Document.doc_form)
         .join(Segment, Segment.id == ChildChunk.segment_id)
         .join(Document, Document.id == Segment.document_id)
-        .where(ChildChunk.id.in_(IDS), live_chunk_condition())
+        .where(AmongIds(ChildChunk.id, IDS), live_chunk_condition())
     )
 
 
@@ -180,7 +179,7 @@ def _live_segments():
     return (
         select(Segment.id, Document.doc_form)
         .join(Document, Document.id == Segment.document_id)
-        .where(Segment.id.in_(IDS), live_chunk_condition())
+        .where(AmongIds(Segment.id, IDS), live_chunk_condition())
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core import metrics, tracing
 from core.api_keys.service import Caller
+from core.database import AmongIds
 from core.datasets.models import Dataset, IndexingTechnique
 from core.documents.models import UNFINISHED_STATUSES, Document, IndexingStatus
 from core.errors import InvalidParam, ServiceError
@@ -339,7 +340,7 @@ def _results(session: Session, ranked: _Ranked, nodes: list[str]) -> dict[str, S
 @cache
 def _rows_by_id(model, column: str):
     """The rows of `model` whose `column` is among the `ids` parameter: one statement compiled once."""
-    return select(model).where(getattr(model, column).in_(legs.IDS))
+    return select(model).where(AmongIds(getattr(model, column), legs.IDS))
 
 
 def _rank_order(result: SegmentResult) -> tuple:
