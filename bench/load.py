@@ -3,15 +3,16 @@ ONNX query encoder, on the SciFact chunks (about 24,700) of a `kb serve`.
 
 Each level runs `--seconds` with 1, 4, 16 and 64 clients, hybrid and semantic search, through HTTP with
 keep-alive; the server keeps no query embeddings (QUERY_EMBEDDING_CACHE_SIZE=0), so every request
-embeds its query as a new one would. Three servers run one after the other: embedded with the query
-encoder on torch (ONNX_QUERY_ENCODER=false, the code before it), embedded on ONNX Runtime, and on
-PostgreSQL and Redis (the same dataset restored there by `kb export` and `kb import`; the engine
-stays in-process) on ONNX Runtime. The knowledge request rate limit is off, as no plan admits a
-benchmark. The sustained QPS of a configuration is the highest measured with p99 at or under 100 ms.
-Two yardsticks from the same run: the raw torch encoder's limit (cores ÷ one sentence-transformers
-`encode` of a query, on one thread) and the service's own encoder's (cores ÷ one ONNX query).
+embeds its query as a new one would. Four servers run one after the other on the same data: the code
+before this work (`--before`, a git revision served from a worktree), today's with the query encoder
+on torch (ONNX_QUERY_ENCODER=false), today's on ONNX Runtime, and today's on PostgreSQL and Redis (the
+dataset restored there by `kb export` and `kb import`; the engine stays in-process) on ONNX Runtime.
+The knowledge request rate limit is off, as no plan admits a benchmark. The sustained QPS of a
+configuration is the highest measured with p99 at or under 100 ms. Two yardsticks from the same run:
+the raw torch encoder's limit (cores ÷ one sentence-transformers `encode` of a query, on one thread)
+and the service's own encoder's (cores ÷ one ONNX query).
 
-    python -m bench.load [--seconds 15] [--levels 1,4,16,64]
+    python -m bench.load [--seconds 15] [--levels 1,4,16,64] [--before REVISION]
 """
 
 import argparse
@@ -23,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +34,7 @@ import redis
 
 from bench.corpus import RESULTS, load_queries
 from bench.quality import prepare
-from bench.service import UNLIMITED, EmbeddedServer, embedded_env
+from bench.service import UNLIMITED, EmbeddedServer, checked_out, embedded_env
 
 LEVELS = (1, 4, 16, 64)
 METHODS = {
@@ -40,6 +42,8 @@ METHODS = {
     "semantic": {"search_method": "semantic_search"},
 }
 P99_BUDGET_MS = 100
+# The last commit before the capacity work (the ONNX query encoder came next).
+BEFORE = "c9169c6^"
 SERVER_DATABASE = "kb_bench_load"
 POSTGRES_ADMIN_DSN = os.environ.get(
     "BENCH_POSTGRES_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -242,6 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument("--before", default=BEFORE, help="git revision measured as the code before")
     arguments = parser.parse_args()
     levels = [int(level) for level in arguments.levels.split(",")]
     workdir = prepare("chunks")
@@ -249,13 +254,19 @@ def main() -> None:
     key = (workdir / "api-key").read_text().strip()
     server_workdir, server_dataset_id, server_key = server_mode_copy(workdir, dataset_id)
     load_before = round(os.getloadavg()[0], 2)
+
+    def measure(cwd: Path, **env: str) -> dict:
+        return measure_server(cwd, dataset_id, key, levels, arguments.seconds, **env)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="kb-load-") as temporary,
+        checked_out(arguments.before, Path(temporary) / "before") as before_code,
+    ):
+        before = measure(before_code, KB_DATA_DIR=str(workdir / "data"))
     servers = {
-        "embedded, torch (before)": measure_server(
-            workdir, dataset_id, key, levels, arguments.seconds, ONNX_QUERY_ENCODER="false"
-        ),
-        "embedded, ONNX Runtime": measure_server(
-            workdir, dataset_id, key, levels, arguments.seconds, ONNX_QUERY_ENCODER="true"
-        ),
+        f"before this work ({arguments.before}), torch": before,
+        "embedded, torch": measure(workdir, ONNX_QUERY_ENCODER="false"),
+        "embedded, ONNX Runtime": measure(workdir, ONNX_QUERY_ENCODER="true"),
         "PostgreSQL and Redis, ONNX Runtime": measure_server(
             server_workdir, server_dataset_id, server_key, levels, arguments.seconds,
             ONNX_QUERY_ENCODER="true", **server_env(server_workdir),

@@ -29,9 +29,8 @@ from pathlib import Path
 import httpx
 
 from bench.corpus import RESULTS
-from bench.service import UNLIMITED, EmbeddedServer
+from bench.service import ROOT, UNLIMITED, EmbeddedServer, checked_out
 
-ROOT = Path(__file__).resolve().parents[1]
 REALDOCS = ROOT.parent / "shared" / "data" / "realdocs"
 QUESTIONS = Path(__file__).resolve().parent / "data" / "realdocs_questions.json"
 DEFAULT_BASELINE = "b0cc7d7"  # main before the real-documents work
@@ -212,15 +211,6 @@ def summarise(
     }
 
 
-def worktree(revision: str, into: Path) -> Path:
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), revision],
-        check=True,
-        capture_output=True,
-    )
-    return into
-
-
 def write_results(baseline: str, results: dict, questions: list[dict]) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "realdocs.json").write_text(json.dumps({"baseline": baseline, **results}, indent=2) + "\n")
@@ -287,16 +277,11 @@ def main() -> None:
     questions = json.loads(QUESTIONS.read_text())
     with tempfile.TemporaryDirectory(prefix="kb-realdocs-") as temporary:
         work = Path(temporary)
-        baseline_code = worktree(args.baseline, work / "baseline-code")
-        try:
+        with checked_out(args.baseline, work / "baseline-code") as baseline_code:
             results = {"before": run_version("before", baseline_code, work, questions)}
             print("before", json.dumps(results["before"], indent=1), flush=True)
             results["after"] = run_version("after", ROOT, work, questions)
             print("after", json.dumps(results["after"], indent=1), flush=True)
-        finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline_code)], check=False
-            )
     write_results(args.baseline, results, questions)
 
 

@@ -8,10 +8,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "KB_DATA_DIR", "KB_EMBEDDED_WORKER")
 
 
@@ -29,6 +32,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def checked_out(revision: str, into: Path) -> Iterator[Path]:
+    """The code of a git revision in a worktree at `into`, removed afterwards. `python -m kb` imports
+    from its working directory first, so an `EmbeddedServer` started there serves that code."""
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(into), revision],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield into
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(into)], check=False)
 
 
 class EmbeddedServer:
