@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -42,6 +44,7 @@ METHODS = {
     "semantic": {"search_method": "semantic_search"},
 }
 P99_BUDGET_MS = 100
+ROUNDS = 3
 # The last commit before the capacity work (the ONNX query encoder came next).
 BEFORE = "c9169c6^"
 SERVER_DATABASE = "kb_bench_load"
@@ -55,9 +58,23 @@ SERVER_MODE = {
 }
 
 
-async def _run_level(
-    url: str, headers: dict, dataset_id: str, method: str, clients: int, seconds: float, queries: list[str]
-) -> dict:
+@dataclass
+class Target:
+    """A running server under test, with the dataset it searches and the key it takes."""
+
+    server: EmbeddedServer
+    dataset_id: str
+    key: str
+
+
+@dataclass
+class Slice:
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+
+async def _run_slice(target: Target, method: str, clients: int, seconds: float, queries: list[str]) -> Slice:
     """`clients` clients, each sending its next query as soon as the last is answered."""
     model = {"reranking_enable": False, "top_k": 10, "score_threshold_enabled": False, **METHODS[method]}
     latencies: list[float] = []
@@ -65,54 +82,60 @@ async def _run_level(
     next_query = iter(range(10**9))
     deadline = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {target.key}"}
+    async with httpx.AsyncClient(
+        base_url=target.server.url, headers=headers, timeout=60, limits=limits
+    ) as client:
 
         async def one_client() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 body = {"query": queries[next(next_query) % len(queries)], "retrieval_model": model}
                 started = time.perf_counter()
-                response = await client.post(f"/v1/datasets/{dataset_id}/hit-testing", json=body)
+                response = await client.post(f"/v1/datasets/{target.dataset_id}/hit-testing", json=body)
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += response.status_code != 200
 
         began = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(clients)))
-        elapsed = time.perf_counter() - began
-    ordered = sorted(latencies)
+        return Slice(latencies, errors, time.perf_counter() - began)
+
+
+def summarise(clients: int, slices: list[Slice]) -> dict:
+    ordered = sorted(latency for piece in slices for latency in piece.latencies)
     return {
         "clients": clients,
-        "requests": len(latencies),
-        "errors": errors,
-        "qps": round(len(latencies) / elapsed, 1),
+        "requests": len(ordered),
+        "errors": sum(piece.errors for piece in slices),
+        "qps": round(len(ordered) / sum(piece.seconds for piece in slices), 1),
         "p50_ms": round(statistics.median(ordered), 1),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
     }
 
 
-def measure_server(
-    workdir: Path, dataset_id: str, key: str, levels: list[int], seconds: float, **env
-) -> dict:
+def measure(targets: dict[str, Target], levels: list[int], seconds: float) -> dict:
+    """Every level of every method on every server, each level's time cut into ROUNDS slices taken
+    in turn: a machine whose speed drifts (a shared host) slows every server alike."""
     queries = list(load_queries().values())
-    server = EmbeddedServer(workdir, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0", **env)
-    try:
-        headers = {"Authorization": f"Bearer {key}"}
-        server.wait_until_idle()
-        asyncio.run(_run_level(server.url, headers, dataset_id, "hybrid", 4, 3, queries))  # warm-up
-        results = {}
-        for method in METHODS:
-            rows = []
-            for clients in levels:
-                rows.append(
-                    asyncio.run(
-                        _run_level(server.url, headers, dataset_id, method, clients, seconds, queries)
+    for target in targets.values():
+        target.server.wait_until_idle()
+        asyncio.run(_run_slice(target, "hybrid", 4, 3, queries))  # warm-up
+    results: dict[str, dict] = {name: {} for name in targets}
+    for method in METHODS:
+        rows: dict[str, list[dict]] = {name: [] for name in targets}
+        for clients in levels:
+            slices: dict[str, list[Slice]] = {name: [] for name in targets}
+            for _ in range(ROUNDS):
+                for name, target in targets.items():
+                    slices[name].append(
+                        asyncio.run(_run_slice(target, method, clients, seconds / ROUNDS, queries))
                     )
-                )
-                print(env, method, rows[-1], flush=True)
-            within = [row["qps"] for row in rows if row["p99_ms"] <= P99_BUDGET_MS and not row["errors"]]
-            results[method] = {"levels": rows, "sustained_qps": max(within, default=0.0)}
-    finally:
-        server.stop()
+            for name in targets:
+                rows[name].append(summarise(clients, slices[name]))
+                print(name, method, rows[name][-1], flush=True)
+        for name, measured in rows.items():
+            within = [row["qps"] for row in measured if row["p99_ms"] <= P99_BUDGET_MS and not row["errors"]]
+            results[name][method] = {"levels": measured, "sustained_qps": max(within, default=0.0)}
     return results
 
 
@@ -134,6 +157,17 @@ def server_mode_copy(workdir: Path, dataset_id: str) -> tuple[Path, str, str]:
     assert imported is not None, "kb import did not name the dataset it made"
     key = _kb(target, env, "keys", "create", "--workspace", "default").strip()
     return target, imported.group(1), key
+
+
+def engine_copies(workdir: Path, count: int) -> list[Path]:
+    """Copies of the embedded data directory, for servers that run beside the one on the original."""
+    copies = []
+    for number in range(count):
+        copy = workdir.parent / f"{workdir.name}-copy-{number}" / "data"
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        shutil.copytree(workdir / "data", copy)
+        copies.append(copy)
+    return copies
 
 
 def server_env(workdir: Path) -> dict[str, str]:
@@ -253,32 +287,38 @@ def main() -> None:
     dataset_id = json.loads((workdir / "ingested.json").read_text())["dataset_id"]
     key = (workdir / "api-key").read_text().strip()
     server_workdir, server_dataset_id, server_key = server_mode_copy(workdir, dataset_id)
+    copies = engine_copies(workdir, 2)  # an engine directory opens in one process: one per server
     load_before = round(os.getloadavg()[0], 2)
-
-    def measure(cwd: Path, **env: str) -> dict:
-        return measure_server(cwd, dataset_id, key, levels, arguments.seconds, **env)
-
-    with (
-        tempfile.TemporaryDirectory(prefix="kb-load-") as temporary,
-        checked_out(arguments.before, Path(temporary) / "before") as before_code,
-    ):
-        before = measure(before_code, KB_DATA_DIR=str(workdir / "data"))
-    servers = {
-        f"before this work ({arguments.before}), torch": before,
-        "embedded, torch": measure(workdir, ONNX_QUERY_ENCODER="false"),
-        "embedded, ONNX Runtime": measure(workdir, ONNX_QUERY_ENCODER="true"),
-        "PostgreSQL and Redis, ONNX Runtime": measure_server(
-            server_workdir, server_dataset_id, server_key, levels, arguments.seconds,
-            ONNX_QUERY_ENCODER="true", **server_env(server_workdir),
-        ),
-    }  # fmt: skip
+    with ExitStack() as stack:
+        before_code = stack.enter_context(
+            checked_out(arguments.before, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "code")
+        )
+        plans = {  # name: (working directory, environment, dataset id, key)
+            f"before this work ({arguments.before}), torch": (
+                before_code, {"KB_DATA_DIR": str(copies[0])}, dataset_id, key,
+            ),
+            "embedded, torch": (
+                workdir, {"KB_DATA_DIR": str(copies[1]), "ONNX_QUERY_ENCODER": "false"}, dataset_id, key,
+            ),
+            "embedded, ONNX Runtime": (workdir, {"ONNX_QUERY_ENCODER": "true"}, dataset_id, key),
+            "PostgreSQL and Redis, ONNX Runtime": (
+                server_workdir, {"ONNX_QUERY_ENCODER": "true", **server_env(server_workdir)},
+                server_dataset_id, server_key,
+            ),
+        }  # fmt: skip
+        targets = {}
+        for name, (cwd, env, dataset, token) in plans.items():
+            server = EmbeddedServer(cwd, **UNLIMITED, QUERY_EMBEDDING_CACHE_SIZE="0", **env)
+            stack.callback(server.stop)
+            targets[name] = Target(server, dataset, token)
+        results = measure(targets, levels, arguments.seconds)
     limits = encoder_limits(workdir)
     payload = {
         "seconds": arguments.seconds,
         "load_before": load_before,
         "load_after": round(os.getloadavg()[0], 2),
         "limits": limits,
-        "servers": servers,
+        "servers": results,
     }
     write_results(payload)
     print(json.dumps(limits), flush=True)
