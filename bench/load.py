@@ -3,10 +3,11 @@ ONNX query encoder, on the SciFact chunks (about 24,700) of a `kb serve`.
 
 Each level runs `--seconds` with 1, 4, 16 and 64 clients, hybrid and semantic search, through HTTP with
 keep-alive; the server keeps no query embeddings (QUERY_EMBEDDING_CACHE_SIZE=0), so every request
-embeds its query as a new one would. Four servers run one after the other on the same data: the code
-before this work (`--before`, a git revision served from a worktree), today's with the query encoder
-on torch (ONNX_QUERY_ENCODER=false), today's on ONNX Runtime, and today's on PostgreSQL and Redis (the
-dataset restored there by `kb export` and `kb import`; the engine stays in-process) on ONNX Runtime.
+embeds its query as a new one would. Four servers run side by side on copies of the same data, each
+level taken by each in turn (`measure`): the code before this work (`--before`, a git revision served
+from a worktree), today's with the query encoder on torch (ONNX_QUERY_ENCODER=false), today's on ONNX
+Runtime, and today's on PostgreSQL and Redis (the dataset restored there by `kb export` and
+`kb import`; the engine stays in-process) on ONNX Runtime.
 The knowledge request rate limit is off, as no plan admits a benchmark. The sustained QPS of a
 configuration is the highest measured with p99 at or under 100 ms. Two yardsticks from the same run:
 the raw torch encoder's limit (cores ÷ one sentence-transformers `encode` of a query, on one thread)
