@@ -170,6 +170,19 @@ def validated_body(model: type[Model], payload: Any) -> Model:
         raise RequestValidationError(errors) from None
 
 
+async def with_session(work: Callable[[Session], T]) -> T:
+    """`work` with a session of its own, in one worker thread."""
+
+    def in_thread() -> T:
+        session = open_session()
+        try:
+            return work(session)
+        finally:
+            session.close()
+
+    return await run_in_threadpool(in_thread)
+
+
 async def on_dataset(
     request: Request, dataset_id: str, work: Callable[[Session, Caller, Dataset], T], *, counted: bool
 ) -> T:
@@ -177,14 +190,10 @@ async def on_dataset(
     then the knowledge request counted (when `counted`), then the dataset looked up, as the
     dependencies of other routes do."""
 
-    def in_thread() -> T:
-        session = open_session()
-        try:
-            caller = get_caller(request, session)
-            if counted:
-                count_knowledge_request(request, caller, session)
-            return work(session, caller, get_dataset(dataset_id, request, caller, session))
-        finally:
-            session.close()
+    def resolved(session: Session) -> T:
+        caller = get_caller(request, session)
+        if counted:
+            count_knowledge_request(request, caller, session)
+        return work(session, caller, get_dataset(dataset_id, request, caller, session))
 
-    return await run_in_threadpool(in_thread)
+    return await with_session(resolved)

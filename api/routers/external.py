@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.orm import Session
 
-from api.deps import SessionDep, bearer_token, json_body
+from api.deps import bearer_token, json_body, with_session
 from api.errors import INVALID_JSON, validation_message
 from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
@@ -68,12 +69,17 @@ BODY = {
 
 @router.post("/retrieval", response_model=ExternalRetrievalResult, openapi_extra=BODY)
 @router.post("/v1/retrieval", response_model=ExternalRetrievalResult, include_in_schema=False)
-def external_retrieval(request: Request, session: SessionDep, payload: Annotated[Any, Depends(json_body)]):
+async def external_retrieval(request: Request, payload: Annotated[Any, Depends(json_body)]):
     """Dify's external-knowledge call: `knowledge_id` (a dataset id), `query`, `retrieval_setting`
     (`top_k`, `score_threshold`) and an optional `metadata_condition`. The key is checked before the
     body, so Dify's registration probe (an empty body) tells a wrong key (403 1002) from a right one
     (400 4001). Dify's nulls are accepted. Answers `{records: [{content, score, title, metadata}]}`;
     errors come as `{error_code, error_msg}`. Hits are counted on the returned chunks."""
+    return await with_session(lambda session: _retrieve(request, session, payload))
+
+
+def _retrieve(request: Request, session: Session, payload: Any) -> Any:
+    """The call's work, in one worker thread (a sync dependency would add a hand-off each)."""
     try:
         token = bearer_token(request)
     except ServiceError:
