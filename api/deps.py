@@ -7,11 +7,11 @@ from email.message import Message
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import INVALID_JSON, validation_message
 from api.rate_limit_headers import remember
 from core import logs
 from core.api_keys import service as api_keys
@@ -20,7 +20,7 @@ from core.api_keys.service import Caller
 from core.database import open_session
 from core.datasets import service as datasets
 from core.datasets.models import Dataset
-from core.errors import NotFound, Unauthorized
+from core.errors import InvalidParam, NotFound, Unauthorized
 from core.rate_limits import service as rate_limits
 from core.settings import get_settings
 
@@ -132,9 +132,9 @@ DatasetDep = Annotated[Dataset, Depends(get_dataset)]
 
 
 async def route_json(request: Request) -> Any:
-    """The body as FastAPI reads a route's JSON body, for `validated_body` to check after the key:
+    """The body as FastAPI reads a route's JSON body, for `validated` to check after the key:
     parsed when sent as JSON or with no type (malformed JSON is refused at once, as FastAPI does), the
-    bytes otherwise (which no model accepts), None when empty."""
+    bytes otherwise (which `validated` refuses as not JSON), None when empty."""
     body = await request.body()
     if not body:
         return None
@@ -143,8 +143,7 @@ async def route_json(request: Request) -> Any:
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        detail = {"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error", "input": {}}
-        raise RequestValidationError([detail]) from None
+        raise InvalidParam(INVALID_JSON) from None
 
 
 def _sent_as_json(content_type: str | None) -> bool:
@@ -161,24 +160,23 @@ def _sent_as_json(content_type: str | None) -> bool:
 RouteJson = Annotated[Any, Depends(route_json)]
 
 
-def validated_body(model: type[Model], payload: Any) -> Model:
-    """`payload` as `model`, or the error FastAPI reports for a body the model refuses."""
+def validated(model: type[Model], data: Any) -> Model:
+    """A JSON body (or a form's fields) as `model`, for routes that validate it themselves (after the
+    key, or beside an upload): InvalidParam with the message FastAPI's own validation gives."""
+    if not isinstance(data, dict):
+        raise InvalidParam(INVALID_JSON)
     try:
-        return model.model_validate(payload)
+        return model.model_validate(data)
     except ValidationError as error:
-        errors = [{**detail, "loc": ("body", *detail["loc"])} for detail in error.errors()]
-        raise RequestValidationError(errors) from None
+        raise InvalidParam(validation_message(error.errors())) from None
 
 
 async def with_session(work: Callable[[Session], T]) -> T:
     """`work` with a session of its own, in one worker thread."""
 
     def in_thread() -> T:
-        session = open_session()
-        try:
+        with open_session() as session:  # closed on the way out, as get_session closes it
             return work(session)
-        finally:
-            session.close()
 
     return await run_in_threadpool(in_thread)
 

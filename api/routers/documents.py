@@ -2,11 +2,10 @@
 
 import secrets
 import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
@@ -18,8 +17,8 @@ from api.deps import (
     json_body,
     parse_uuid,
     public_base_url,
+    validated,
 )
-from api.errors import INVALID_JSON, validation_message
 from api.multipart import read_document_upload
 from api.schemas.documents import (
     DocumentIdsBody,
@@ -74,16 +73,6 @@ def _text_file(text: str, name: str) -> NewFile:
     return NewFile(stored=stored, name=name, extension="txt", mime_type="text/plain")
 
 
-Options = TypeVar("Options", bound=BaseModel)
-
-
-def _validated(schema: type[Options], data: dict[str, Any]) -> Options:
-    try:
-        return schema.model_validate(data)
-    except ValidationError as error:
-        raise InvalidParam(validation_message(error.errors())) from None
-
-
 @router.post("/document/create-by-text", response_model=DocumentWithBatch, dependencies=[KNOWLEDGE_REQUEST])
 @router.post(
     "/document/create_by_text",
@@ -127,7 +116,7 @@ async def create_document_by_file(
         raise InvalidParam("External datasets are not supported.")
     upload = await read_document_upload(request, get_settings(), file_required=True, on_update=False)
     with documents.discarded_on_failure(session, upload.file):
-        options = _validated(DocumentOptions, upload.data)
+        options = validated(DocumentOptions, upload.data)
         needs_rule = not options.has_process_rule and not options.original_document_id
         if needs_rule and not await run_in_threadpool(documents.has_process_rule, session, dataset):
             raise InvalidParam("process_rule is required.")
@@ -190,7 +179,7 @@ async def update_document_by_file(
     document = await run_in_threadpool(documents.get_document, session, dataset, parse_uuid(document_id))
     upload = await read_document_upload(request, get_settings(), file_required=False, on_update=True)
     with documents.discarded_on_failure(session, upload.file):
-        options = _validated(DocumentOptions, upload.data)
+        options = validated(DocumentOptions, upload.data)
         name = upload.file.name if upload.file else None
         document = await run_in_threadpool(
             documents.update_document, session, caller, dataset, document, options, upload.file, name=name
@@ -216,7 +205,7 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
     split as indexing splits them; nothing is stored."""
     settings = get_settings()
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        options = _validated(ChunkPreviewOptions, _object(await json_body(request)))
+        options = validated(ChunkPreviewOptions, await json_body(request))
         if options.document_id is not None:
             return await run_in_threadpool(
                 preview.preview_stored_document,
@@ -230,19 +219,13 @@ async def preview_document_chunks(request: Request, dataset: DatasetDep, session
     upload = await read_document_upload(request, settings, file_required=True, on_update=False)
     sent = upload.sent_file
     try:
-        options = _validated(ChunkPreviewOptions, upload.data)
+        options = validated(ChunkPreviewOptions, upload.data)
         with file_storage(settings).local_copy(sent.stored.storage_key) as path:
             return await run_in_threadpool(
                 preview.preview_chunks, settings, options, (path, sent.extension, sent.name)
             )
     finally:
         delete_stored_file_if_unused(session, settings, sent.stored.storage_key)
-
-
-def _object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidParam(INVALID_JSON)
-    return body
 
 
 @router.get("/documents", response_model=DocumentPage)

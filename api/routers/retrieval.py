@@ -14,7 +14,7 @@ from api.deps import (
     SessionDep,
     on_dataset,
     parse_uuid,
-    validated_body,
+    validated,
 )
 from core.api_keys.service import Caller
 from core.datasets import service as dataset_service
@@ -57,7 +57,7 @@ class HitTestingResult(BaseModel):
     )
 
 
-# The request body's schema: the routes read it themselves, after the key (`validated_body`).
+# The request body's schema: the routes read it themselves, after the key (`validated`).
 BODY = {
     "requestBody": {
         "required": True,
@@ -76,7 +76,7 @@ async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> 
     query is logged; hit counts do not move."""
 
     def work(session: Session, caller: Caller, dataset: Dataset) -> dict:
-        body = validated_body(HitTestingBody, payload)
+        body = validated(HitTestingBody, payload)
         search.check_query(body.query, search.HIT_TESTING_QUERY_LENGTH)
         return _search(body, dataset, caller, session)
 
@@ -90,7 +90,7 @@ async def retrieve(dataset_id: str, request: Request, payload: RouteJson) -> dic
     term)."""
 
     def work(session: Session, caller: Caller, dataset: Dataset) -> dict:
-        return _search(validated_body(HitTestingBody, payload), dataset, caller, session)
+        return _search(validated(HitTestingBody, payload), dataset, caller, session)
 
     return await on_dataset(request, dataset_id, work, counted=True)
 
