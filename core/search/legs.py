@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.database import AmongIds, ids_parameter
+from core.database import AmongIds, ids_parameter, rows_at_once
 from core.datasets.models import Dataset, DocForm
 from core.documents.models import Document
 from core.index.engines import get_embedder, get_vector_store
@@ -187,7 +187,7 @@ def _live_segments():
 def _owners(session: Session, statement, node_ids: list[str]) -> dict[str, Owner]:
     return {
         node: Owner(segment, document, doc_form == DocForm.QA)
-        for node, segment, document, doc_form in session.execute(statement, {"ids": node_ids})
+        for node, segment, document, doc_form in rows_at_once(session, statement, {"ids": node_ids})
     }
 
 
@@ -197,7 +197,7 @@ def live_segments(session: Session, segment_ids: set[str]) -> dict[str, bool]:
     whether it is a Q&A pair."""
     if not segment_ids:
         return {}
-    rows = session.execute(_live_segments(), {"ids": list(segment_ids)})
+    rows = rows_at_once(session, _live_segments(), {"ids": list(segment_ids)})
     return {segment: doc_form == DocForm.QA for segment, doc_form in rows}
 
 

@@ -157,24 +157,24 @@ def _search_dataset(
     query = check_query(requested)
     timings = SearchTimings()
     vector = _PendingQueryVector(dataset, query, timings) if model.search_method in VECTOR_METHODS else None
-    nothing_searchable = not _has_live_segments(session, dataset)
-    if nothing_searchable:
-        _refuse_if_not_ready(session, dataset)
     top_k = min(model.top_k, get_settings().top_k_max_value)
     restriction = metadata_restriction(session, dataset, model.metadata_filtering_conditions)
-    if nothing_searchable or restriction is MATCHES_NOTHING:
-        results: list[SegmentResult] = []  # conditions that match no document: nothing to search
-    else:
-        reranker = _reranker(model)
-        results = _ranked_results(
-            session, dataset, query, vector, model, top_k, restriction, reranker, timings
-        )
-        if not results:
-            # The chunks the engine named may have been swapped out between its answer and the
-            # database's (a re-index going live): asked again, the engine names their successors.
-            results = _ranked_results(
-                session, dataset, query, vector, model, top_k, restriction, reranker, timings
-            )
+    reranker = _reranker(model)
+
+    def ranked() -> list[SegmentResult]:
+        if restriction is MATCHES_NOTHING:
+            return []  # conditions that match no document: nothing to search
+        return _ranked_results(session, dataset, query, vector, model, top_k, restriction, reranker, timings)
+
+    results = ranked()
+    # Whether the dataset has anything searchable is only asked when nothing was found: the legs only
+    # return live chunks, so a search that found some has its answer.
+    if not results and not _has_live_segments(session, dataset):
+        _refuse_if_not_ready(session, dataset)
+    elif not results:
+        # The chunks the engine named may have been swapped out between its answer and the
+        # database's (a re-index going live): asked again, the engine names their successors.
+        results = ranked()
     if model.score_threshold_enabled and model.score_threshold is not None:
         results = [result for result in results if result.score >= model.score_threshold]
     if record_as is not None:
