@@ -1,8 +1,6 @@
 """FastAPI dependencies, as `Annotated` aliases so route signatures read like the API they serve."""
 
 import json
-import os
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from email.message import Message
@@ -173,18 +171,11 @@ def validated(model: type[Model], data: Any) -> Model:
         raise InvalidParam(validation_message(error.errors())) from None
 
 
-# Searches run at once: one per core and one more, so that a core has work while a search waits for
-# the interpreter lock. More only take turns at the lock, and each turn costs a wait: with 16 clients
-# on 2 cores, hybrid searches fell from 68 to 51 a second without this bound, and held at 70 with it.
-SEARCHES_AT_ONCE = threading.BoundedSemaphore(len(os.sched_getaffinity(0)) + 1)
-
-
-async def searching(work: Callable[[Session], T]) -> T:
-    """`work` (a search) with a session of its own, in one worker thread, once fewer than
-    SEARCHES_AT_ONCE are running."""
+async def with_session(work: Callable[[Session], T]) -> T:
+    """`work` with a session of its own, in one worker thread."""
 
     def in_thread() -> T:
-        with SEARCHES_AT_ONCE, open_session() as session:  # closed on the way out, as get_session does
+        with open_session() as session:  # closed on the way out, as get_session closes it
             return work(session)
 
     return await run_in_threadpool(in_thread)
@@ -203,4 +194,4 @@ async def on_dataset(
             count_knowledge_request(request, caller, session)
         return work(session, caller, get_dataset(dataset_id, request, caller, session))
 
-    return await searching(resolved)
+    return await with_session(resolved)

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
-from api.deps import bearer_token, json_body, searching
+from api.deps import bearer_token, json_body, with_session
 from api.errors import INVALID_JSON, validation_message
 from api.rate_limit_headers import remember
 from core.api_keys import service as api_keys
@@ -75,7 +75,7 @@ async def external_retrieval(request: Request, payload: Annotated[Any, Depends(j
     body, so Dify's registration probe (an empty body) tells a wrong key (403 1002) from a right one
     (400 4001). Dify's nulls are accepted. Answers `{records: [{content, score, title, metadata}]}`;
     errors come as `{error_code, error_msg}`. Hits are counted on the returned chunks."""
-    return await searching(lambda session: _retrieve(request, session, payload))
+    return await with_session(lambda session: _retrieve(request, session, payload))
 
 
 def _retrieve(request: Request, session: Session, payload: Any) -> Any:
