@@ -9,9 +9,9 @@ served from a worktree), today's with the query encoder on torch (ONNX_QUERY_ENC
 ONNX Runtime, and today's on PostgreSQL and Redis (the dataset restored there by `kb export` and
 `kb import`; the engine stays in-process) on ONNX Runtime. The knowledge request rate limit is off, as no
 plan admits a benchmark. The sustained QPS of a configuration is the highest measured with p99 at or
-under 100 ms. Two yardsticks from the same run: the raw torch encoder's limit (cores ÷ one sentence-
-transformers `encode` of a query, on one thread) and the service's own encoder's (cores ÷ one ONNX
-query).
+under 100 ms. Two yardsticks from the same run: the raw torch encoder's limit (cores ÷ one
+sentence-transformers `encode` of a query, on one thread) and the service's own encoder's (cores ÷ one
+ONNX query).
 
     python -m bench.load [--seconds 15] [--levels 1,2,3,4,6,8,16,64] [--before REVISION]
 """
