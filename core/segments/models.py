@@ -22,6 +22,10 @@ class Segment(Base):
     __table_args__ = (
         Index("ix_segments_document_position", "document_id", "position"),
         Index("ix_segments_dataset", "dataset_id"),
+        # Every search checks its candidates' liveness by id (`core.index.live`). In SQLite's rows
+        # `status` and `enabled` come after the text, so reading them follows its overflow pages:
+        # answered from this index alone, 200 ids take 0.33 ms instead of 0.86.
+        Index("ix_segments_liveness", "id", "status", "enabled", "document_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
