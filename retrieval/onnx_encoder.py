@@ -10,6 +10,14 @@ never loads torch for it) and cached under the data directory by a fingerprint o
 a changed model gets a new graph. At load the graph's vectors are checked against the torch model's
 on reference texts; a graph that disagrees is deleted and queries stay on torch, as they do when
 ONNX Runtime is missing or the model is not a plain mean-pooled transformer.
+
+Quantized, the graph's matrix products take int8 weights, one scale per output column (a scale per
+matrix moved vectors to a cosine of 0.90 in the worst case). On SciFact with all-MiniLM-L6-v2 a query
+then takes 2.8 ms instead of 6.8 ms; its vectors keep a cosine of 0.994 on average (0.990 at worst,
+1,200 queries and passages) with the exact ones, and nDCG@10 moved by -0.002 (hybrid), +0.004
+(semantic) and +0.003 (RRF). The documents' vectors stay exact. A quantized graph is checked at load
+by its cosine with the torch model's vectors; one under `MIN_QUANTIZED_COSINE` is deleted and the exact
+graph answers.
 """
 
 import hashlib
@@ -38,6 +46,8 @@ REFERENCE_TEXTS = (
     "a question long enough to be truncated by the model " * 40,
 )
 PLAIN_MODULES = ["Transformer", "Pooling", "Normalize"]
+QUANTIZED_SUFFIX = ".int8.onnx"
+MIN_QUANTIZED_COSINE = 0.98
 
 
 class OnnxQueryEncoder:
@@ -67,12 +77,13 @@ class OnnxQueryEncoder:
 
 
 def load_query_encoder(
-    model_path: Path, cache: Path, reference: Callable[[str], np.ndarray]
+    model_path: Path, cache: Path, reference: Callable[[str], np.ndarray], *, quantized: bool = False
 ) -> OnnxQueryEncoder | None:
     """The model's ONNX query encoder, exported into `cache` when missing, or None (queries then stay on
     torch) when ONNX Runtime is missing, the model is not a plain mean-pooled transformer, or the graph
     disagrees with `reference` (the torch model's query embedding). Beside each graph, a description:
-    the length the model truncates to, or why it has no graph."""
+    the length the model truncates to, or why it has no graph. `quantized`: the int8 graph made from
+    it, where it stays close enough to `reference`."""
     try:
         import onnxruntime  # noqa: F401 - present or not is the question
     except ImportError:
@@ -86,7 +97,7 @@ def load_query_encoder(
             # what the model's earlier files made (the same name, another digest)
             for stale in cache.glob(f"{model_path.name}-{'?' * len(fingerprint)}.*"):
                 stale.unlink(missing_ok=True)
-            _export_in_a_process(model_path, graph)
+            _in_a_process(export_graph, model_path, graph)
         description = json.loads(described.read_text())
         if "unsupported" in description:
             logger.info("query embeddings run on torch: %s", description["unsupported"])
@@ -94,8 +105,7 @@ def load_query_encoder(
         encoder = OnnxQueryEncoder(graph, model_path, description["max_length"])
         difference = max_difference(encoder, reference)
     except Exception:  # noqa: BLE001 - torch stays the encoder; the next start tries again
-        graph.unlink(missing_ok=True)
-        described.unlink(missing_ok=True)
+        _forget(graph)
         message = "the ONNX graph of %s could not be made or read: query embeddings run on torch"
         logger.warning(message, model_path.name, exc_info=True)
         return None
@@ -105,10 +115,41 @@ def load_query_encoder(
             model_path.name,
             difference,
         )
-        graph.unlink(missing_ok=True)
-        described.unlink(missing_ok=True)
+        _forget(graph)
         return None
+    if quantized:
+        return _quantized_encoder(graph, model_path, description["max_length"], reference) or encoder
     logger.info("query embeddings run on ONNX Runtime (%s)", graph.name)
+    return encoder
+
+
+def _forget(graph: Path) -> None:
+    """The graph, its description and the int8 graph made from it: the next start makes them again."""
+    for path in (graph, graph.with_suffix(".json"), graph.with_suffix(QUANTIZED_SUFFIX)):
+        path.unlink(missing_ok=True)
+
+
+def _quantized_encoder(
+    graph: Path, model_path: Path, max_length: int, reference: Callable[[str], np.ndarray]
+) -> OnnxQueryEncoder | None:
+    """The int8 encoder made from the exact `graph` (made once, in a short-lived process), or None when
+    it cannot be made or strays from `reference`: the exact graph then answers."""
+    target = graph.with_suffix(QUANTIZED_SUFFIX)
+    try:
+        if not target.exists():
+            _in_a_process(quantize_graph, graph, target)
+        encoder = OnnxQueryEncoder(target, model_path, max_length)
+        cosine = min_cosine(encoder, reference)
+    except Exception:  # noqa: BLE001 - the exact graph stays the encoder; the next start tries again
+        target.unlink(missing_ok=True)
+        logger.warning("the int8 graph of %s could not be made or read", model_path.name, exc_info=True)
+        return None
+    if cosine < MIN_QUANTIZED_COSINE:
+        target.unlink(missing_ok=True)
+        message = "the int8 graph of %s strays from the model (cosine %.3f): deleted, the exact graph answers"
+        logger.warning(message, model_path.name, cosine)
+        return None
+    logger.info("query embeddings run on ONNX Runtime, int8 (%s, cosine %.4f)", target.name, cosine)
     return encoder
 
 
@@ -123,10 +164,23 @@ def model_fingerprint(model_path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _export_in_a_process(model_path: Path, graph: Path) -> None:
-    context = multiprocessing.get_context("spawn")  # torch loads there, and leaves with the process
+def _in_a_process(make: Callable[[Path, Path], None], source: Path, target: Path) -> None:
+    """Torch and the graph's copies load there, and leave with the process."""
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        pool.submit(export_graph, model_path, graph).result()
+        pool.submit(make, source, target).result()
+
+
+def quantize_graph(graph: Path, target: Path) -> None:
+    """The graph with its matrix products' weights in int8, one scale per output column (activations
+    are quantized as each query runs)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    partial = _partial(target)
+    quantize_dynamic(
+        graph, partial, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+    )
+    partial.replace(target)
 
 
 def export_graph(model_path: Path, graph: Path) -> None:
@@ -194,3 +248,10 @@ def max_difference(
 ) -> float:
     """The largest difference of any component between the encoder's vectors and the reference's."""
     return max(float(np.abs(encoder.embed_query(text) - reference(text)).max()) for text in texts)
+
+
+def min_cosine(
+    encoder: OnnxQueryEncoder, reference: Callable[[str], np.ndarray], texts: Sequence[str] = REFERENCE_TEXTS
+) -> float:
+    """The lowest cosine between the encoder's vectors and the reference's (both normalised)."""
+    return min(float(encoder.embed_query(text) @ reference(text)) for text in texts)

@@ -106,6 +106,7 @@ def get_embedder(provider: str | None, model: str | None) -> Embedder:
         settings.embedding_batch_size,
         settings.embedding_processes,
         str(settings.models_dir) if settings.onnx_query_encoder else None,
+        settings.onnx_query_int8,
     )
 
 
@@ -137,8 +138,10 @@ def _build_embedder(
     batch_size: int,
     processes: int,
     query_graphs: str | None,
+    int8_queries: bool,
 ) -> Embedder:
-    """`query_graphs`: where the local model's ONNX query graphs are cached (None: queries on torch)."""
+    """`query_graphs`: where the local model's ONNX query graphs are cached (None: queries on torch);
+    `int8_queries`: queries on the int8 graph made from the exact one."""
     if provider == "sentence_transformers":
         processes, threads = model_process_layout(processes, len(os.sched_getaffinity(0)))
         local: Embedder
@@ -148,11 +151,11 @@ def _build_embedder(
             local = ProcessPoolEmbedder(
                 model, Path(model_path), processes=processes, threads=threads, batch_size=batch_size
             )
-        queries = (
-            load_query_encoder(Path(model_path), Path(query_graphs), local.embed_query)
-            if query_graphs
-            else None
-        )
+        queries = None
+        if query_graphs:
+            queries = load_query_encoder(
+                Path(model_path), Path(query_graphs), local.embed_query, quantized=int8_queries
+            )
         _built_embedders.append(BatchingEmbedder(local, query_encoder=queries))
         return _built_embedders[-1]
     if provider == "openai_api_compatible":

@@ -1,5 +1,6 @@
 """The ONNX query encoder: the same vectors as the torch model, torch whenever the graph cannot be
-trusted or run, and a new graph when the model's files change."""
+trusted or run, and a new graph when the model's files change; its int8 graph close to the model's
+vectors, and the exact graph whenever the int8 one strays."""
 
 import shutil
 import sys
@@ -9,7 +10,15 @@ import pytest
 
 from retrieval.batching import BatchingEmbedder
 from retrieval.embedders import SentenceTransformerEmbedder, bundled_minilm_path
-from retrieval.onnx_encoder import REFERENCE_TEXTS, load_query_encoder, max_difference
+from retrieval.onnx_encoder import (
+    MIN_QUANTIZED_COSINE,
+    QUANTIZED_SUFFIX,
+    REFERENCE_TEXTS,
+    load_query_encoder,
+    max_difference,
+    min_cosine,
+    quantize_graph,
+)
 
 TEXTS = [*REFERENCE_TEXTS, "", "Ünïcödé, 数字 and emoji 🙂", "x" * 3000]
 
@@ -41,8 +50,13 @@ def minilm():
     return SentenceTransformerEmbedder("all-MiniLM-L6-v2", bundled_minilm_path())
 
 
-def test_the_packaged_models_onnx_vectors_equal_torchs(minilm, tmp_path):
-    encoder = load_query_encoder(bundled_minilm_path(), tmp_path, minilm.embed_query)
+@pytest.fixture(scope="module")
+def minilm_graphs(tmp_path_factory):
+    return tmp_path_factory.mktemp("graphs")
+
+
+def test_the_packaged_models_onnx_vectors_equal_torchs(minilm, minilm_graphs):
+    encoder = load_query_encoder(bundled_minilm_path(), minilm_graphs, minilm.embed_query)
     assert encoder is not None
     assert max_difference(encoder, minilm.embed_query, TEXTS) < 1e-5
     vector = encoder.embed_query("what do otters eat")
@@ -51,6 +65,34 @@ def test_the_packaged_models_onnx_vectors_equal_torchs(minilm, tmp_path):
     # the service's embedder sends queries to it, documents to the model
     service = BatchingEmbedder(minilm, query_encoder=encoder)
     assert service.embed_query("what do otters eat").tobytes() == vector.tobytes()
+
+
+def test_the_packaged_models_int8_vectors_stay_close_to_torchs(minilm, minilm_graphs):
+    exact = load_query_encoder(bundled_minilm_path(), minilm_graphs, minilm.embed_query)
+    encoder = load_query_encoder(bundled_minilm_path(), minilm_graphs, minilm.embed_query, quantized=True)
+    assert encoder is not None and exact is not None
+    (graph,) = minilm_graphs.glob(f"*{QUANTIZED_SUFFIX}")  # made once, beside the exact graph
+    assert min_cosine(encoder, minilm.embed_query, TEXTS) > MIN_QUANTIZED_COSINE
+    assert max_difference(encoder, exact.embed_query) > 1e-4  # the int8 graph answers, not the exact one
+    vector = encoder.embed_query("what do otters eat")
+    assert vector.dtype == np.float32 and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-6)
+    again = load_query_encoder(bundled_minilm_path(), minilm_graphs, minilm.embed_query, quantized=True)
+    assert again is not None and again.embed_query("what do otters eat").tobytes() == vector.tobytes()
+
+
+def test_an_int8_graph_that_strays_is_deleted_and_the_exact_graph_answers(tmp_path):
+    first, second = _tiny_model(tmp_path / "first", seed=1), _tiny_model(tmp_path / "second", seed=2)
+    graphs = tmp_path / "graphs"
+    second_torch = SentenceTransformerEmbedder("second", second)
+    assert load_query_encoder(first, graphs, SentenceTransformerEmbedder("first", first).embed_query)
+    assert load_query_encoder(second, graphs, second_torch.embed_query)
+    (first_graph,) = graphs.glob("first-*.onnx")
+    (second_graph,) = graphs.glob("second-*.onnx")
+    # a damaged cache: the first model's int8 graph under the second model's name
+    quantize_graph(first_graph, second_graph.with_suffix(QUANTIZED_SUFFIX))
+    encoder = load_query_encoder(second, graphs, second_torch.embed_query, quantized=True)
+    assert encoder is not None and max_difference(encoder, second_torch.embed_query, TEXTS) < 1e-5
+    assert not second_graph.with_suffix(QUANTIZED_SUFFIX).exists()  # the next start makes it again
 
 
 def test_torch_answers_when_onnx_runtime_is_missing(tmp_path, monkeypatch):
