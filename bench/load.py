@@ -174,6 +174,21 @@ def engine_copies(workdir: Path, count: int) -> list[Path]:
     return copies
 
 
+def match_schema(data: Path, code: Path) -> None:
+    """The copy's database taken back to the last migration `code` knows: today's servers and the other
+    benchmarks migrate the original in place, and older code refuses a schema newer than its own."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from core.migrate import alembic_config
+
+    theirs = Config()
+    theirs.set_main_option("script_location", str(code / "core" / "migrations"))
+    head = ScriptDirectory.from_config(theirs).get_current_head()
+    command.downgrade(alembic_config(f"sqlite:///{data / 'kb.sqlite3'}"), head)
+
+
 def server_env(workdir: Path) -> dict[str, str]:
     return {**SERVER_MODE, "KB_DATA_DIR": str(workdir / "data")}
 
@@ -301,6 +316,7 @@ def main() -> None:
         before_code = stack.enter_context(
             checked_out(arguments.before, Path(stack.enter_context(tempfile.TemporaryDirectory())) / "code")
         )
+        match_schema(copies[0], before_code)
         plans = {  # name: (working directory, environment, dataset id, key)
             f"before this work ({arguments.before}), torch": (
                 before_code, {"KB_DATA_DIR": str(copies[0])}, dataset_id, key,
