@@ -356,7 +356,8 @@ class Settings(BaseSettings):
     )
     model_cache_dir: Path | None = setting(
         None,
-        "where files made from the models are kept (the ONNX query graphs, about 90 MB a model)",
+        "where files made from the models are kept (the ONNX query graphs, about 150 MB a model: the exact "
+        "graph and its int8 copy)",
         section=MODELS,
         shown="`models/` in the data directory",
     )
