@@ -20,6 +20,7 @@ by its cosine with the torch model's vectors; one under `MIN_QUANTIZED_COSINE` i
 graph answers.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -89,6 +90,7 @@ def load_query_encoder(
     except ImportError:
         logger.info("onnxruntime is not installed: query embeddings run on torch")
         return None
+    reference = functools.cache(reference)  # the exact and the int8 graph are checked on the same vectors
     fingerprint = model_fingerprint(model_path)
     graph = cache / f"{model_path.name}-{fingerprint}.onnx"
     described = graph.with_suffix(".json")
