@@ -1,6 +1,5 @@
 """Database engine, ORM base and session helpers shared by every domain."""
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import orjson
 from sqlalchemy import (
     JSON,
     BindParameter,
@@ -55,7 +55,7 @@ class _IdList(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         ids = list(value)
-        return ids if dialect.name == "postgresql" else json.dumps(ids)
+        return ids if dialect.name == "postgresql" else orjson.dumps(ids).decode()
 
 
 def ids_parameter(name: str) -> BindParameter[Any]:
@@ -102,7 +102,7 @@ def rows_at_once(session: Session, statement: Select[Any], parameters: dict[str,
     if session.get_bind().dialect.name != "sqlite":
         return [tuple(row) for row in session.execute(statement, parameters)]
     packed = session.scalar(_packed(statement), parameters)
-    return [tuple(row) for row in json.loads(packed)]
+    return [tuple(row) for row in orjson.loads(packed)]
 
 
 @cache

@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from api.deps import (
     parse_uuid,
     validated,
 )
+from api.fast_json import FastJSONResponse
 from core.api_keys.service import Caller
 from core.datasets import service as dataset_service
 from core.datasets.models import Dataset
@@ -68,7 +68,7 @@ BODY = {
 
 
 @router.post("/hit-testing", response_model=HitTestingResult, openapi_extra=BODY)
-async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> JSONResponse:
+async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> FastJSONResponse:
     """Searches the dataset: `query` (at most 250 characters) and an optional `retrieval_model` (search
     method, top_k, score threshold, reranking or weights, metadata filter), which wins over the
     dataset's own. Answers the records with their scores (probabilities of relevance, or the rerank
@@ -76,7 +76,7 @@ async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> 
     (`highlights`, `matched_terms`), the query's terms and the time per stage (`timings_ms`). The
     query is logged; hit counts do not move."""
 
-    def work(session: Session, caller: Caller, dataset: Dataset) -> JSONResponse:
+    def work(session: Session, caller: Caller, dataset: Dataset) -> FastJSONResponse:
         body = validated(HitTestingBody, payload)
         search.check_query(body.query, search.HIT_TESTING_QUERY_LENGTH)
         return _search(body, dataset, caller, session)
@@ -85,24 +85,24 @@ async def hit_testing(dataset_id: str, request: Request, payload: RouteJson) -> 
 
 
 @router.post("/retrieve", response_model=HitTestingResult, openapi_extra=BODY)
-async def retrieve(dataset_id: str, request: Request, payload: RouteJson) -> JSONResponse:
+async def retrieve(dataset_id: str, request: Request, payload: RouteJson) -> FastJSONResponse:
     """Hit-testing for programs: the same search and answer, for a query of up to 10,000 characters
     (an app's whole question: the vector leg embeds what the model reads of it, BM25 scores every
     term)."""
 
-    def work(session: Session, caller: Caller, dataset: Dataset) -> JSONResponse:
+    def work(session: Session, caller: Caller, dataset: Dataset) -> FastJSONResponse:
         return _search(validated(HitTestingBody, payload), dataset, caller, session)
 
     return await on_dataset(request, dataset_id, work, counted=True)
 
 
-def _search(body: HitTestingBody, dataset: Dataset, caller: Caller, session: Session) -> JSONResponse:
+def _search(body: HitTestingBody, dataset: Dataset, caller: Caller, session: Session) -> FastJSONResponse:
     """The answer, rendered here: the records are plain JSON values already, and FastAPI's check of
     them against `HitTestingResult` (which only documents them) cost about half a millisecond of each
     search, holding the interpreter lock."""
     model = search.resolve_retrieval_model(dataset, body.retrieval_model)
     outcome = search.search_dataset(session, dataset, body.query, model, record_as=(caller, "hit_testing"))
-    return JSONResponse(describe_outcome(body.query or "", outcome))  # a search refuses an empty query
+    return FastJSONResponse(describe_outcome(body.query or "", outcome))  # a search refuses an empty query
 
 
 @router.get("/queries")
