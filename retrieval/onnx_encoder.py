@@ -36,8 +36,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-# Part of the fingerprint: a change to how the graph is exported makes new graphs.
-EXPORT_VERSION = "1"
+# Part of the fingerprint: a change to how the graphs are exported or quantized makes new graphs.
+EXPORT_VERSION = "2"
 # The largest difference allowed between the graph's vectors and torch's (the measured one is about
 # 1e-7: the same arithmetic in another order).
 TOLERANCE = 1e-5
@@ -175,14 +175,26 @@ def _in_a_process(make: Callable[[Path, Path], None], source: Path, target: Path
 
 def quantize_graph(graph: Path, target: Path) -> None:
     """The graph with its matrix products' weights in int8, one scale per output column (activations
-    are quantized as each query runs)."""
+    are quantized as each query runs). Without the processor's VNNI instructions, ONNX Runtime's int8
+    products can saturate: the weights then keep 7 bits (on an AVX2 processor, the lowest cosine with
+    the exact graph over 300 SciFact queries went from 0.979 to 0.986, at the same speed)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     partial = _partial(target)
     quantize_dynamic(
-        graph, partial, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
+        graph, partial, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"],
+        reduce_range=not _has_vnni(),
+    )  # fmt: skip
     partial.replace(target)
+
+
+def _has_vnni() -> bool:
+    """Whether the processor multiplies int8 with VNNI (Linux says so; elsewhere assume it does not)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def export_graph(model_path: Path, graph: Path) -> None:
