@@ -92,7 +92,7 @@ def serve(
     with session_scope() as session:
         refresh_sqlite_statistics(session)
     _announce_when_ready(host, port, first_key)
-    freeze_startup_objects()
+    _freeze_startup_objects()
     if not settings.embedded_worker:
         if workers > 1:
             _share_metrics_between_processes(settings)
@@ -115,7 +115,7 @@ def serve(
         _stop(embedded)
 
 
-def freeze_startup_objects() -> None:
+def _freeze_startup_objects() -> None:
     """What the start loaded (libraries, the query encoder, the engine: millions of objects kept for the
     life of the process) leaves the garbage collector's full passes. Each pass walked all of them: 150 to
     200 ms during which no request moved, about once a minute under load; 3 ms once they are frozen."""
