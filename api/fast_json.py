@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 class FastJSONResponse(JSONResponse):
     """The same JSON as `JSONResponse` (compact, UTF-8), and its rendering where orjson refuses a value
-    the standard library takes (an integer beyond 64 bits in a document's metadata)."""
+    the standard library takes (an integer beyond 64 bits in a document's metadata). One difference: a
+    NaN, which `JSONResponse` refuses with an error, is written as null (no score is ever NaN)."""
 
     def render(self, content: Any) -> bytes:
         try:

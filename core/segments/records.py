@@ -41,7 +41,7 @@ def describe_records(results: list[SegmentResult], query_terms: list[str]) -> li
             "tsne_position": None,
             "files": [],
             "summary": None,
-            "score_details": dict(vars(result.legs)),  # its floats: asdict copies them deeply, far slower
+            "score_details": dict(vars(result.legs)),  # plain numbers: asdict copies deeply, far slower
             **describe_place(result.segment),
             **_matches(result, terms),
         }
